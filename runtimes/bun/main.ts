@@ -1,0 +1,9 @@
+/**
+ * Bun entry point: `bun runtimes/bun/main.ts …`.
+ * @module
+ */
+import { runCli } from '../cli/main.ts';
+import { createNativeRuntime } from '../native/runtime.ts';
+
+const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process);
+process.exit(code);

@@ -1,0 +1,106 @@
+/**
+ * The `omniserve` command line, shared by the Node, Bun and Deno entry points (all three
+ * provide `node:util`'s parseArgs and node streams). Each host passes its runtime adapter.
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { BACKEND_REQUESTS, createEngine, isOmniserveError, messageOf, type RuntimeAdapter } from '../../src/index.ts';
+import { backendsReport } from './backends.ts';
+import { predictCommand } from './predict.ts';
+
+/** Standard streams of the host. */
+export interface CliIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+const USAGE = `omniserve: serve ONNX models realtime, async, streaming and batch
+
+Usage: omniserve <command> [options]
+
+Commands:
+  predict   --model M [--backend B] [--input rows.jsonl] [--config F] [--version V] [--batch-size N]
+            score JSON lines from a file or stdin; one JSON line out per row.
+            M is a .onnx path, a URL, or a bundled model ("demo").
+  backends  [--backend B] [--probe all|auto]   host and backend report (JSON)
+  serve     [--config F] [--port P]            realtime + async HTTP API        (not yet)
+  worker    --config F                         async queue worker               (not yet)
+  stream    --config F                         Kafka streaming workers          (not yet)
+  batch     --config F --input GLOB --output DIR [--resume] [--incremental]   (not yet)
+  bench     ...                                benchmark suite (see bench/)     (not yet)
+
+Backends (--backend): ${BACKEND_REQUESTS.join(', ')}
+Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
+`;
+
+const NOT_YET = new Set(['serve', 'worker', 'stream', 'batch', 'bench']);
+
+/** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
+export async function runCli(argv: readonly string[], runtime: () => RuntimeAdapter, io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    io.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === 'version') {
+    io.stdout.write('omniserve 0.1.0\n');
+    return 0;
+  }
+  if (NOT_YET.has(command)) {
+    io.stderr.write(`omniserve ${command}: not yet implemented in this version\n`);
+    return 2;
+  }
+  let engine: ReturnType<typeof createEngine> | undefined;
+  try {
+    switch (command) {
+      case 'predict': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            model: { type: 'string', default: 'demo' },
+            backend: { type: 'string' },
+            input: { type: 'string' },
+            config: { type: 'string' },
+            version: { type: 'string' },
+            'batch-size': { type: 'string', default: '256' },
+          },
+        });
+        const batchSize = Number(values['batch-size']);
+        if (!Number.isInteger(batchSize) || batchSize < 1) throw usage('--batch-size must be a positive integer');
+        engine = createEngine(runtime());
+        return await predictCommand(engine, {
+          model: values.model!, backend: values.backend, input: values.input, config: values.config,
+          version: values.version, batchSize,
+        }, io);
+      }
+      case 'backends': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: { backend: { type: 'string' }, probe: { type: 'string', default: 'all' } },
+        });
+        if (values.probe !== 'all' && values.probe !== 'auto') throw usage('--probe must be all or auto');
+        engine = createEngine(runtime());
+        const report = await backendsReport(engine, { backend: values.backend, probe: values.probe });
+        io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return report.selected === null ? 1 : 0;
+      }
+      default:
+        io.stderr.write(`omniserve: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`omniserve ${command}: ${messageOf(e)}\n`);
+      return 2;
+    }
+    io.stderr.write(`omniserve ${command}: ${isOmniserveError(e) ? `${e.code}: ${e.message}` : messageOf(e)}\n`);
+    return 1;
+  } finally {
+    await engine?.close();
+  }
+}
+
+class UsageError extends Error {}
+const usage = (m: string) => new UsageError(m);

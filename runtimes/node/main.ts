@@ -1,0 +1,9 @@
+/**
+ * Node entry point: `node bin/omniserve.mjs …` (which loads this through tsx).
+ * @module
+ */
+import { runCli } from '../cli/main.ts';
+import { createNativeRuntime } from '../native/runtime.ts';
+
+const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process);
+process.exitCode = code;

@@ -1,0 +1,6 @@
+// The few Deno globals omniserve's Deno files use (no @ts-ignore, no full deno.d.ts).
+declare namespace Deno {
+  function test(name: string, fn: () => Promise<void> | void): void;
+  function test(options: { name: string; fn: () => Promise<void> | void; sanitizeOps?: boolean; sanitizeResources?: boolean }): void;
+  const version: { deno: string };
+}

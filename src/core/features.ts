@@ -1,0 +1,148 @@
+/**
+ * Records → input tensors. Each model input gets a plan at load time (which features, which
+ * per-row shape, which dtype), so the per-request work is one tight loop per input that
+ * fills a typed array and names the row and feature of anything wrong.
+ * @module
+ */
+import { Errors } from '../errors.ts';
+import type { InputConfig, ModelConfig } from './model-config.ts';
+import { allocate, describe, isStaticDim, sizeOf, type DType, type TensorData, type TensorSpec } from './tensor.ts';
+
+/** One row of input: named features and/or arrays keyed by input name. */
+export type FeatureRecord = Readonly<Record<string, unknown>>;
+
+/** How one input is filled; made once per model. */
+export interface InputPlan {
+  readonly name: string;
+  readonly dtype: DType;
+  /** Dims after the batch dim. */
+  readonly rowShape: readonly number[];
+  readonly rowSize: number;
+  /** Ordered feature names (features mode), or undefined (array mode: `record[name]`). */
+  readonly features?: readonly string[];
+  readonly defaults?: readonly (number | undefined)[];
+  readonly allowNonFinite: boolean;
+}
+
+/** Builds the plan of every model input; config mistakes are INVALID_CONFIG at load time. */
+export function planInputs(specs: readonly TensorSpec[], config: ModelConfig): InputPlan[] {
+  const names = new Set(specs.map((s) => s.name));
+  for (const key of Object.keys(config.inputs)) {
+    if (!names.has(key)) {
+      throw Errors.INVALID_CONFIG(`inputs.${key}: the model has no input "${key}"; its inputs: ${[...names].join(', ')}`,
+        { path: `inputs.${key}`, inputs: [...names] });
+    }
+  }
+  return specs.map((spec) => planInput(spec, config.inputs[spec.name]));
+}
+
+function planInput(spec: TensorSpec, cfg: InputConfig | undefined): InputPlan {
+  const dtype = (cfg?.dtype as DType | undefined) ?? spec.dtype;
+  const modelRow = spec.shape.slice(1);
+  const path = `inputs.${spec.name}`;
+  if (cfg?.features) {
+    const n = cfg.features.length;
+    const last = modelRow[modelRow.length - 1];
+    if (modelRow.length !== 1 || (isStaticDim(last) && last !== n)) {
+      throw Errors.INVALID_CONFIG(`${path}.features: ${n} features do not fit the model's input shape [${spec.shape.join(',')}]`,
+        { path: `${path}.features`, shape: spec.shape });
+    }
+    const defaults = cfg.features.map((f) => toDefault(cfg.defaults?.[f] ?? cfg.default));
+    return { name: spec.name, dtype, rowShape: [n], rowSize: n, features: cfg.features, defaults, allowNonFinite: cfg.allowNonFinite ?? false };
+  }
+  let rowShape: number[];
+  if (cfg?.shape) {
+    rowShape = cfg.shape;
+    const fits = modelRow.length === rowShape.length && modelRow.every((d, i) => !isStaticDim(d) || d === rowShape[i]);
+    if (!fits) {
+      throw Errors.INVALID_CONFIG(`${path}.shape: [${rowShape.join(',')}] does not fit the model's input shape [${spec.shape.join(',')}]`,
+        { path: `${path}.shape`, shape: spec.shape });
+    }
+  } else if (modelRow.every(isStaticDim)) {
+    rowShape = modelRow as number[];
+  } else {
+    // Dynamic inner dims and no config: only the tensor path can feed this input.
+    rowShape = [];
+  }
+  return { name: spec.name, dtype, rowShape, rowSize: rowShape.length ? sizeOf(rowShape) : 0, allowNonFinite: cfg?.allowNonFinite ?? false };
+}
+
+function toDefault(v: number | boolean | undefined): number | undefined {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+}
+
+/** Fills one input tensor from `records[start, end)`, padded with zero rows up to `batch`. */
+export function fillInput(plan: InputPlan, records: readonly FeatureRecord[], start: number, end: number, batch = end - start): TensorData {
+  if (plan.rowSize === 0) {
+    throw Errors.INVALID_REQUEST(`input "${plan.name}" has dynamic inner dimensions: set inputs.${plan.name}.shape in the model config, or send tensors`,
+      { input: plan.name });
+  }
+  const data = allocate(plan.dtype, batch * plan.rowSize);
+  const big = data instanceof BigInt64Array;
+  const integral = plan.dtype !== 'float32' && plan.dtype !== 'float64';
+  for (let r = start; r < end; r++) {
+    const rec = records[r];
+    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+      throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
+    }
+    const off = (r - start) * plan.rowSize;
+    const direct = rec[plan.name];
+    if (plan.features && !Array.isArray(direct)) {
+      const feats = plan.features;
+      for (let j = 0; j < feats.length; j++) {
+        const f = feats[j]!;
+        const x = coerce(rec[f], plan.defaults![j], r, f, plan, integral);
+        if (big) (data as BigInt64Array)[off + j] = BigInt(x);
+        else data[off + j] = x;
+      }
+    } else {
+      if (direct === undefined) {
+        throw Errors.MISSING_FEATURE(`row ${r}: missing "${plan.name}"${plan.features ? ` (or its features ${plan.features.slice(0, 3).join(', ')}…)` : ''}`,
+          { row: r, feature: plan.name, input: plan.name });
+      }
+      fillArray(direct, data, off, plan, r, integral);
+    }
+  }
+  return { dtype: plan.dtype, data, dims: [batch, ...plan.rowShape] };
+}
+
+function coerce(x: unknown, dflt: number | undefined, row: number, feature: string, plan: InputPlan, integral: boolean): number {
+  let n: number;
+  if (typeof x === 'number') n = x;
+  else if (x === undefined || x === null) {
+    if (dflt === undefined) {
+      throw Errors.MISSING_FEATURE(`row ${row}: missing feature "${feature}"`, { row, feature, input: plan.name });
+    }
+    return dflt;
+  } else if (typeof x === 'boolean') n = x ? 1 : 0;
+  else if (typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x))) n = Number(x);
+  else {
+    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${describe(x)}; expected a number`,
+      { row, feature, input: plan.name });
+  }
+  if (!plan.allowNonFinite && !Number.isFinite(n)) {
+    throw Errors.INVALID_FEATURE_VALUE(`row ${row}: feature "${feature}" is ${n}; values must be finite`, { row, feature, input: plan.name });
+  }
+  if (integral && !Number.isInteger(n)) {
+    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${n}; ${plan.dtype} needs an integer`, { row, feature, input: plan.name });
+  }
+  return n;
+}
+
+function fillArray(value: unknown, data: ReturnType<typeof allocate>, off: number, plan: InputPlan, row: number, integral: boolean): void {
+  const flat = Array.isArray(value) ? (value.some(Array.isArray) ? value.flat(plan.rowShape.length) : value) : null;
+  if (flat === null) {
+    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: "${plan.name}" is ${describe(value)}; expected an array of ${plan.rowSize} numbers`,
+      { row, feature: plan.name, input: plan.name });
+  }
+  if (flat.length !== plan.rowSize) {
+    throw Errors.SHAPE_MISMATCH(`row ${row}: "${plan.name}" has ${flat.length} values; expected ${plan.rowSize} (shape [${plan.rowShape.join(',')}])`,
+      { row, input: plan.name, expected: plan.rowSize, got: flat.length });
+  }
+  const big = data instanceof BigInt64Array;
+  for (let j = 0; j < flat.length; j++) {
+    const x = coerce(flat[j], undefined, row, `${plan.name}[${j}]`, plan, integral);
+    if (big) (data as BigInt64Array)[off + j] = BigInt(x);
+    else data[off + j] = x;
+  }
+}

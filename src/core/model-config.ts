@@ -1,0 +1,70 @@
+/**
+ * Model config: how named features in a record become input tensors, and how outputs
+ * become `prediction`/`probability`. Validated with valibot; every error names the path
+ * of the bad field.
+ * @module
+ */
+import * as v from 'valibot';
+import { Errors } from '../errors.ts';
+import { DTYPES } from './tensor.ts';
+
+const FeatureValue = v.union([v.number(), v.boolean()]);
+
+/** How one model input is filled from a record. */
+export const InputConfigSchema = v.looseObject({
+  /** Ordered feature names; the record's values for them fill the last dimension. */
+  features: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1))),
+  /** For array inputs (images, sequences): the per-row shape (without the batch dim). */
+  shape: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  /** Element type to feed; defaults to what the model declares. */
+  dtype: v.optional(v.picklist(DTYPES as unknown as ['float32'])),
+  /** Value used for any missing feature of this input. Without it, missing is an error. */
+  default: v.optional(FeatureValue),
+  /** Per-feature defaults (win over `default`). */
+  defaults: v.optional(v.record(v.string(), FeatureValue)),
+  /** Let NaN/Infinity through (for models that handle them); default: rejected. */
+  allowNonFinite: v.optional(v.boolean()),
+});
+
+/** Post-processing of one output. */
+export const OutputConfigSchema = v.strictObject({
+  postprocess: v.optional(v.picklist(['none', 'sigmoid', 'softmax', 'argmax']), 'none'),
+  /** For sigmoid: probability ≥ threshold → prediction 1. */
+  threshold: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.5),
+  /** Class names; `label` is added to results when present. */
+  labels: v.optional(v.array(v.string())),
+  /** This output gives the row's `prediction`/`probability` (default: the first post-processed one). */
+  primary: v.optional(v.boolean()),
+});
+
+/** A model's config. Unknown top-level keys are kept as metadata. */
+export const ModelConfigSchema = v.looseObject({
+  name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_", "-"'))),
+  version: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_", "-"'))),
+  description: v.optional(v.string()),
+  inputs: v.optional(v.record(v.string(), InputConfigSchema), {}),
+  outputs: v.optional(v.record(v.string(), OutputConfigSchema), {}),
+  /** Largest batch sent to the session in one run; bigger requests are split. */
+  maxBatchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1024),
+});
+
+export type InputConfig = v.InferOutput<typeof InputConfigSchema>;
+export type OutputConfig = v.InferOutput<typeof OutputConfigSchema>;
+export type ModelConfig = v.InferOutput<typeof ModelConfigSchema>;
+export type ModelConfigInput = v.InferInput<typeof ModelConfigSchema>;
+
+/** Formats valibot issues as `path: message` lines. */
+export function formatIssues(issues: readonly v.BaseIssue<unknown>[], root = ''): { path: string; message: string }[] {
+  return issues.map((i) => {
+    const path = v.getDotPath(i);
+    return { path: [root, path].filter(Boolean).join('.') || '(root)', message: i.message };
+  });
+}
+
+/** Parses a model config or throws INVALID_CONFIG listing each bad field by path. */
+export function parseModelConfig(input: unknown, where = 'model config'): ModelConfig {
+  const r = v.safeParse(ModelConfigSchema, input ?? {});
+  if (r.success) return r.output;
+  const issues = formatIssues(r.issues);
+  throw Errors.INVALID_CONFIG(`${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}

@@ -1,0 +1,166 @@
+/**
+ * A loaded model version: one inference session plus the plans that turn records into
+ * tensors and outputs into results. Async setup, so the constructor is private and
+ * `Model.create()` does the work.
+ * @module
+ */
+import { Errors } from '../errors.ts';
+import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
+import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
+import { parseModelConfig, type ModelConfig } from './model-config.ts';
+import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
+import { isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+
+/** What describes a model version to clients (OIP metadata, `/v1/models`). */
+export interface ModelMetadata {
+  readonly name: string;
+  readonly version: string;
+  readonly backend: string;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly features: Readonly<Record<string, readonly string[]>>;
+  readonly sizeBytes: number;
+  readonly loadedAt: string;
+}
+
+/** One model version, ready to predict. */
+export class Model {
+  readonly #handle: InferenceHandle;
+  readonly #inputs: InputPlan[];
+  readonly #outputs: OutputPlan;
+  readonly #batchCap: number;
+  #released = false;
+
+  private constructor(
+    readonly name: string,
+    readonly version: string,
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    handle: InferenceHandle,
+    readonly metadata: ModelMetadata,
+  ) {
+    this.#handle = handle;
+    this.#inputs = planInputs(handle.inputs, config);
+    this.#outputs = planOutputs(handle.outputs, config);
+    const batchDim = handle.inputs[0]?.shape[0];
+    // A model with a fixed batch dim takes exactly that many rows per run (we pad).
+    this.#batchCap = isStaticDim(batchDim) && batchDim > 0 ? batchDim : config.maxBatchSize;
+  }
+
+  /** Loads model bytes on a backend. Config errors surface here, not at first request. */
+  static async create(opts: {
+    name: string;
+    version: string;
+    bytes: Uint8Array;
+    backend: Backend;
+    config?: unknown;
+    session?: SessionOptions;
+  }): Promise<Model> {
+    const config = parseModelConfig(opts.config ?? {}, `model ${opts.name}`);
+    if (opts.bytes.byteLength === 0) throw Errors.INVALID_MODEL(`model ${opts.name}: the model file is empty`);
+    const handle = await opts.backend.createSession(opts.bytes, opts.session);
+    try {
+      const features: Record<string, readonly string[]> = {};
+      for (const [k, c] of Object.entries(config.inputs)) if (c.features) features[k] = c.features;
+      const meta: ModelMetadata = {
+        name: opts.name,
+        version: opts.version,
+        backend: opts.backend.id,
+        inputs: handle.inputs,
+        outputs: handle.outputs,
+        features,
+        sizeBytes: opts.bytes.byteLength,
+        loadedAt: new Date().toISOString(),
+      };
+      return new Model(opts.name, opts.version, config, opts.backend, handle, meta);
+    } catch (e) {
+      await handle.release();
+      throw e;
+    }
+  }
+
+  /** Ordered feature names per input (features mode only). */
+  get features(): Readonly<Record<string, readonly string[]>> {
+    return this.metadata.features;
+  }
+
+  /** Scores records: one result per record, in order. Large inputs run in batches. */
+  async predict(records: readonly FeatureRecord[]): Promise<PredictionResult[]> {
+    if (!Array.isArray(records)) throw Errors.INVALID_REQUEST('records must be an array of objects');
+    if (records.length === 0) throw Errors.EMPTY_BATCH('no records to score: the batch is empty');
+    this.#assertLive();
+    const results: PredictionResult[] = [];
+    for (let start = 0; start < records.length; start += this.#batchCap) {
+      const end = Math.min(records.length, start + this.#batchCap);
+      const batch = this.#fixedBatch() ?? end - start;
+      const feeds: Record<string, TensorData> = {};
+      for (const plan of this.#inputs) feeds[plan.name] = fillInput(plan, records, start, end, batch);
+      const out = await this.#handle.run(feeds);
+      for (const r of toResults(this.#outputs, out, end - start)) results.push(r);
+    }
+    return results;
+  }
+
+  /** Runs raw tensors (the OIP path), after checking names, dtypes and shapes. */
+  async infer(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    this.#assertLive();
+    const specs = this.#handle.inputs;
+    for (const name of Object.keys(feeds)) {
+      if (!specs.some((s) => s.name === name)) {
+        throw Errors.UNKNOWN_INPUT(`model ${this.name} has no input "${name}"; its inputs: ${specs.map((s) => s.name).join(', ')}`,
+          { input: name, inputs: specs.map((s) => s.name) });
+      }
+    }
+    for (const spec of specs) {
+      const t = feeds[spec.name];
+      if (!t) throw Errors.MISSING_INPUT(`input "${spec.name}" is missing`, { input: spec.name });
+      checkTensor(spec, t, this.config.inputs[spec.name]?.allowNonFinite ?? false);
+    }
+    return this.#handle.run(feeds);
+  }
+
+  /** Converts raw outputs into per-row results with post-processing. */
+  results(out: Readonly<Record<string, TensorData>>, rows: number): PredictionResult[] {
+    return toResults(this.#outputs, out, rows);
+  }
+
+  /** Frees the session. Further calls fail with MODEL_NOT_FOUND. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#handle.release();
+  }
+
+  #fixedBatch(): number | undefined {
+    const d = this.#handle.inputs[0]?.shape[0];
+    return isStaticDim(d) && d > 0 ? d : undefined;
+  }
+
+  #assertLive(): void {
+    if (this.#released) throw Errors.MODEL_NOT_FOUND(`model ${this.name} version ${this.version} was unloaded`);
+  }
+}
+
+function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): void {
+  if (t.dtype !== spec.dtype) {
+    throw Errors.DTYPE_MISMATCH(`input "${spec.name}" is ${spec.dtype}; got ${t.dtype}`,
+      { input: spec.name, expected: spec.dtype, got: t.dtype });
+  }
+  const fits = t.dims.length === spec.shape.length && spec.shape.every((d, i) => !isStaticDim(d) || d === t.dims[i]);
+  if (!fits || t.dims.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw Errors.SHAPE_MISMATCH(`input "${spec.name}" has shape [${spec.shape.join(',')}]; got [${t.dims.join(',')}]`,
+      { input: spec.name, expected: spec.shape, got: t.dims });
+  }
+  if (sizeOf(t.dims) !== t.data.length) {
+    throw Errors.SHAPE_MISMATCH(`input "${spec.name}": ${t.data.length} values do not fill shape [${t.dims.join(',')}]`,
+      { input: spec.name, got: t.data.length, expected: sizeOf(t.dims) });
+  }
+  if (t.dims[0] === 0) throw Errors.EMPTY_BATCH(`input "${spec.name}" has an empty batch`);
+  if (!allowNonFinite && (t.data instanceof Float32Array || t.data instanceof Float64Array)) {
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i]!)) {
+        throw Errors.INVALID_FEATURE_VALUE(`input "${spec.name}"[${i}] is ${t.data[i]}; values must be finite`, { input: spec.name, index: i });
+      }
+    }
+  }
+}

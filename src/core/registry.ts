@@ -1,0 +1,183 @@
+/**
+ * Model registry: several models, several versions each, one default version per model.
+ * Loading a version that already exists swaps it in atomically and releases the old one
+ * only after the swap, so requests never see a missing model.
+ * @module
+ */
+import { Errors, isOmniserveError, messageOf } from '../errors.ts';
+import type { BackendRegistry, BackendRequest } from '../backends/registry.ts';
+import type { SessionOptions } from '../backends/types.ts';
+import { Model } from './model.ts';
+
+/** Where model bytes come from: a path, a URL, or the bytes themselves. */
+export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
+
+/** Reads a file; must throw an error with `code: 'ENOENT'` when it does not exist. */
+export type ReadFile = (path: string) => Promise<Uint8Array>;
+
+/** What `load` takes. */
+export interface LoadModelOptions {
+  readonly source: ModelSource;
+  /** Defaults: config.name, then the file name without `.onnx`. */
+  readonly name?: string;
+  /** Defaults: config.version, then "1". */
+  readonly version?: string;
+  /** Model config object; for a path source, `<file>.config.json` beside it is read when absent. */
+  readonly config?: unknown;
+  readonly backend?: BackendRequest;
+  readonly session?: SessionOptions;
+  /** Make this the default version (the latest loaded is the default otherwise). */
+  readonly default?: boolean;
+}
+
+interface Versions {
+  versions: Map<string, Model>;
+  pinned?: string;
+  latest: string;
+}
+
+/** Holds loaded models by name and version. */
+export class ModelRegistry {
+  readonly #models = new Map<string, Versions>();
+  readonly #backends: BackendRegistry;
+  readonly #readFile: ReadFile | undefined;
+  readonly #fetch: typeof fetch | undefined;
+  readonly #defaultBackend: BackendRequest;
+
+  constructor(opts: { backends: BackendRegistry; readFile?: ReadFile; fetch?: typeof fetch; backend?: BackendRequest }) {
+    this.#backends = opts.backends;
+    this.#readFile = opts.readFile;
+    this.#fetch = opts.fetch ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+    this.#defaultBackend = opts.backend ?? 'auto';
+  }
+
+  /** Loads (or reloads) a model version and returns it. */
+  async load(opts: LoadModelOptions): Promise<Model> {
+    const { bytes, path } = await this.#readSource(opts.source);
+    let config = opts.config;
+    if (config === undefined && path !== undefined) config = await this.#readSidecarConfig(path);
+    const cfg = (config ?? {}) as { name?: unknown; version?: unknown };
+    const name = opts.name ?? (typeof cfg.name === 'string' ? cfg.name : undefined) ?? nameFromPath(path) ?? 'model';
+    const version = opts.version ?? (typeof cfg.version === 'string' ? cfg.version : undefined) ?? '1';
+    const backend = await this.#backends.resolve(opts.backend ?? this.#defaultBackend);
+    const model = await Model.create({ name, version, bytes, backend, config, session: opts.session });
+    const entry = this.#models.get(name) ?? { versions: new Map<string, Model>(), latest: version };
+    const old = entry.versions.get(version);
+    entry.versions.set(version, model);
+    entry.latest = version;
+    if (opts.default) entry.pinned = version;
+    this.#models.set(name, entry);
+    if (old && old !== model) await old.release();
+    return model;
+  }
+
+  /** The model version asked for (default version when omitted); MODEL_NOT_FOUND otherwise. */
+  get(name: string, version?: string): Model {
+    const entry = this.#models.get(name);
+    if (!entry) {
+      throw Errors.MODEL_NOT_FOUND(`unknown model "${name}"; loaded: ${[...this.#models.keys()].join(', ') || 'none'}`,
+        { model: name, models: [...this.#models.keys()] });
+    }
+    const v = version ?? entry.pinned ?? entry.latest;
+    const m = entry.versions.get(v);
+    if (!m) {
+      throw Errors.MODEL_NOT_FOUND(`model "${name}" has no version "${v}"; versions: ${[...entry.versions.keys()].join(', ')}`,
+        { model: name, version: v, versions: [...entry.versions.keys()] });
+    }
+    return m;
+  }
+
+  /** True when the model (and version) is loaded. */
+  has(name: string, version?: string): boolean {
+    const e = this.#models.get(name);
+    return !!e && (version === undefined || e.versions.has(version));
+  }
+
+  /** Every model with its versions and default version. */
+  list(): { name: string; versions: string[]; default: string }[] {
+    return [...this.#models].map(([name, e]) => ({ name, versions: [...e.versions.keys()], default: e.pinned ?? e.latest }));
+  }
+
+  /** Makes `version` the default of `name`. */
+  setDefault(name: string, version: string): void {
+    this.get(name, version);
+    this.#models.get(name)!.pinned = version;
+  }
+
+  /** Unloads one version, or every version of a model. */
+  async unload(name: string, version?: string): Promise<void> {
+    const entry = this.#models.get(name);
+    if (!entry) throw Errors.MODEL_NOT_FOUND(`unknown model "${name}"`, { model: name });
+    const victims = version === undefined ? [...entry.versions.keys()] : [this.get(name, version).version];
+    for (const v of victims) {
+      const m = entry.versions.get(v)!;
+      entry.versions.delete(v);
+      if (entry.pinned === v) delete entry.pinned;
+      await m.release();
+    }
+    if (entry.versions.size === 0) this.#models.delete(name);
+    else if (!entry.versions.has(entry.latest)) entry.latest = [...entry.versions.keys()].at(-1)!;
+  }
+
+  /** Releases every model. */
+  async close(): Promise<void> {
+    for (const name of [...this.#models.keys()]) await this.unload(name);
+  }
+
+  async #readSource(src: ModelSource): Promise<{ bytes: Uint8Array; path?: string }> {
+    if (src instanceof Uint8Array) return { bytes: src };
+    if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src) };
+    const url = src instanceof URL ? src : /^(https?|file|data|blob):/i.test(src) ? new URL(src) : undefined;
+    if (url && url.protocol !== 'file:') return { bytes: await this.#fetchBytes(url) };
+    const path = url ? decodeURIComponent(url.pathname) : (src as string);
+    return { bytes: await this.#readPath(path), path };
+  }
+
+  async #readPath(path: string): Promise<Uint8Array> {
+    if (!this.#readFile) throw Errors.MODEL_FILE_NOT_FOUND(`cannot read "${path}": this host has no file access`, { path });
+    try {
+      return await this.#readFile(path);
+    } catch (e) {
+      if (isOmniserveError(e)) throw e;
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
+        throw Errors.MODEL_FILE_NOT_FOUND(`model file not found: ${path}`, { path });
+      }
+      throw Errors.INVALID_MODEL(`cannot read model file ${path}: ${messageOf(e)}`, { path }, e);
+    }
+  }
+
+  async #fetchBytes(url: URL): Promise<Uint8Array> {
+    if (!this.#fetch) throw Errors.MODEL_FILE_NOT_FOUND(`cannot fetch ${url.href}: no fetch on this host`);
+    let res: Response;
+    try {
+      res = await this.#fetch(url);
+    } catch (e) {
+      throw Errors.MODEL_FILE_NOT_FOUND(`cannot fetch model ${url.href}: ${messageOf(e)}`, { url: url.href }, e);
+    }
+    if (!res.ok) throw Errors.MODEL_FILE_NOT_FOUND(`fetching model ${url.href} gave HTTP ${res.status}`, { url: url.href, status: res.status });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  async #readSidecarConfig(path: string): Promise<unknown> {
+    if (!this.#readFile || !path.endsWith('.onnx')) return undefined;
+    const sidecar = `${path.slice(0, -'.onnx'.length)}.config.json`;
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await this.#readFile(sidecar));
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw Errors.INVALID_CONFIG(`${sidecar}: not valid JSON: ${messageOf(e)}`, { path: sidecar });
+    }
+  }
+}
+
+function nameFromPath(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  const base = path.split(/[\\/]/).pop() ?? '';
+  return base.replace(/\.onnx$/i, '') || undefined;
+}

@@ -1,0 +1,127 @@
+/**
+ * Plain tensors: what the core passes around instead of any one onnxruntime package's
+ * `Tensor` class, so the same record pipeline feeds onnxruntime-node and onnxruntime-web.
+ * @module
+ */
+import { Errors } from '../errors.ts';
+
+/** Element types omniserve reads and writes. */
+export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool';
+
+/** A typed array of any supported dtype. */
+export type TensorArray =
+  | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+
+/** A tensor as data + dims. `dims` product equals `data.length`. */
+export interface TensorData {
+  readonly dtype: DType;
+  readonly data: TensorArray;
+  readonly dims: readonly number[];
+}
+
+/** One dimension of a model input/output: a number, or a symbolic name when dynamic. */
+export type Dim = number | string | null;
+
+/** Name, dtype and shape of one model input or output, as the session reports it. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly Dim[];
+}
+
+const CTORS = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  bool: Uint8Array,
+} as const;
+
+/** All dtypes omniserve can feed; used to name the valid ones in errors. */
+export const DTYPES = Object.freeze(Object.keys(CTORS)) as readonly DType[];
+
+/** True when `s` is a supported dtype name. */
+export function isDType(s: unknown): s is DType {
+  return typeof s === 'string' && Object.hasOwn(CTORS, s);
+}
+
+/** Allocates a zeroed typed array for `dtype`. */
+export function allocate(dtype: DType, length: number): TensorArray {
+  return new CTORS[dtype](length);
+}
+
+/** Number of elements of `dims`. */
+export function sizeOf(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+/** True when a dim from the model is fixed (a number ≥ 0). */
+export function isStaticDim(d: Dim): d is number {
+  return typeof d === 'number' && d >= 0;
+}
+
+/**
+ * Builds a TensorData from plain numbers (as JSON gives them), checking length and values.
+ * int64 values must be integers in the safe range; bool accepts true/false/0/1.
+ */
+export function tensorFromNumbers(
+  dtype: DType,
+  values: ArrayLike<unknown>,
+  dims: readonly number[],
+  what = 'tensor',
+): TensorData {
+  const n = sizeOf(dims);
+  if (values.length !== n) {
+    throw Errors.SHAPE_MISMATCH(`${what}: ${values.length} values do not fill shape [${dims.join(',')}] (${n} values)`,
+      { expected: n, got: values.length, shape: [...dims] });
+  }
+  const data = allocate(dtype, n);
+  if (data instanceof BigInt64Array) {
+    for (let i = 0; i < n; i++) data[i] = toBigInt(values[i], what, i);
+  } else {
+    for (let i = 0; i < n; i++) data[i] = toNumber(values[i], dtype, what, i);
+  }
+  return { dtype, data, dims: [...dims] };
+}
+
+function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
+  if (typeof v === 'number') {
+    if (Number.isNaN(v) || !Number.isFinite(v)) {
+      throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${v}; values must be finite`, { index: i });
+    }
+    if (dtype !== 'float32' && dtype !== 'float64' && !Number.isInteger(v)) {
+      throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${v}; ${dtype} needs an integer`, { index: i });
+    }
+    return v;
+  }
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; expected a number`, { index: i });
+}
+
+function toBigInt(v: unknown, what: string, i: number): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
+  throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; int64 needs an integer`, { index: i });
+}
+
+/** A short description of a JSON value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+/** Converts tensor data into plain JSON numbers (int64 as numbers when safe). */
+export function toPlainArray(t: TensorData): number[] {
+  const out = new Array<number>(t.data.length);
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+  return out;
+}

@@ -1,0 +1,84 @@
+/**
+ * Every error omniserve raises on purpose, in one table.
+ *
+ * Each entry has a stable `code` (what clients and tests match on) and the HTTP status it
+ * maps to, so the HTTP layer never guesses. Messages name the bad thing (model, input,
+ * feature, row) so a user can fix the request without reading server logs.
+ * @module
+ */
+
+/** An error with a stable code, an HTTP status and optional structured details. */
+export class OmniserveError extends Error {
+  override readonly name = 'OmniserveError';
+  constructor(
+    readonly code: ErrorCode,
+    readonly status: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** The JSON body the HTTP layer sends: `{error, code, details?}`, never a stack. */
+  toJSON(): { error: string; code: ErrorCode; details?: Record<string, unknown> } {
+    return this.details === undefined
+      ? { error: this.message, code: this.code }
+      : { error: this.message, code: this.code, details: this.details };
+  }
+}
+
+type Details = Record<string, unknown>;
+const make = (code: ErrorCode, status: number) =>
+  (message: string, details?: Details, cause?: unknown) =>
+    new OmniserveError(code, status, message, details, cause === undefined ? undefined : { cause });
+
+/** The table. Keys are the stable codes. */
+export const Errors = {
+  // Requests and records
+  INVALID_JSON: make('INVALID_JSON', 400),
+  INVALID_REQUEST: make('INVALID_REQUEST', 422),
+  UNSUPPORTED_MEDIA_TYPE: make('UNSUPPORTED_MEDIA_TYPE', 415),
+  PAYLOAD_TOO_LARGE: make('PAYLOAD_TOO_LARGE', 413),
+  EMPTY_BATCH: make('EMPTY_BATCH', 422),
+  BATCH_TOO_LARGE: make('BATCH_TOO_LARGE', 413),
+  MISSING_FEATURE: make('MISSING_FEATURE', 422),
+  INVALID_FEATURE_TYPE: make('INVALID_FEATURE_TYPE', 422),
+  INVALID_FEATURE_VALUE: make('INVALID_FEATURE_VALUE', 422),
+  UNKNOWN_INPUT: make('UNKNOWN_INPUT', 422),
+  MISSING_INPUT: make('MISSING_INPUT', 422),
+  DTYPE_MISMATCH: make('DTYPE_MISMATCH', 422),
+  SHAPE_MISMATCH: make('SHAPE_MISMATCH', 422),
+  // Models
+  MODEL_NOT_FOUND: make('MODEL_NOT_FOUND', 404),
+  MODEL_FILE_NOT_FOUND: make('MODEL_FILE_NOT_FOUND', 404),
+  INVALID_MODEL: make('INVALID_MODEL', 422),
+  INVALID_CONFIG: make('INVALID_CONFIG', 400),
+  UNSUPPORTED_DTYPE: make('UNSUPPORTED_DTYPE', 422),
+  // Backends and running
+  UNKNOWN_BACKEND: make('UNKNOWN_BACKEND', 400),
+  BACKEND_UNAVAILABLE: make('BACKEND_UNAVAILABLE', 503),
+  INFERENCE_FAILED: make('INFERENCE_FAILED', 500),
+  OVERLOADED: make('OVERLOADED', 503),
+  NOT_IMPLEMENTED: make('NOT_IMPLEMENTED', 501),
+} as const;
+
+/** Stable error codes. */
+export type ErrorCode =
+  | 'INVALID_JSON' | 'INVALID_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE'
+  | 'EMPTY_BATCH' | 'BATCH_TOO_LARGE' | 'MISSING_FEATURE' | 'INVALID_FEATURE_TYPE'
+  | 'INVALID_FEATURE_VALUE' | 'UNKNOWN_INPUT' | 'MISSING_INPUT' | 'DTYPE_MISMATCH'
+  | 'SHAPE_MISMATCH' | 'MODEL_NOT_FOUND' | 'MODEL_FILE_NOT_FOUND' | 'INVALID_MODEL'
+  | 'INVALID_CONFIG' | 'UNSUPPORTED_DTYPE' | 'UNKNOWN_BACKEND' | 'BACKEND_UNAVAILABLE'
+  | 'INFERENCE_FAILED' | 'OVERLOADED' | 'NOT_IMPLEMENTED';
+
+/** True when `e` is an OmniserveError, optionally with the given code. */
+export function isOmniserveError(e: unknown, code?: ErrorCode): e is OmniserveError {
+  return e instanceof OmniserveError && (code === undefined || e.code === code);
+}
+
+/** The message of anything thrown, for reports (never the stack). */
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return typeof e === 'string' ? e : JSON.stringify(e);
+}
