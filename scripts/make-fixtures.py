@@ -548,8 +548,11 @@ def bundle_demo():
     for fn in ("breast-cancer.onnx", "breast-cancer.config.json"):
         shutil.copyfile(os.path.join(MODELS_DIR, fn), os.path.join(demo, fn))
     with open(os.path.join(DATA_DIR, "breast-cancer.jsonl")) as src:
-        lines = src.readlines()[:20]
+        lines = src.readlines()
     with open(os.path.join(demo, "breast-cancer.sample.jsonl"), "w") as dst:
+        dst.writelines(lines[:20])
+    # The demo server's in-memory feature store: every row as hash `user:{id}`.
+    with open(os.path.join(demo, "breast-cancer.users.jsonl"), "w") as dst:
         dst.writelines(lines)
 
 

@@ -83,7 +83,8 @@ async function scoreRows(model: Model, rows: Row[]): Promise<OutLine[]> {
           results.push((await model.predict([r.record!]))[0]!);
         } catch (err) {
           if (!isOmniserveError(err)) throw err;
-          results.push({ error: `line ${r.line}: ${err.message}`, code: err.code });
+          // Scored alone, the row is "row 0": the line number is the useful position.
+          results.push({ error: `line ${r.line}: ${err.message.replace(/^row 0: /, '')}`, code: err.code });
         }
       }
     }

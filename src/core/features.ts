@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { InputConfig, ModelConfig } from './model-config.ts';
-import { allocate, describe, isStaticDim, sizeOf, type DType, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, describe, integerProblem, isStaticDim, sizeOf, type DType, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** One row of input: named features and/or arrays keyed by input name. */
 export type FeatureRecord = Readonly<Record<string, unknown>>;
@@ -15,9 +15,11 @@ export type FeatureRecord = Readonly<Record<string, unknown>>;
 export interface InputPlan {
   readonly name: string;
   readonly dtype: DType;
-  /** Dims after the batch dim. */
+  /** Dims after the batch dim (empty for a `[batch]` input: one scalar per row). */
   readonly rowShape: readonly number[];
   readonly rowSize: number;
+  /** Inner dims are dynamic and no config fixes them: only tensors can feed this input. */
+  readonly dynamic?: boolean;
   /** Ordered feature names (features mode), or undefined (array mode: `record[name]`). */
   readonly features?: readonly string[];
   readonly defaults?: readonly (number | undefined)[];
@@ -61,10 +63,9 @@ function planInput(spec: TensorSpec, cfg: InputConfig | undefined): InputPlan {
   } else if (modelRow.every(isStaticDim)) {
     rowShape = modelRow as number[];
   } else {
-    // Dynamic inner dims and no config: only the tensor path can feed this input.
-    rowShape = [];
+    return { name: spec.name, dtype, rowShape: [], rowSize: 0, dynamic: true, allowNonFinite: cfg?.allowNonFinite ?? false };
   }
-  return { name: spec.name, dtype, rowShape, rowSize: rowShape.length ? sizeOf(rowShape) : 0, allowNonFinite: cfg?.allowNonFinite ?? false };
+  return { name: spec.name, dtype, rowShape, rowSize: sizeOf(rowShape), allowNonFinite: cfg?.allowNonFinite ?? false };
 }
 
 function toDefault(v: number | boolean | undefined): number | undefined {
@@ -73,7 +74,7 @@ function toDefault(v: number | boolean | undefined): number | undefined {
 
 /** Fills one input tensor from `records[start, end)`, padded with zero rows up to `batch`. */
 export function fillInput(plan: InputPlan, records: readonly FeatureRecord[], start: number, end: number, batch = end - start): TensorData {
-  if (plan.rowSize === 0) {
+  if (plan.dynamic) {
     throw Errors.INVALID_REQUEST(`input "${plan.name}" has dynamic inner dimensions: set inputs.${plan.name}.shape in the model config, or send tensors`,
       { input: plan.name });
   }
@@ -123,14 +124,20 @@ function coerce(x: unknown, dflt: number | undefined, row: number, feature: stri
   if (!plan.allowNonFinite && !Number.isFinite(n)) {
     throw Errors.INVALID_FEATURE_VALUE(`row ${row}: feature "${feature}" is ${n}; values must be finite`, { row, feature, input: plan.name });
   }
-  if (integral && !Number.isInteger(n)) {
-    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${n}; ${plan.dtype} needs an integer`, { row, feature, input: plan.name });
+  if (integral) {
+    const problem = integerProblem(n, plan.dtype);
+    if (problem) {
+      const err = Number.isInteger(n) ? Errors.INVALID_FEATURE_VALUE : Errors.INVALID_FEATURE_TYPE;
+      throw err(`row ${row}: feature "${feature}" is ${n}; ${problem}`, { row, feature, input: plan.name });
+    }
   }
   return n;
 }
 
 function fillArray(value: unknown, data: ReturnType<typeof allocate>, off: number, plan: InputPlan, row: number, integral: boolean): void {
-  const flat = Array.isArray(value) ? (value.some(Array.isArray) ? value.flat(plan.rowShape.length) : value) : null;
+  // A [batch] input takes one scalar per row (or a one-element array).
+  const scalar = plan.rowShape.length === 0 && !Array.isArray(value) && value !== null && typeof value !== 'object';
+  const flat = scalar ? [value] : Array.isArray(value) ? (value.some(Array.isArray) ? value.flat(plan.rowShape.length) : value) : null;
   if (flat === null) {
     throw Errors.INVALID_FEATURE_TYPE(`row ${row}: "${plan.name}" is ${describe(value)}; expected an array of ${plan.rowSize} numbers`,
       { row, feature: plan.name, input: plan.name });

@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import { Errors } from '../errors.ts';
-import { DTYPES } from './tensor.ts';
+import type { DType } from './tensor.ts';
 
 const FeatureValue = v.union([v.number(), v.boolean()]);
 
@@ -17,7 +17,7 @@ export const InputConfigSchema = v.looseObject({
   /** For array inputs (images, sequences): the per-row shape (without the batch dim). */
   shape: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(1)))),
   /** Element type to feed; defaults to what the model declares. */
-  dtype: v.optional(v.picklist(DTYPES as unknown as ['float32'])),
+  dtype: v.optional(v.picklist(['float32', 'float64', 'int32', 'int64', 'uint8', 'int8', 'bool'] as const satisfies readonly DType[])),
   /** Value used for any missing feature of this input. Without it, missing is an error. */
   default: v.optional(FeatureValue),
   /** Per-feature defaults (win over `default`). */
@@ -42,8 +42,8 @@ export const ModelConfigSchema = v.looseObject({
   name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_", "-"'))),
   version: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_", "-"'))),
   description: v.optional(v.string()),
-  inputs: v.optional(v.record(v.string(), InputConfigSchema), {}),
-  outputs: v.optional(v.record(v.string(), OutputConfigSchema), {}),
+  inputs: v.optional(v.pipe(v.custom<object>((x) => !Array.isArray(x), 'an object keyed by input name'), v.record(v.string(), InputConfigSchema)), {}),
+  outputs: v.optional(v.pipe(v.custom<object>((x) => !Array.isArray(x), 'an object keyed by output name'), v.record(v.string(), OutputConfigSchema)), {}),
   /** Largest batch sent to the session in one run; bigger requests are split. */
   maxBatchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1024),
 });

@@ -53,11 +53,11 @@ export class ModelRegistry {
 
   /** Loads (or reloads) a model version and returns it. */
   async load(opts: LoadModelOptions): Promise<Model> {
-    const { bytes, path } = await this.#readSource(opts.source);
+    const { bytes, path, name: urlName } = await this.#readSource(opts.source);
     let config = opts.config;
     if (config === undefined && path !== undefined) config = await this.#readSidecarConfig(path);
     const cfg = (config ?? {}) as { name?: unknown; version?: unknown };
-    const name = opts.name ?? (typeof cfg.name === 'string' ? cfg.name : undefined) ?? nameFromPath(path) ?? 'model';
+    const name = opts.name ?? (typeof cfg.name === 'string' ? cfg.name : undefined) ?? nameFromPath(path) ?? urlName ?? 'model';
     const version = opts.version ?? (typeof cfg.version === 'string' ? cfg.version : undefined) ?? '1';
     const backend = await this.#backends.resolve(opts.backend ?? this.#defaultBackend);
     const model = await Model.create({ name, version, bytes, backend, config, session: opts.session });
@@ -124,11 +124,11 @@ export class ModelRegistry {
     for (const name of [...this.#models.keys()]) await this.unload(name);
   }
 
-  async #readSource(src: ModelSource): Promise<{ bytes: Uint8Array; path?: string }> {
+  async #readSource(src: ModelSource): Promise<{ bytes: Uint8Array; path?: string; name?: string }> {
     if (src instanceof Uint8Array) return { bytes: src };
     if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src) };
     const url = src instanceof URL ? src : /^(https?|file|data|blob):/i.test(src) ? new URL(src) : undefined;
-    if (url && url.protocol !== 'file:') return { bytes: await this.#fetchBytes(url) };
+    if (url && url.protocol !== 'file:') return { bytes: await this.#fetchBytes(url), name: nameFromPath(decodeURIComponent(url.pathname)) };
     const path = url ? decodeURIComponent(url.pathname) : (src as string);
     return { bytes: await this.#readPath(path), path };
   }

@@ -59,6 +59,27 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+/** Inclusive value ranges of the integer dtypes (int64: JavaScript's safe integers). */
+const INT_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int32: [-2147483648, 2147483647],
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  bool: [0, 1],
+};
+
+/**
+ * Why `n` cannot be stored as `dtype`, or undefined when it can. Typed arrays wrap
+ * out-of-range integers silently (uint8 300 → 44), so this check is what stops it.
+ */
+export function integerProblem(n: number, dtype: DType): string | undefined {
+  const range = INT_RANGE[dtype];
+  if (!range) return undefined;
+  if (!Number.isInteger(n)) return `${dtype} needs an integer`;
+  if (n < range[0] || n > range[1]) return dtype === 'bool' ? 'bool needs 0 or 1' : `${dtype} holds ${range[0]}..${range[1]}`;
+  return undefined;
+}
+
 /** True when a dim from the model is fixed (a number ≥ 0). */
 export function isStaticDim(d: Dim): d is number {
   return typeof d === 'number' && d >= 0;
@@ -93,8 +114,10 @@ function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
     if (Number.isNaN(v) || !Number.isFinite(v)) {
       throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${v}; values must be finite`, { index: i });
     }
-    if (dtype !== 'float32' && dtype !== 'float64' && !Number.isInteger(v)) {
-      throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${v}; ${dtype} needs an integer`, { index: i });
+    const problem = integerProblem(v, dtype);
+    if (problem) {
+      const err = Number.isInteger(v) ? Errors.INVALID_FEATURE_VALUE : Errors.INVALID_FEATURE_TYPE;
+      throw err(`${what}[${i}] is ${v}; ${problem}`, { index: i });
     }
     return v;
   }
@@ -105,7 +128,10 @@ function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
 function toBigInt(v: unknown, what: string, i: number): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
+    const b = BigInt(v);
+    if (b >= -(2n ** 63n) && b < 2n ** 63n) return b;
+  }
   throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; int64 needs an integer`, { index: i });
 }
 

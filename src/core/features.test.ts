@@ -1,0 +1,211 @@
+// Records → input tensors: planInputs/fillInput with hand-written TensorSpecs and configs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isOmniserveError, type ErrorCode } from '../errors.ts';
+import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
+import type { InputConfig, ModelConfig } from './model-config.ts';
+import type { TensorSpec } from './tensor.ts';
+
+const config = (inputs: Record<string, InputConfig> = {}): ModelConfig => ({ inputs, outputs: {}, maxBatchSize: 1024 });
+const X3: TensorSpec = { name: 'x', dtype: 'float32', shape: ['batch', 3] };
+
+/** The plan of the single input `spec` under `cfg`. */
+function plan(spec: TensorSpec, cfg?: InputConfig): InputPlan {
+  const plans = planInputs([spec], config(cfg ? { [spec.name]: cfg } : {}));
+  assert.equal(plans.length, 1);
+  return plans[0]!;
+}
+
+const fill = (p: InputPlan, records: readonly FeatureRecord[]) => fillInput(p, records, 0, records.length);
+
+/** Asserts `fn` throws an OmniserveError with `code` and returns it. */
+function throwsCode(code: ErrorCode, fn: () => unknown) {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isOmniserveError(e), `expected OmniserveError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+test('features mode fills each row in the configured feature order, whatever the key order', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  assert.deepEqual(p.rowShape, [3]);
+  const t = fill(p, [{ c: 3, a: 1, b: 2 }, { b: 5, c: 6, a: 4, extra: 'ignored' }]);
+  assert.equal(t.dtype, 'float32');
+  assert.ok(t.data instanceof Float32Array);
+  assert.deepEqual(t.dims, [2, 3]);
+  assert.deepEqual([...t.data], [1, 2, 3, 4, 5, 6]);
+});
+
+test('features mode works with a dynamic feature dim too', () => {
+  const p = plan({ name: 'x', dtype: 'float32', shape: ['batch', 'n'] }, { features: ['a', 'b'] });
+  assert.deepEqual([...fill(p, [{ a: 1, b: 2 }]).data], [1, 2]);
+});
+
+test('defaults: per-feature defaults win over the input-wide default; null counts as missing', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'], default: -1, defaults: { b: 7 } });
+  assert.deepEqual([...fill(p, [{ a: 1 }, { a: 2, b: null, c: 0 }]).data], [1, 7, -1, 2, 7, 0]);
+  const flags = plan(X3, { features: ['a', 'b', 'c'], default: true, defaults: { c: false } });
+  assert.deepEqual([...fill(flags, [{}]).data], [1, 1, 0], 'boolean defaults become 1/0');
+});
+
+test('a missing feature without default is MISSING_FEATURE naming row and feature', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  const e = throwsCode('MISSING_FEATURE', () => fill(p, [{ a: 1, b: 2, c: 3 }, { a: 1, c: 3 }]));
+  assert.equal(e.details?.['row'], 1);
+  assert.equal(e.details?.['feature'], 'b');
+  assert.equal(e.details?.['input'], 'x');
+  assert.match(e.message, /row 1/);
+  assert.match(e.message, /"b"/);
+  const nul = throwsCode('MISSING_FEATURE', () => fill(p, [{ a: 1, b: 2, c: null }]));
+  assert.equal(nul.details?.['feature'], 'c');
+});
+
+test('row numbers in errors are positions in the whole request, not the slice', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  const recs = [{ a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }, { a: 1, b: 1 }];
+  const e = throwsCode('MISSING_FEATURE', () => fillInput(p, recs, 2, 3));
+  assert.equal(e.details?.['row'], 2);
+});
+
+test('numeric strings and booleans are coerced', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  assert.deepEqual([...fill(p, [{ a: '1.5', b: true, c: false }, { a: ' -2 ', b: '1e2', c: 0 }]).data], [1.5, 1, 0, -2, 100, 0]);
+});
+
+test('non-numeric strings, objects and arrays are INVALID_FEATURE_TYPE', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  for (const bad of ['abc', '', '   ', { v: 1 }, [1], 'NaN']) {
+    const e = throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ a: 1, b: bad, c: 3 }]));
+    assert.equal(e.details?.['feature'], 'b', `value ${JSON.stringify(bad)}`);
+    assert.equal(e.details?.['row'], 0);
+  }
+});
+
+test('NaN and ±Infinity are INVALID_FEATURE_VALUE unless allowNonFinite', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  for (const bad of [Number.NaN, Infinity, -Infinity, 'Infinity']) {
+    const e = throwsCode('INVALID_FEATURE_VALUE', () => fill(p, [{ a: 1, b: 2, c: bad }]));
+    assert.equal(e.details?.['feature'], 'c');
+  }
+  const lax = plan(X3, { features: ['a', 'b', 'c'], allowNonFinite: true });
+  const t = fill(lax, [{ a: Number.NaN, b: Infinity, c: -Infinity }]);
+  assert.ok(Number.isNaN(t.data[0]));
+  assert.equal(t.data[1], Infinity);
+  assert.equal(t.data[2], -Infinity);
+});
+
+test('int64 inputs get a BigInt64Array and reject non-integers', () => {
+  const spec: TensorSpec = { name: 'ids', dtype: 'int64', shape: ['batch', 2] };
+  const p = plan(spec, { features: ['u', 'v'], defaults: { v: 9 } });
+  const t = fill(p, [{ u: 3, v: '4' }, { u: true }]);
+  assert.ok(t.data instanceof BigInt64Array);
+  assert.deepEqual([...t.data], [3n, 4n, 1n, 9n]);
+  const e = throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ u: 2.5, v: 1 }]));
+  assert.equal(e.details?.['feature'], 'u');
+  assert.match(e.message, /int64 needs an integer/);
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(plan(spec), [{ ids: [1, 2.5] }]));
+});
+
+test('config dtype overrides the model dtype', () => {
+  // InputConfig types dtype as 'float32' only (model-config.ts casts the picklist), hence the cast.
+  const cfg = { features: ['u', 'v'], dtype: 'int64' } as unknown as InputConfig;
+  const p = plan({ name: 'ids', dtype: 'float32', shape: ['batch', 2] }, cfg);
+  assert.equal(p.dtype, 'int64');
+  assert.ok(fill(p, [{ u: 1, v: 2 }]).data instanceof BigInt64Array);
+});
+
+test('array mode: static inner dims from the model, nested arrays are flattened', () => {
+  const p = plan({ name: 'image', dtype: 'float32', shape: ['batch', 1, 2, 2] });
+  assert.deepEqual(p.rowShape, [1, 2, 2]);
+  assert.equal(p.features, undefined);
+  const t = fill(p, [{ image: [[[1, 2], [3, 4]]] }, { image: [[5, 6], [7, 8]] }, { image: [9, 10, 11, 12] }]);
+  assert.deepEqual(t.dims, [3, 1, 2, 2]);
+  assert.deepEqual([...t.data], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+});
+
+test('array mode: wrong length is SHAPE_MISMATCH, a non-array INVALID_FEATURE_TYPE, absent MISSING_FEATURE', () => {
+  const p = plan({ name: 'image', dtype: 'float32', shape: ['batch', 2, 2] });
+  const e = throwsCode('SHAPE_MISMATCH', () => fill(p, [{ image: [1, 2, 3, 4] }, { image: [[1, 2], [3]] }]));
+  assert.equal(e.details?.['row'], 1);
+  assert.equal(e.details?.['expected'], 4);
+  assert.equal(e.details?.['got'], 3);
+  throwsCode('SHAPE_MISMATCH', () => fill(p, [{ image: [1, 2, 3, 4, 5] }]));
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ image: 'pixels' }]));
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ image: [1, 2, 'x', 4] }]));
+  const m = throwsCode('MISSING_FEATURE', () => fill(p, [{ other: [1, 2, 3, 4] }]));
+  assert.equal(m.details?.['feature'], 'image');
+});
+
+test('array mode: config shape gives the row shape of dynamic inner dims; without it, records cannot fill them', () => {
+  const spec: TensorSpec = { name: 'seq', dtype: 'float32', shape: ['batch', 'len'] };
+  const p = plan(spec, { shape: [4] });
+  assert.deepEqual([...fill(p, [{ seq: [1, 2, 3, 4] }]).data], [1, 2, 3, 4]);
+  throwsCode('INVALID_REQUEST', () => fill(plan(spec), [{ seq: [1, 2, 3, 4] }]));
+});
+
+test('a direct array under the input name is accepted in features mode', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  const t = fill(p, [{ x: [7, 8, 9] }, { a: 1, b: 2, c: 3 }]);
+  assert.deepEqual([...t.data], [7, 8, 9, 1, 2, 3]);
+  throwsCode('SHAPE_MISMATCH', () => fill(p, [{ x: [7, 8] }]));
+});
+
+test('a record that is not an object is INVALID_REQUEST', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  for (const bad of [null, [1, 2, 3], 5, 'row']) {
+    const e = throwsCode('INVALID_REQUEST', () => fill(p, [bad as unknown as FeatureRecord]));
+    assert.equal(e.details?.['row'], 0);
+  }
+});
+
+test('a config naming an input the model lacks is INVALID_CONFIG', () => {
+  const e = throwsCode('INVALID_CONFIG', () => planInputs([X3], config({ y: { features: ['a'] } })));
+  assert.equal(e.details?.['path'], 'inputs.y');
+  assert.match(e.message, /no input "y"/);
+  assert.match(e.message, /x/);
+});
+
+test('a feature count that does not match a static dim is INVALID_CONFIG', () => {
+  const e = throwsCode('INVALID_CONFIG', () => plan(X3, { features: ['a', 'b'] }));
+  assert.equal(e.details?.['path'], 'inputs.x.features');
+  assert.match(e.message, /2 features/);
+  throwsCode('INVALID_CONFIG', () => plan({ name: 'x', dtype: 'float32', shape: ['batch', 2, 2] }, { features: ['a', 'b'] }));
+  const s = throwsCode('INVALID_CONFIG', () => plan({ name: 'x', dtype: 'float32', shape: ['batch', 3] }, { shape: [4] }));
+  assert.equal(s.details?.['path'], 'inputs.x.shape');
+});
+
+test('padding to a fixed batch leaves zero rows after the real ones', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'] });
+  const recs = [{ a: 1, b: 2, c: 3 }, { a: 4, b: 5, c: 6 }, { a: 7, b: 8, c: 9 }];
+  const t = fillInput(p, recs, 1, 3, 4);
+  assert.deepEqual(t.dims, [4, 3]);
+  assert.deepEqual([...t.data], [4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0]);
+  const ids = plan({ name: 'ids', dtype: 'int64', shape: [2, 1] }, { features: ['u'] });
+  const b = fillInput(ids, [{ u: 5 }], 0, 1, 2);
+  assert.deepEqual([...b.data], [5n, 0n]);
+});
+
+test('an input of shape [batch] (one value per row) can be filled from records',
+  () => {
+    // Either form of a per-row scalar would do: `{x: 2}` or `{x: [2]}`.
+    const p = plan({ name: 'x', dtype: 'float32', shape: ['batch'] });
+    let t;
+    try {
+      t = fill(p, [{ x: 2 }, { x: 3 }]);
+    } catch {
+      t = fill(p, [{ x: [2] }, { x: [3] }]);
+    }
+    assert.deepEqual(t.dims, [2]);
+    assert.deepEqual([...t.data], [2, 3]);
+  });
+
+test('integers out of range of an int32 input are rejected, not wrapped',
+  () => {
+    const p = plan({ name: 'x', dtype: 'int32', shape: ['batch', 1] }, { features: ['a'] });
+    assert.throws(() => fill(p, [{ a: 2 ** 33 }]), (e: unknown) =>
+      (isOmniserveError(e, 'INVALID_FEATURE_VALUE') || isOmniserveError(e, 'INVALID_FEATURE_TYPE')) && e.details?.['feature'] === 'a');
+  });
