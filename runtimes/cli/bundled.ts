@@ -18,5 +18,8 @@ export function resolveModelArg(arg: string): string {
   return file === undefined ? arg : fileURLToPath(new URL(file, MODELS));
 }
 
+/** The folder of bundled models and their sample data. */
+export const BUNDLED_DIR = fileURLToPath(MODELS).replace(/\/$/, '');
+
 /** The bundled sample rows for the demo model. */
 export const DEMO_SAMPLE = fileURLToPath(new URL('breast-cancer.sample.jsonl', MODELS));

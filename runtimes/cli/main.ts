@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { BACKEND_REQUESTS, createEngine, isOmniserveError, messageOf, type RuntimeAdapter } from '../../src/index.ts';
+import type { Listen } from '../serve/listener.ts';
+import { serveCommand } from '../serve/serve-command.ts';
 import { backendsReport } from './backends.ts';
 import { predictCommand } from './predict.ts';
 
@@ -25,7 +27,9 @@ Commands:
             score JSON lines from a file or stdin; one JSON line out per row.
             M is a .onnx path, a URL, or a bundled model ("demo").
   backends  [--backend B] [--probe all|auto]   host and backend report (JSON)
-  serve     [--config F] [--port P]            realtime + async HTTP API        (not yet)
+  serve     [--config F] [--port P] [--host H] [--model a.onnx ...] [--backend B]
+            realtime HTTP API (predict, Open Inference Protocol v2, health, metrics);
+            no config: the bundled demo model with an in-memory feature store.
   worker    --config F                         async queue worker               (not yet)
   stream    --config F                         Kafka streaming workers          (not yet)
   batch     --config F --input GLOB --output DIR [--resume] [--incremental]   (not yet)
@@ -35,10 +39,10 @@ Backends (--backend): ${BACKEND_REQUESTS.join(', ')}
 Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
 `;
 
-const NOT_YET = new Set(['serve', 'worker', 'stream', 'batch', 'bench']);
+const NOT_YET = new Set(['worker', 'stream', 'batch', 'bench']);
 
 /** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
-export async function runCli(argv: readonly string[], runtime: () => RuntimeAdapter, io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], runtime: () => RuntimeAdapter, io: CliIo, listen?: Listen): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     io.stdout.write(USAGE);
@@ -74,6 +78,10 @@ export async function runCli(argv: readonly string[], runtime: () => RuntimeAdap
           model: values.model!, backend: values.backend, input: values.input, config: values.config,
           version: values.version, batchSize,
         }, io);
+      }
+      case 'serve': {
+        if (!listen) throw usage('this host cannot listen for HTTP');
+        return await serveCommand(rest, runtime, listen, io);
       }
       case 'backends': {
         const { values } = parseArgs({

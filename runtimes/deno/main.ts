@@ -5,6 +5,7 @@
 import process from 'node:process';
 import { runCli } from '../cli/main.ts';
 import { createNativeRuntime } from '../native/runtime.ts';
+import { listenDeno } from './listen.ts';
 
-const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process);
+const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process, listenDeno);
 process.exit(code);

@@ -4,6 +4,7 @@
  */
 import { runCli } from '../cli/main.ts';
 import { createNativeRuntime } from '../native/runtime.ts';
+import { listenNode } from './listen.ts';
 
-const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process);
+const code = await runCli(process.argv.slice(2), () => createNativeRuntime(), process, listenNode);
 process.exitCode = code;

@@ -4,3 +4,10 @@ declare namespace Deno {
   function test(options: { name: string; fn: () => Promise<void> | void; sanitizeOps?: boolean; sanitizeResources?: boolean }): void;
   const version: { deno: string };
 }
+declare namespace Deno {
+  interface HttpServer { finished: Promise<void>; shutdown(): Promise<void> }
+  function serve(
+    options: { port?: number; hostname?: string; reusePort?: boolean; onListen?: (addr: { port: number; hostname: string }) => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): HttpServer;
+}

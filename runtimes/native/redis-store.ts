@@ -1,0 +1,174 @@
+/**
+ * The feature store over Redis TCP (ioredis), for Node, Bun and Deno. getMany is one
+ * pipeline of HGETALLs; concurrent calls in the same tick share one pipeline.
+ *
+ * Why our coalescing queue (src/features/coalesce.ts) and not ioredis enableAutoPipelining:
+ * measured with 64 concurrent getMany callers against a loopback redis-server (1,000
+ * hashes of 10 fields, Node 20, a busy 2-core machine, so ±30% between runs):
+ *
+ *   strategy                   writes/round  HGETALL/round  rounds/s (1 key/call | 10 keys/call)
+ *   pipeline per call                    64            = asked    310-470 | 60-93
+ *   enableAutoPipelining                  1            = asked    744-896 | 51-88
+ *   coalesce queue (this file)            1        distinct only  591-886 | 62-88
+ *   random keys, 10/call:  auto-pipelining 640 HGETALL/round, 57 rounds/s;
+ *                          coalesce queue  473 HGETALL/round, 120 rounds/s
+ *
+ * Both cut round trips 64 → 1 and run at the same speed on distinct keys; the queue also
+ * asks for a key once when concurrent requests share it (popular items), gives the same
+ * code path as the Upstash driver, and counts its round trips (`stats.flushes`).
+ * @module
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { Errors, messageOf } from '../../src/errors.ts';
+import { createCoalescer, type CoalescerStats } from '../../src/features/coalesce.ts';
+import { toHashFields, type FeatureStore, type FeatureValues } from '../../src/features/types.ts';
+
+/** Options for {@link createRedisFeatureStore}. */
+export interface RedisStoreOptions {
+  /** `redis://[user:pass@]host:port[/db]` (or `rediss://`). */
+  url: string;
+  /** Prepended to every key by ioredis (default none). */
+  keyPrefix?: string;
+  /** Give up on a connection attempt after this long (default 1,000 ms). */
+  connectTimeoutMs?: number;
+  /** Fail a command with no reply after this long (default 1,000 ms). */
+  commandTimeoutMs?: number;
+}
+
+/** A {@link FeatureStore} over Redis TCP; `stats.flushes` counts pipelines sent. */
+export interface RedisFeatureStore extends FeatureStore {
+  readonly kind: 'redis';
+  readonly stats: Readonly<CoalescerStats>;
+  /** The underlying connection, for tests and for sharing with other Redis users. */
+  readonly client: Redis;
+}
+
+type Slot = FeatureValues | null | Error;
+
+/**
+ * Creates the store. It connects on first use; until the first connection the first calls
+ * wait (at most `connectTimeoutMs`); after that, while Redis is unreachable, every call
+ * fails at once with FEATURE_STORE_UNAVAILABLE and the client keeps reconnecting (at most
+ * a second apart), so the store heals by itself when Redis comes back.
+ */
+export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatureStore {
+  const { url, keyPrefix, connectTimeoutMs = 1_000, commandTimeoutMs = 1_000 } = options;
+  const where = redactUrl(url);
+  const client = new Redis(url, redisClientOptions({ keyPrefix, connectTimeoutMs, commandTimeoutMs }));
+  let everReady = false;
+  let lastError = '';
+  client.on('ready', () => { everReady = true; lastError = ''; });
+  // Without a listener ioredis prints every failed reconnect; keep the reason for messages.
+  client.on('error', (e: unknown) => { lastError = messageOf(e); });
+
+  const unavailable = (e?: unknown) => Errors.FEATURE_STORE_UNAVAILABLE(
+    `the Redis feature store at ${where} is unavailable: ${e === undefined ? lastError || client.status : messageOf(e)}`,
+    { store: 'redis' }, e);
+
+  const usable = (): void => {
+    // Fail fast during an outage instead of queueing behind the next reconnect attempt.
+    if (everReady && client.status !== 'ready') throw unavailable();
+  };
+
+  const loader = createCoalescer<Slot>(async (keys) => {
+    usable();
+    const pipeline = client.pipeline();
+    for (const k of keys) pipeline.hgetall(k);
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (e) {
+      throw unavailable(e);
+    }
+    if (replies === null) throw unavailable('empty pipeline reply');
+    return replies.map(([err, hash], i) => {
+      if (err === null) return toValues(hash);
+      // A Redis error about one key (WRONGTYPE) fails only the calls that asked for it.
+      if (err.name === 'ReplyError') return unavailable(`${keys[i]}: ${err.message}`);
+      throw unavailable(err);
+    });
+  });
+
+  return {
+    kind: 'redis',
+    stats: loader.stats,
+    client,
+    async getMany(keys) {
+      const slots = await loader.load(keys);
+      for (const s of slots) if (s instanceof Error) throw s;
+      return slots as (FeatureValues | null)[];
+    },
+    async setMany(entries) {
+      if (entries.length === 0) return;
+      usable();
+      // One transaction: readers never see a hash half replaced.
+      const tx = client.multi();
+      for (const [key, values] of entries) {
+        tx.del(key);
+        const fields = toHashFields(values);
+        if (Object.keys(fields).length > 0) tx.hset(key, fields);
+      }
+      try {
+        const results = await tx.exec();
+        const failed = results?.find(([err]) => err !== null);
+        if (failed) throw failed[0];
+      } catch (e) {
+        throw unavailable(e);
+      }
+    },
+    async ping() {
+      try {
+        if (everReady && client.status !== 'ready') return false;
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await quit(client);
+    },
+  };
+}
+
+/**
+ * ioredis settings that make an outage an error within about a second instead of a hang:
+ * no retries per command, a command deadline, a connect deadline, reconnects every ≤ 1 s.
+ * The offline queue stays on only so calls made while the first connection is opening wait
+ * for it; `maxRetriesPerRequest: 0` flushes that queue at the first failed attempt.
+ */
+export function redisClientOptions(o: { keyPrefix?: string; connectTimeoutMs: number; commandTimeoutMs: number }): RedisOptions {
+  return {
+    lazyConnect: true,
+    keyPrefix: o.keyPrefix,
+    connectTimeout: o.connectTimeoutMs,
+    commandTimeout: o.commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1_000),
+  };
+}
+
+/** Closes politely, or drops the socket when Redis is not there to answer QUIT. */
+export async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** ioredis answers HGETALL of a missing key with {}: that is "no such entity". */
+function toValues(hash: unknown): FeatureValues | null {
+  if (hash === null || typeof hash !== 'object') return null;
+  return Object.keys(hash).length === 0 ? null : (hash as FeatureValues);
+}

@@ -1,0 +1,141 @@
+/**
+ * Builds a whole server from a config: engine and models, feature store, cache, metrics,
+ * serving core and the Hono app. Shared by Node, Bun and Deno (node:fs and ioredis work on
+ * all three); the host only supplies the runtime adapter and how to listen.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { createEngine, type Engine, type RuntimeAdapter } from '../../src/index.ts';
+import { createApp } from '../../src/http/app.ts';
+import type { ServerConfig } from '../../src/config/schema.ts';
+import { createMemoryFeatureStore } from '../../src/features/memory-store.ts';
+import { parseFeatureFile } from '../../src/features/load-file.ts';
+import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
+import type { FeatureStore } from '../../src/features/types.ts';
+import { createMemoryCache } from '../../src/cache/memory-cache.ts';
+import type { PredictionCache } from '../../src/cache/types.ts';
+import { MetricsRegistry } from '../../src/metrics/registry.ts';
+import { createServingMetrics } from '../../src/metrics/serving-metrics.ts';
+import { Serving } from '../../src/serving/serving.ts';
+import { Errors } from '../../src/errors.ts';
+import { createRedisFeatureStore } from '../native/redis-store.ts';
+import { createRedisCache } from '../native/redis-cache.ts';
+
+/** A built server, not yet listening. */
+export interface BuiltServer {
+  readonly engine: Engine;
+  readonly serving: Serving;
+  readonly app: ReturnType<typeof createApp>;
+  readonly features?: FeatureStore;
+  readonly cache?: PredictionCache;
+  close(): Promise<void>;
+}
+
+/** Builds everything a config describes. `baseDir` resolves relative paths in it. */
+export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, baseDir: string): Promise<BuiltServer> {
+  const at = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(baseDir, p));
+  const engine = createEngine(runtime, { backend: cfg.backend as never });
+  const registry = new MetricsRegistry();
+  const metrics = createServingMetrics(registry);
+  let features: FeatureStore | undefined;
+  let cache: PredictionCache | undefined;
+  const perModel: Record<string, { maxBatchSize?: number; maxDelayMs?: number; maxQueueRows?: number }> = {};
+  try {
+    for (const m of cfg.models) {
+      const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
+      try {
+        const model = await engine.models.load({
+          source: at(m.path), name: m.name, version: m.version, config,
+          backend: m.backend as never, default: m.default,
+        });
+        // One merged run should be one session run: batch as large as the model takes.
+        perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
+        metrics.modelLoads.inc({ model: model.name, result: 'ok' });
+      } catch (e) {
+        metrics.modelLoads.inc({ model: m.name ?? m.path, result: 'error' });
+        throw e;
+      }
+    }
+    features = await createFeatureStore(cfg, at);
+    cache = createCache(cfg);
+  } catch (e) {
+    await engine.close();
+    await features?.close();
+    throw e;
+  }
+  const serving = new Serving(engine, {
+    features, cache, metrics,
+    cacheTtlMs: cfg.cache.kind === 'none' ? undefined : cfg.cache.ttlMs,
+    batching: cfg.batching,
+    perModelBatching: perModel,
+    missingEntity: cfg.missingEntity,
+  });
+  metrics.setSources({
+    queueRows: () => engine.models.list().map((m) => [m.name, serving.queueRows(m.name)] as [string, number]),
+    models: () => engine.models.list().flatMap((m) => m.versions.map((v) => engine.models.get(m.name, v).metadata)),
+  });
+  const app = createApp({
+    serving,
+    metrics: { registry, serving: metrics },
+    maxBodyBytes: cfg.server.maxBodyBytes,
+    maxRecords: cfg.server.maxRecords,
+    requestTimeoutMs: cfg.server.requestTimeoutMs,
+    apiKeys: cfg.server.apiKeys,
+    corsOrigins: cfg.server.corsOrigins,
+    defaultModel: cfg.defaultModel,
+    host: engine.host,
+  });
+  return {
+    engine, serving, app, features, cache,
+    async close() {
+      await serving.drain();
+      await engine.close();
+      await features?.close();
+      await cache?.close();
+    },
+  };
+}
+
+async function createFeatureStore(cfg: ServerConfig, at: (p: string) => string): Promise<FeatureStore | undefined> {
+  const fs = cfg.featureStore;
+  switch (fs.kind) {
+    case 'none':
+      return undefined;
+    case 'memory': {
+      if (!fs.path) return createMemoryFeatureStore();
+      const path = at(fs.path);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(path));
+      } catch {
+        throw Errors.INVALID_CONFIG(`featureStore.path: cannot read ${path}`, { path: 'featureStore.path' });
+      }
+      return createMemoryFeatureStore(await parseFeatureFile(bytes, path, { keyColumn: fs.keyColumn, prefix: fs.prefix }));
+    }
+    case 'redis':
+      if (!fs.url) throw Errors.INVALID_CONFIG('featureStore.url: a Redis URL is needed (or REDIS_URL)', { path: 'featureStore.url' });
+      return createRedisFeatureStore({ url: fs.url });
+    case 'upstash':
+      if (!fs.url || !fs.token) {
+        throw Errors.INVALID_CONFIG('featureStore: url and token are needed (or UPSTASH_REDIS_REST_URL/TOKEN)', { path: 'featureStore' });
+      }
+      return createUpstashFeatureStore({ url: fs.url, token: fs.token });
+  }
+}
+
+function createCache(cfg: ServerConfig): PredictionCache | undefined {
+  const c = cfg.cache;
+  switch (c.kind) {
+    case 'none':
+      return undefined;
+    case 'memory':
+      return createMemoryCache({ maxEntries: c.maxEntries });
+    case 'redis':
+      if (!c.url) throw Errors.INVALID_CONFIG('cache.url: a Redis URL is needed (or REDIS_URL)', { path: 'cache.url' });
+      return createRedisCache({ url: c.url });
+  }
+}
+
+/** The directory config-relative paths resolve against. */
+export const configDir = (configPath: string) => dirname(resolve(configPath));

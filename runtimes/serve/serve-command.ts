@@ -1,0 +1,95 @@
+/**
+ * `omniserve serve`: config (a file, `--model` flags, or the embedded demo defaults) →
+ * server → listen; SIGTERM flips readiness, drains in-flight work, then exits.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import type { RuntimeAdapter } from '../../src/index.ts';
+import { applyEnv, parseServerConfig, type ServerConfig } from '../../src/config/schema.ts';
+import { Errors, messageOf } from '../../src/errors.ts';
+import { BUNDLED_DIR, resolveModelArg } from '../cli/bundled.ts';
+import { buildServer, configDir } from './build-server.ts';
+import type { Listen } from './listener.ts';
+
+/** The embedded defaults: the bundled demo model, an in-memory feature store and cache. */
+export function embeddedConfig(): unknown {
+  return {
+    models: [{ path: resolveModelArg('demo') }],
+    featureStore: { kind: 'memory', path: `${BUNDLED_DIR}/breast-cancer.users.jsonl`, keyColumn: 'id', prefix: 'user' },
+    cache: { kind: 'memory' },
+  };
+}
+
+/** Runs the server until a signal stops it. Resolves with the exit code. */
+export async function serveCommand(argv: readonly string[], runtime: () => RuntimeAdapter, listen: Listen, io: { stdout: Writable; stderr: Writable }): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      model: { type: 'string', multiple: true },
+      backend: { type: 'string' },
+    },
+  });
+  let raw: unknown;
+  let baseDir = process.cwd();
+  if (values.config) {
+    try {
+      raw = JSON.parse(await readFile(values.config, 'utf8'));
+    } catch (e) {
+      throw Errors.INVALID_CONFIG(`${values.config}: ${messageOf(e)}`);
+    }
+    baseDir = configDir(values.config);
+  } else if (values.model?.length) {
+    raw = { models: values.model.map((m) => ({ path: resolveModelArg(m) })) };
+  } else {
+    raw = embeddedConfig();
+  }
+  let cfg: ServerConfig = applyEnv(parseServerConfig(raw, values.config ?? 'embedded config'), process.env);
+  if (values.port !== undefined) cfg = { ...cfg, server: { ...cfg.server, port: Number(values.port) } };
+  if (values.host !== undefined) cfg = { ...cfg, server: { ...cfg.server, host: values.host } };
+  if (values.backend !== undefined) cfg = { ...cfg, backend: values.backend as ServerConfig['backend'] };
+  cfg = parseServerConfig(cfg, 'config after overrides');
+
+  const server = await buildServer(cfg, runtime(), baseDir);
+  const listening = await listen(server.app.fetch, { port: cfg.server.port, host: cfg.server.host });
+  const models = server.engine.models.list().map((m) => `${m.name}@${m.default}`);
+  const backends = server.engine.models.list().map((m) => server.engine.models.get(m.name).backend.id);
+  io.stdout.write(JSON.stringify({
+    event: 'listening', url: `http://${cfg.server.host === '0.0.0.0' ? '127.0.0.1' : cfg.server.host}:${listening.port}`,
+    port: listening.port, host: server.engine.host.name, pid: process.pid, models, backends: [...new Set(backends)],
+  }) + '\n');
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      io.stderr.write(`omniserve serve: ${signal}: draining\n`);
+      const timer = setTimeout(() => {
+        io.stderr.write(`omniserve serve: drain took over ${cfg.server.drainTimeoutMs} ms, exiting\n`);
+        resolveExit(1);
+      }, cfg.server.drainTimeoutMs);
+      try {
+        // Readiness flips first (503 on /v2/health/ready), queued work finishes, then the
+        // listener closes and waits for open responses.
+        await server.serving.drain();
+        await listening.close();
+        await server.close();
+        clearTimeout(timer);
+        io.stderr.write('omniserve serve: stopped\n');
+        resolveExit(0);
+      } catch (e) {
+        clearTimeout(timer);
+        io.stderr.write(`omniserve serve: error while stopping: ${messageOf(e)}\n`);
+        resolveExit(1);
+      }
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}

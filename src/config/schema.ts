@@ -1,0 +1,104 @@
+/**
+ * `omniserve.json`: one file for the server, its models, feature store and cache. Validated
+ * with valibot; every error names the path of the bad field. Environment variables
+ * override secrets and URLs (see `applyEnv`).
+ * @module
+ */
+import * as v from 'valibot';
+import { Errors } from '../errors.ts';
+import { formatIssues } from '../core/model-config.ts';
+import { BACKEND_REQUESTS, type BackendRequest } from '../backends/registry.ts';
+
+const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const NonNegInt = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Backend = v.picklist(BACKEND_REQUESTS as [string, ...string[]]);
+
+const Batching = v.strictObject({
+  maxBatchSize: v.optional(PositiveInt),
+  maxDelayMs: v.optional(NonNegInt),
+  maxQueueRows: v.optional(PositiveInt),
+});
+
+const ModelEntry = v.strictObject({
+  name: v.optional(v.string()),
+  /** Path or URL of the .onnx file. */
+  path: v.pipe(v.string(), v.minLength(1)),
+  version: v.optional(v.string()),
+  /** Inline model config, or a path to one (default: `<model>.config.json` beside it). */
+  config: v.optional(v.union([v.string(), v.record(v.string(), v.unknown())])),
+  backend: v.optional(Backend),
+  default: v.optional(v.boolean()),
+  batching: v.optional(Batching),
+});
+
+const FeatureStore = v.variant('kind', [
+  v.strictObject({
+    kind: v.literal('memory'),
+    /** JSON, JSON lines, CSV or Parquet rows. */
+    path: v.optional(v.string()),
+    keyColumn: v.optional(v.string(), 'id'),
+    prefix: v.optional(v.string(), 'user'),
+  }),
+  v.strictObject({ kind: v.literal('redis'), url: v.optional(v.string()) }),
+  v.strictObject({ kind: v.literal('upstash'), url: v.optional(v.string()), token: v.optional(v.string()) }),
+  v.strictObject({ kind: v.literal('none') }),
+]);
+
+const Cache = v.variant('kind', [
+  v.strictObject({ kind: v.literal('none') }),
+  v.strictObject({ kind: v.literal('memory'), ttlMs: v.optional(PositiveInt, 60_000), maxEntries: v.optional(PositiveInt, 10_000) }),
+  v.strictObject({ kind: v.literal('redis'), ttlMs: v.optional(PositiveInt, 60_000), url: v.optional(v.string()) }),
+]);
+
+/** The whole config file. */
+export const ServerConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  server: v.optional(v.strictObject({
+    port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
+    host: v.optional(v.string(), '0.0.0.0'),
+    maxBodyBytes: v.optional(PositiveInt, 1 << 20),
+    maxRecords: v.optional(PositiveInt, 10_000),
+    requestTimeoutMs: v.optional(PositiveInt, 10_000),
+    /** Graceful shutdown: longest wait for in-flight work after SIGTERM. */
+    drainTimeoutMs: v.optional(PositiveInt, 15_000),
+    apiKeys: v.optional(v.array(v.pipe(v.string(), v.minLength(8)))),
+    corsOrigins: v.optional(v.array(v.string())),
+    /** Processes/threads serving HTTP (Node cluster, Bun reusePort, Deno --parallel); 0 = one per core. */
+    workers: v.optional(NonNegInt, 1),
+  }), {}),
+  backend: v.optional(Backend, 'auto'),
+  models: v.pipe(v.array(ModelEntry), v.minLength(1, 'at least one model is needed')),
+  defaultModel: v.optional(v.string()),
+  featureStore: v.optional(FeatureStore, { kind: 'none' }),
+  cache: v.optional(Cache, { kind: 'none' }),
+  batching: v.optional(Batching, {}),
+  /** A `user_id`/`item_id` missing from the store: 404 (`error`) or go on with model defaults. */
+  missingEntity: v.optional(v.picklist(['error', 'defaults']), 'error'),
+});
+
+export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
+export type ModelEntryConfig = v.InferOutput<typeof ModelEntry>;
+
+/** Validates a parsed config file; INVALID_CONFIG lists every bad field by path. */
+export function parseServerConfig(input: unknown, where = 'omniserve.json'): ServerConfig {
+  const r = v.safeParse(ServerConfigSchema, input);
+  if (r.success) return r.output;
+  const issues = formatIssues(r.issues);
+  throw Errors.INVALID_CONFIG(`${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}
+
+/** Environment overrides: URLs and secrets never need to live in the file. */
+export function applyEnv(cfg: ServerConfig, env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const out = structuredClone(cfg);
+  if (env['PORT']) out.server.port = Number(env['PORT']);
+  if (env['OMNISERVE_API_KEYS']) out.server.apiKeys = env['OMNISERVE_API_KEYS'].split(',').map((s) => s.trim()).filter(Boolean);
+  const fs = out.featureStore;
+  if (fs.kind === 'redis' && env['REDIS_URL']) fs.url = env['REDIS_URL'];
+  if (fs.kind === 'upstash') {
+    fs.url = env['UPSTASH_REDIS_REST_URL'] ?? fs.url;
+    fs.token = env['UPSTASH_REDIS_REST_TOKEN'] ?? fs.token;
+  }
+  if (out.cache.kind === 'redis' && env['REDIS_URL']) out.cache.url = env['REDIS_URL'];
+  if (env['OMNISERVE_BACKEND']) out.backend = env['OMNISERVE_BACKEND'] as BackendRequest;
+  return out;
+}

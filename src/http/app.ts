@@ -1,0 +1,58 @@
+/**
+ * The Hono app factory: one app for every host (Node, Bun, Deno, Workers). Hosts only
+ * decide how to listen; everything a request meets is here.
+ * @module
+ */
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { Errors } from '../errors.ts';
+import { errorResponse } from './errors.ts';
+import { oipRoutes } from './routes/oip.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { realtimeRoutes } from './routes/realtime.ts';
+import type { AppEnv, AppOptions } from './types.ts';
+
+const OPEN_PATHS = new Set(['/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
+/** Builds the app. */
+export function createApp(o: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const m = o.metrics?.serving;
+
+  app.onError((e, c) => errorResponse(c, e));
+  app.notFound((c) => errorResponse(c, Errors.NOT_FOUND(`no route ${c.req.method} ${c.req.path}`)));
+
+  if (m) {
+    app.use(async (c, next) => {
+      const t0 = performance.now();
+      m.inFlight.inc();
+      try {
+        await next();
+      } finally {
+        m.inFlight.dec();
+        const route = c.req.routePath || 'unmatched';
+        const model = c.get('model') ?? '';
+        m.requestsTotal.inc({ model, version: c.get('modelVersion') ?? '', route, status: String(c.res.status) });
+        m.requestLatency.observe({ model, route }, (performance.now() - t0) / 1000);
+      }
+    });
+  }
+  if (o.corsOrigins?.length) {
+    const origins = [...o.corsOrigins];
+    app.use(cors({ origin: origins.includes('*') ? '*' : origins, allowHeaders: ['Content-Type', 'Authorization', 'Idempotency-Key'], maxAge: 600 }));
+  }
+  if (o.apiKeys?.length) {
+    const keys = new Set(o.apiKeys);
+    app.use(async (c, next) => {
+      if (c.req.method === 'OPTIONS' || OPEN_PATHS.has(c.req.path)) return next();
+      const h = c.req.header('authorization') ?? '';
+      const token = h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+      if (!keys.has(token)) throw Errors.UNAUTHORIZED('a valid bearer key is required (Authorization: Bearer <key>)');
+      return next();
+    });
+  }
+  realtimeRoutes(app, o);
+  oipRoutes(app, o);
+  opsRoutes(app, o);
+  return app;
+}

@@ -1,0 +1,63 @@
+/**
+ * Request bodies: content type, size limit and JSON parsing, each failure a named error.
+ * The size limit is checked on Content-Length first and again while reading, so a lying or
+ * chunked client cannot make the server buffer more than the limit.
+ * @module
+ */
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { Errors, messageOf } from '../errors.ts';
+import { formatIssues } from '../core/model-config.ts';
+
+/** Reads at most `limit` bytes of the body as text. */
+async function readLimited(req: Request, limit: number): Promise<string> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) {
+    throw Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit });
+  }
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw Errors.PAYLOAD_TOO_LARGE(`request body is over the limit of ${limit} bytes`, { limit });
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Parses a JSON body after checking content type and size. */
+export async function readJson(c: Context, limit: number): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw Errors.UNSUPPORTED_MEDIA_TYPE(`content-type must be application/json (got ${type ? JSON.stringify(type) : 'none'})`);
+  }
+  const text = await readLimited(c.req.raw, limit);
+  if (text.trim() === '') throw Errors.INVALID_JSON('the request body is empty; expected JSON');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw Errors.INVALID_JSON(`malformed JSON: ${messageOf(e)}`);
+  }
+}
+
+/** Validates with a valibot schema; INVALID_REQUEST names each bad field by path. */
+export function validate<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (r.success) return r.output;
+  const issues = formatIssues(r.issues);
+  throw Errors.INVALID_REQUEST(issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues });
+}

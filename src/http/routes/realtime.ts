@@ -1,0 +1,96 @@
+/**
+ * Seed-compatible realtime routes: `POST /predict` and `POST /v1/models/{name}/predict` with
+ * `{user_id, item_id?, context?}` (features from the store) or direct `features`, or a batch
+ * of `instances`; `GET /v1/models`.
+ * @module
+ */
+import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
+import { Errors } from '../../errors.ts';
+import type { FeatureRecord } from '../../core/features.ts';
+import type { Model } from '../../core/model.ts';
+import type { PredictionResult } from '../../core/postprocess.ts';
+import { readJson, validate } from '../body.ts';
+import type { AppEnv, AppOptions } from '../types.ts';
+
+const Id = v.union([
+  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  v.pipe(v.number(), v.safeInteger()),
+]);
+const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
+
+const PredictBody = v.object({
+  user_id: v.optional(Id),
+  item_id: v.optional(Id),
+  context: v.optional(v.record(v.string(), Scalar)),
+  features: v.optional(v.record(v.string(), v.unknown())),
+  instances: v.optional(v.pipe(v.array(v.record(v.string(), v.unknown())), v.minLength(1, 'instances must not be empty'))),
+  version: v.optional(v.pipe(v.string(), v.minLength(1))),
+});
+
+function view(r: PredictionResult) {
+  return {
+    prediction: r.prediction ?? null,
+    probability: r.probability ?? null,
+    ...(r.label !== undefined ? { label: r.label } : {}),
+    ...(r.probabilities ? { probabilities: r.probabilities } : {}),
+  };
+}
+
+function featuresUsed(model: Model, rec: FeatureRecord): string[] {
+  const used: string[] = [];
+  for (const names of Object.values(model.features)) for (const n of names) if (rec[n] !== undefined && rec[n] !== null) used.push(n);
+  return used;
+}
+
+/** Adds the realtime routes. */
+export function realtimeRoutes(app: Hono<AppEnv>, o: AppOptions): void {
+  const serving = o.serving;
+  const limit = o.maxBodyBytes ?? 1 << 20;
+  const maxRecords = o.maxRecords ?? 10_000;
+  const timeout = o.requestTimeoutMs ?? 10_000;
+
+  const handle = async (c: Context<AppEnv>, name: string | undefined) => {
+    const t0 = performance.now();
+    const json = await readJson(c, limit);
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
+    const body = validate(PredictBody, json);
+    const modelName = name ?? o.defaultModel ?? serving.engine.models.list()[0]?.name;
+    if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
+    c.set('model', modelName);
+    const model = serving.model(modelName, body.version);
+    c.set('modelVersion', model.version);
+    const deadline = Date.now() + timeout;
+    if (body.instances) {
+      if (body.instances.length > maxRecords) {
+        throw Errors.BATCH_TOO_LARGE(`${body.instances.length} instances is over the limit of ${maxRecords}`, { limit: maxRecords });
+      }
+      const served = await serving.predict(model, body.instances, deadline);
+      return c.json({
+        predictions: served.map((s) => view(s.result)),
+        model: model.name,
+        model_version: model.version,
+        latency_ms: round(performance.now() - t0),
+      });
+    }
+    if (body.user_id === undefined && body.item_id === undefined && !body.context && !body.features) {
+      throw Errors.INVALID_REQUEST('nothing to score: send user_id/item_id, context, features or instances');
+    }
+    const record = await serving.assemble(body);
+    const [served] = await serving.predict(model, [record], deadline);
+    return c.json({
+      ...view(served!.result),
+      model: model.name,
+      model_version: model.version,
+      latency_ms: round(performance.now() - t0),
+      features_used: featuresUsed(model, record),
+      cached: served!.cached,
+    });
+  };
+
+  app.post('/predict', (c) => handle(c, undefined));
+  app.post('/v1/models/:name/predict', (c) => handle(c, c.req.param('name')));
+  app.get('/v1/models', (c) => c.json({ models: serving.engine.models.list() }));
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

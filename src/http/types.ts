@@ -1,0 +1,31 @@
+/**
+ * What the HTTP layer is built from. Hosts build these and call `createApp`.
+ * @module
+ */
+import type { HostInfo } from '../backends/host.ts';
+import type { MetricsRegistry } from '../metrics/registry.ts';
+import type { ServingMetrics } from '../metrics/serving-metrics.ts';
+import type { Serving } from '../serving/serving.ts';
+
+/** Options of the Hono app. */
+export interface AppOptions {
+  readonly serving: Serving;
+  readonly metrics?: { readonly registry: MetricsRegistry; readonly serving: ServingMetrics };
+  /** Largest request body accepted (bytes). Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Most records in one request. Default 10,000. */
+  readonly maxRecords?: number;
+  /** Deadline of a request, queueing included (ms). Default 10,000. */
+  readonly requestTimeoutMs?: number;
+  /** Bearer keys; when set, every route but health and metrics needs one. */
+  readonly apiKeys?: readonly string[];
+  /** CORS origins (`*` for any); unset: no CORS headers. */
+  readonly corsOrigins?: readonly string[];
+  /** The model `/predict` serves. Default: the first loaded. */
+  readonly defaultModel?: string;
+  readonly host?: HostInfo;
+  readonly version?: string;
+}
+
+/** Variables handlers set on the context for the metrics middleware. */
+export type AppEnv = { Variables: { model?: string; modelVersion?: string } };

@@ -1,0 +1,129 @@
+/**
+ * omniserve's standard metrics, all prefixed `omniserve_`. Process metrics (memory, CPU,
+ * event loop) are deliberately absent: they need host APIs, and Workers and browsers have
+ * none; a Node host can add its own to the same registry.
+ * @module
+ */
+import type { Counter, Gauge, Histogram, MetricsRegistry } from './registry.ts';
+
+/** Latency buckets in seconds, 0.5 ms … 10 s (a 1-2.5-5 ladder). */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Batch-size buckets in rows: powers of two up to 1024. */
+export const BATCH_SIZE_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** A loaded model version as the info and timestamp gauges need it (`Model.metadata` fits). */
+export interface LoadedModelInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly backend: string;
+  /** ISO time of loading. */
+  readonly loadedAt?: string;
+}
+
+/** Read at scrape time, so the gauges always show the live state (unloaded models vanish). */
+export interface ServingMetricsSources {
+  /** Rows waiting in each model's batcher: `[model, rows]` pairs. */
+  readonly queueRows?: () => Iterable<readonly [model: string, rows: number]>;
+  /** Every loaded model version. */
+  readonly models?: () => Iterable<LoadedModelInfo>;
+}
+
+/** The metric handles request handlers and the serving core update. */
+export interface ServingMetrics {
+  /** `omniserve_requests_total{model, version, route, status}`. */
+  readonly requestsTotal: Counter<'model' | 'version' | 'route' | 'status'>;
+  /** `omniserve_request_duration_seconds{model, route}`: whole request, queueing included. */
+  readonly requestLatency: Histogram<'model' | 'route'>;
+  /** `omniserve_requests_in_flight`: inc on entry, dec in `finally`. */
+  readonly inFlight: Gauge;
+  /** `omniserve_inference_duration_seconds{model, backend}`: one model run (a whole batch). */
+  readonly inferenceLatency: Histogram<'model' | 'backend'>;
+  /** `omniserve_batch_size_rows{model}`: rows per model run. */
+  readonly batchSize: Histogram<'model'>;
+  /** `omniserve_queue_rows{model}`: rows waiting to be batched (from `sources.queueRows`). */
+  readonly queueRows: Gauge<'model'>;
+  /** `omniserve_feature_store_duration_seconds{store}`: one feature-store lookup. */
+  readonly featureStoreLatency: Histogram<'store'>;
+  /** `omniserve_feature_store_errors_total{store}`. */
+  readonly featureStoreErrors: Counter<'store'>;
+  /** `omniserve_cache_hits_total{model}`: rows answered from the prediction cache. */
+  readonly cacheHits: Counter<'model'>;
+  /** `omniserve_cache_misses_total{model}`: rows that had to be scored. */
+  readonly cacheMisses: Counter<'model'>;
+  /** `omniserve_model_loads_total{model, result}`: `result` is `ok` or `error`. */
+  readonly modelLoads: Counter<'model' | 'result'>;
+  /** `omniserve_backend_info{model, version, backend} 1` (from `sources.models`). */
+  readonly backendInfo: Gauge<'model' | 'version' | 'backend'>;
+  /** `omniserve_model_loaded_timestamp_seconds{model, version}` (from `sources.models`). */
+  readonly modelLoadedTime: Gauge<'model' | 'version'>;
+  /** Replaces the scrape-time sources (for when the serving core is built after the metrics). */
+  setSources(sources: ServingMetricsSources): void;
+}
+
+/** Registers omniserve's standard metrics on `registry` and returns their handles. */
+export function createServingMetrics(registry: MetricsRegistry, sources: ServingMetricsSources = {}): ServingMetrics {
+  let src = sources;
+  return {
+    requestsTotal: registry.counter({
+      name: 'omniserve_requests_total', help: 'HTTP requests answered, by model, version, route and status code.',
+      labelNames: ['model', 'version', 'route', 'status'],
+    }),
+    requestLatency: registry.histogram({
+      name: 'omniserve_request_duration_seconds', help: 'Time to answer an HTTP request, queueing included.',
+      labelNames: ['model', 'route'], buckets: LATENCY_BUCKETS_SECONDS,
+    }),
+    inFlight: registry.gauge({ name: 'omniserve_requests_in_flight', help: 'HTTP requests being answered now.' }),
+    inferenceLatency: registry.histogram({
+      name: 'omniserve_inference_duration_seconds', help: 'Time of one model run (one batch), by model and backend.',
+      labelNames: ['model', 'backend'], buckets: LATENCY_BUCKETS_SECONDS,
+    }),
+    batchSize: registry.histogram({
+      name: 'omniserve_batch_size_rows', help: 'Rows per model run after dynamic batching.',
+      labelNames: ['model'], buckets: BATCH_SIZE_BUCKETS,
+    }),
+    queueRows: registry.gauge({
+      name: 'omniserve_queue_rows', help: 'Rows waiting in the dynamic batcher, by model.', labelNames: ['model'],
+      collect: () => sumByModel(src.queueRows?.() ?? []),
+    }),
+    featureStoreLatency: registry.histogram({
+      name: 'omniserve_feature_store_duration_seconds', help: 'Time of one feature-store lookup, by store kind.',
+      labelNames: ['store'], buckets: LATENCY_BUCKETS_SECONDS,
+    }),
+    featureStoreErrors: registry.counter({
+      name: 'omniserve_feature_store_errors_total', help: 'Feature-store lookups that failed, by store kind.', labelNames: ['store'],
+    }),
+    cacheHits: registry.counter({
+      name: 'omniserve_cache_hits_total', help: 'Rows answered from the prediction cache, by model.', labelNames: ['model'],
+    }),
+    cacheMisses: registry.counter({
+      name: 'omniserve_cache_misses_total', help: 'Rows not in the prediction cache, by model.', labelNames: ['model'],
+    }),
+    modelLoads: registry.counter({
+      name: 'omniserve_model_loads_total', help: 'Model loads, by model and result (ok or error).', labelNames: ['model', 'result'],
+    }),
+    backendInfo: registry.gauge({
+      name: 'omniserve_backend_info', help: 'Always 1: the backend each loaded model version runs on.',
+      labelNames: ['model', 'version', 'backend'],
+      collect: () => [...(src.models?.() ?? [])].map((m) => [{ model: m.name, version: m.version, backend: m.backend }, 1] as const),
+    }),
+    modelLoadedTime: registry.gauge({
+      name: 'omniserve_model_loaded_timestamp_seconds', help: 'When each loaded model version was loaded (Unix time).',
+      labelNames: ['model', 'version'],
+      collect: () => [...(src.models?.() ?? [])].filter((m) => m.loadedAt !== undefined)
+        .map((m) => [{ model: m.name, version: m.version }, Date.parse(m.loadedAt!) / 1000] as const),
+    }),
+    setSources(next) {
+      src = next;
+    },
+  };
+}
+
+// Several batchers can serve one model (one per version); the gauge is by model.
+function sumByModel(pairs: Iterable<readonly [string, number]>): [{ model: string }, number][] {
+  const sums = new Map<string, number>();
+  for (const [model, rows] of pairs) sums.set(model, (sums.get(model) ?? 0) + rows);
+  return [...sums].map(([model, rows]) => [{ model }, rows]);
+}

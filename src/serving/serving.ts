@@ -1,0 +1,157 @@
+/**
+ * The serving core shared by every entry point that answers predictions (HTTP routes now,
+ * async workers later): feature-store lookup, prediction cache, one dynamic batcher per
+ * model version, deadlines, and draining on shutdown. Web-API-only.
+ * @module
+ */
+import { Errors } from '../errors.ts';
+import type { Engine } from '../engine.ts';
+import { DynamicBatcher } from '../core/batcher.ts';
+import type { FeatureRecord } from '../core/features.ts';
+import type { Model } from '../core/model.ts';
+import type { PredictionResult } from '../core/postprocess.ts';
+import type { FeatureStore, FeatureValues } from '../features/types.ts';
+import type { PredictionCache } from '../cache/types.ts';
+import { predictionCacheKey } from '../cache/cache-key.ts';
+import type { ServingMetrics } from '../metrics/serving-metrics.ts';
+
+/** Dynamic batching settings (per model, with server-wide defaults). */
+export interface BatchingOptions {
+  readonly maxBatchSize?: number;
+  readonly maxDelayMs?: number;
+  readonly maxQueueRows?: number;
+}
+
+/** Options of the serving core. */
+export interface ServingOptions {
+  readonly features?: FeatureStore;
+  readonly cache?: PredictionCache;
+  readonly cacheTtlMs?: number;
+  readonly batching?: BatchingOptions;
+  readonly perModelBatching?: Readonly<Record<string, BatchingOptions>>;
+  /** A `user_id`/`item_id` not in the store: refuse (404) or go on with defaults. */
+  readonly missingEntity?: 'error' | 'defaults';
+  readonly metrics?: ServingMetrics;
+}
+
+/** A seed-style request: entity ids, context, and/or direct features. */
+export interface EntityRequest {
+  readonly user_id?: string | number;
+  readonly item_id?: string | number;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly features?: Readonly<Record<string, unknown>>;
+}
+
+/** One answered row with where its answer came from. */
+export interface ServedResult {
+  readonly result: PredictionResult;
+  readonly cached: boolean;
+}
+
+/** Wires engine, feature store, cache, batchers and metrics together. */
+export class Serving {
+  readonly #batchers = new Map<Model, DynamicBatcher<PredictionResult>>();
+  #draining = false;
+
+  constructor(readonly engine: Engine, readonly options: ServingOptions = {}) {}
+
+  /** True while accepting work (flipped by `drain()`). */
+  get ready(): boolean {
+    return !this.#draining;
+  }
+
+  /** Rows queued across all models (for the queue-depth gauge and overload answers). */
+  queueRows(model?: string): number {
+    let n = 0;
+    for (const [m, b] of this.#batchers) if (model === undefined || m.name === model) n += b.queueRows;
+    return n;
+  }
+
+  /** The model version a request addresses (default version when omitted). */
+  model(name: string, version?: string): Model {
+    return this.engine.models.get(name, version);
+  }
+
+  /** Scores records through the model's batcher (and the cache, when configured). */
+  async predict(model: Model, records: readonly FeatureRecord[], deadline?: number): Promise<ServedResult[]> {
+    if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
+    const cache = this.options.cache;
+    if (!cache) {
+      const results = await this.#batcher(model).submit(records, { deadline });
+      return results.map((result) => ({ result, cached: false }));
+    }
+    const keys = await Promise.all(records.map((r) => predictionCacheKey(model.name, model.version, r)));
+    const hits = await Promise.all(keys.map((k) => cache.get(k)));
+    const missIdx: number[] = [];
+    hits.forEach((h, i) => {
+      if (h === undefined) missIdx.push(i);
+    });
+    this.options.metrics?.cacheHits.inc({ model: model.name }, records.length - missIdx.length);
+    this.options.metrics?.cacheMisses.inc({ model: model.name }, missIdx.length);
+    const fresh = missIdx.length ? await this.#batcher(model).submit(missIdx.map((i) => records[i]!), { deadline }) : [];
+    const ttl = this.options.cacheTtlMs ?? 60_000;
+    await Promise.all(fresh.map((r, j) => cache.set(keys[missIdx[j]!]!, r, ttl)));
+    const out: ServedResult[] = hits.map((h) => ({ result: h as PredictionResult, cached: true }));
+    fresh.forEach((r, j) => (out[missIdx[j]!] = { result: r, cached: false }));
+    return out;
+  }
+
+  /** Builds a record from entity hashes (`user:{id}`, `item:{id}`), context and direct features. */
+  async assemble(req: EntityRequest): Promise<FeatureRecord> {
+    const keys: string[] = [];
+    if (req.user_id !== undefined) keys.push(`user:${req.user_id}`);
+    if (req.item_id !== undefined) keys.push(`item:${req.item_id}`);
+    let found: (FeatureValues | null)[] = [];
+    if (keys.length) {
+      const store = this.options.features;
+      if (!store) throw Errors.FEATURE_STORE_UNAVAILABLE('this server has no feature store; send features directly');
+      const t0 = performance.now();
+      try {
+        found = await store.getMany(keys);
+      } finally {
+        this.options.metrics?.featureStoreLatency.observe({ store: store.kind }, (performance.now() - t0) / 1000);
+      }
+      if (this.options.missingEntity !== 'defaults') {
+        const missing = keys.filter((_, i) => found[i] === null);
+        if (missing.length) {
+          throw Errors.ENTITY_NOT_FOUND(`not in the feature store: ${missing.join(', ')}`, { keys: missing });
+        }
+      }
+    }
+    return Object.assign({}, ...found.filter((f) => f !== null), req.context ?? {}, req.features ?? {}) as FeatureRecord;
+  }
+
+  /** Stops taking work, lets queued and in-flight work finish. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    for (const b of this.#batchers.values()) b.close();
+    await Promise.all([...this.#batchers.values()].map((b) => b.drain()));
+  }
+
+  #batcher(model: Model): DynamicBatcher<PredictionResult> {
+    let b = this.#batchers.get(model);
+    if (!b) {
+      // A reloaded version is a new Model object: its batcher starts fresh and the old
+      // one is dropped once the registry released the old session.
+      for (const [m, old] of this.#batchers) {
+        if (m.name === model.name && m.version === model.version) {
+          this.#batchers.delete(m);
+          old.close();
+        }
+      }
+      const o = { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
+      const metrics = this.options.metrics;
+      b = new DynamicBatcher<PredictionResult>((records) => model.predict(records), {
+        ...o,
+        onBatch: metrics
+          ? (size: number, ms: number) => {
+              metrics.batchSize.observe({ model: model.name }, size);
+              metrics.inferenceLatency.observe({ model: model.name, backend: model.backend.id }, ms / 1000);
+            }
+          : undefined,
+      });
+      this.#batchers.set(model, b);
+    }
+    return b;
+  }
+}
