@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BACKEND_REQUESTS, createEngine, isOmniserveError, messageOf, type RuntimeAdapter } from '../../src/index.ts';
 import type { Listen } from '../serve/listener.ts';
 import { serveCommand } from '../serve/serve-command.ts';
+import { redisRestCommand } from '../native/redis-rest-cli.ts';
 import { backendsReport } from './backends.ts';
 import { predictCommand } from './predict.ts';
 
@@ -30,6 +31,8 @@ Commands:
   serve     [--config F] [--port P] [--host H] [--model a.onnx ...] [--backend B]
             realtime HTTP API (predict, Open Inference Protocol v2, health, metrics);
             no config: the bundled demo model with an in-memory feature store.
+  redis-rest [--redis-url U] [--port P] [--host H] [--token T]
+            an Upstash-compatible REST gateway over a real Redis (local edge development)
   worker    --config F                         async queue worker               (not yet)
   stream    --config F                         Kafka streaming workers          (not yet)
   batch     --config F --input GLOB --output DIR [--resume] [--incremental]   (not yet)
@@ -83,6 +86,8 @@ export async function runCli(argv: readonly string[], runtime: () => RuntimeAdap
         if (!listen) throw usage('this host cannot listen for HTTP');
         return await serveCommand(rest, runtime, listen, io);
       }
+      case 'redis-rest':
+        return await redisRestCommand(rest, io);
       case 'backends': {
         const { values } = parseArgs({
           args: [...rest],
