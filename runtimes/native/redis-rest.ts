@@ -132,14 +132,12 @@ export async function startRedisRestGateway(options: RedisRestOptions): Promise<
 
   // `POST /` with a command array, or path style: `GET /get/key`, `POST /set/key` + body.
   app.on(['GET', 'POST'], '*', async (c) => {
-    const path = c.req.path.split('/').filter(Boolean).map(decodeURIComponent);
+    const path = pathSegments(c.req.path);
+    const body = c.req.method === 'POST' ? await c.req.text() : '';
     let cmd: Command | string;
-    if (path.length === 0) {
-      cmd = c.req.method === 'POST' ? parseCommand(await parseJson(await c.req.text())) : 'ERR no command given';
-    } else {
-      const body = c.req.method === 'POST' ? await c.req.text() : '';
-      cmd = body === '' ? path : [...path, body];
-    }
+    if (path === null) cmd = 'ERR malformed percent-encoding in the path';
+    else if (path.length === 0) cmd = body === '' ? 'ERR no command given' : parseCommand(parseJson(body));
+    else cmd = parseCommand(body === '' ? path : [...path, body]);
     if (typeof cmd === 'string') return c.json({ error: cmd }, 400);
     stats.commands++;
     const reply = blocks(cmd) ? await isolated((conn) => callOn(conn, cmd)) : await callOn(redis, cmd);
@@ -183,11 +181,19 @@ function base64(c: Context): boolean {
   return (c.req.header('upstash-encoding') ?? '').toLowerCase() === 'base64';
 }
 
-async function parseJson(text: string): Promise<unknown> {
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+function pathSegments(path: string): string[] | null {
+  try {
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return null;
   }
 }
 

@@ -1,0 +1,150 @@
+/**
+ * The Redis TCP feature store against a real redis-server: reads, coalescing (counted by
+ * the driver and by Redis's own command stats), and outages.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { isOmniserveError } from '../../src/errors.ts';
+import { freePort } from '../../test/support/free-port.ts';
+import { startRedis, type RedisServer } from '../../test/support/redis-server.ts';
+import { createRedisFeatureStore, type RedisFeatureStore } from './redis-store.ts';
+
+const T = { timeout: 30_000 };
+
+/** HGETALL calls Redis has executed, from INFO commandstats. */
+async function hgetallCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  return Number(/cmdstat_hgetall:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+const unavailable = (e: unknown) => isOmniserveError(e, 'FEATURE_STORE_UNAVAILABLE');
+
+describe('redis feature store', { timeout: 120_000 }, () => {
+  let redis: RedisServer;
+  let direct: Redis;
+  let store: RedisFeatureStore;
+
+  before(async () => {
+    redis = await startRedis();
+    direct = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const p = direct.pipeline();
+    for (let i = 0; i < 1_000; i++) p.hset(`user:${i}`, { age: String(20 + (i % 50)), score: String(i / 10), plan: i % 2 ? 'pro' : 'free' });
+    await p.exec();
+    store = createRedisFeatureStore({ url: redis.url });
+  });
+  after(async () => {
+    await store?.close();
+    direct?.disconnect();
+    await redis?.stop();
+  });
+
+  test('hits and misses in the order asked, values as Redis strings', T, async () => {
+    assert.equal(store.kind, 'redis');
+    const got = await store.getMany(['user:7', 'user:nope', 'user:0', 'item:1']);
+    assert.deepEqual(got, [{ age: '27', score: '0.7', plan: 'pro' }, null, { age: '20', score: '0', plan: 'free' }, null]);
+    assert.deepEqual(await store.getMany([]), []);
+  });
+
+  test('1,000 keys: one pipeline, one HGETALL each', T, async () => {
+    const keys = Array.from({ length: 1_000 }, (_, i) => `user:${999 - i}`);
+    const flushes = store.stats.flushes;
+    const calls = await hgetallCalls(direct);
+    const got = await store.getMany(keys);
+    assert.equal(store.stats.flushes - flushes, 1);
+    assert.equal((await hgetallCalls(direct)) - calls, 1_000);
+    assert.equal(got.length, 1_000);
+    got.forEach((h, i) => assert.equal(h?.score, String((999 - i) / 10)));
+  });
+
+  test('64 concurrent getMany calls share one pipeline; shared keys are read once', T, async () => {
+    const flushes = store.stats.flushes;
+    const calls = await hgetallCalls(direct);
+    // Each caller asks for its own user and the same popular item.
+    const results = await Promise.all(Array.from({ length: 64 }, (_, c) => store.getMany([`user:${c}`, 'user:999'])));
+    assert.equal(store.stats.flushes - flushes, 1, 'one round trip for 64 calls');
+    assert.equal((await hgetallCalls(direct)) - calls, 65, '64 distinct users + 1 shared key');
+    results.forEach((r, c) => {
+      assert.equal(r[0]?.score, String(c / 10));
+      assert.equal(r[1]?.score, '99.9');
+    });
+  });
+
+  test('setMany replaces hashes; keyPrefix namespaces keys', T, async () => {
+    const prefixed = createRedisFeatureStore({ url: redis.url, keyPrefix: 'tenant1:' });
+    try {
+      await direct.hset('tenant1:user:5', { old: 'x' });
+      await prefixed.setMany([['user:5', { a: 1.5, b: null, c: false }], ['user:6', {}]]);
+      assert.deepEqual(await direct.hgetall('tenant1:user:5'), { a: '1.5', c: '0' });
+      assert.equal(await direct.exists('tenant1:user:6'), 0, 'an empty hash is no hash');
+      assert.deepEqual(await prefixed.getMany(['user:5', 'user:1']), [{ a: '1.5', c: '0' }, null]);
+      assert.equal(await prefixed.ping(), true);
+    } finally {
+      await prefixed.close();
+    }
+  });
+
+  test('a key holding a non-hash fails only the calls that asked for it', T, async () => {
+    await direct.set('user:str', 'plain string');
+    const [bad, good] = await Promise.allSettled([store.getMany(['user:str']), store.getMany(['user:1'])]);
+    assert.equal(bad.status, 'rejected');
+    assert.ok(unavailable((bad as PromiseRejectedResult).reason));
+    assert.match((bad as PromiseRejectedResult).reason.message, /user:str.*WRONGTYPE/);
+    assert.equal((good as PromiseFulfilledResult<unknown[]>).value.length, 1);
+  });
+
+  test('no Redis at start: FEATURE_STORE_UNAVAILABLE quickly, not a hang', T, async () => {
+    const port = await freePort();
+    const lonely = createRedisFeatureStore({ url: `redis://127.0.0.1:${port}` });
+    try {
+      const t0 = performance.now();
+      await assert.rejects(lonely.getMany(['user:1']), unavailable);
+      assert.ok(performance.now() - t0 < 1_500, `took ${Math.round(performance.now() - t0)} ms`);
+      assert.equal(await lonely.ping(), false);
+    } finally {
+      await lonely.close();
+    }
+  });
+});
+
+describe('redis feature store outage', { timeout: 120_000 }, () => {
+  test('Redis stopped → FEATURE_STORE_UNAVAILABLE within ~1 s; restarted → works again', T, async () => {
+    let redis = await startRedis();
+    const store = createRedisFeatureStore({ url: redis.url });
+    try {
+      await store.setMany([['user:1', { age: 30 }]]);
+      assert.deepEqual(await store.getMany(['user:1']), [{ age: '30' }]);
+
+      await redis.stop();
+      const t0 = performance.now();
+      await assert.rejects(store.getMany(['user:1']), unavailable);
+      await assert.rejects(store.getMany(['user:1']), unavailable, 'still failing fast while down');
+      assert.ok(performance.now() - t0 < 1_200, `took ${Math.round(performance.now() - t0)} ms`);
+      assert.equal(await store.ping(), false);
+
+      redis = await startRedis({ port: redis.port });
+      const direct = new Redis(redis.url);
+      await direct.hset('user:1', { age: '31' });
+      direct.disconnect();
+      // Reconnects come at most a second apart.
+      const deadline = Date.now() + 5_000;
+      let got: unknown;
+      for (;;) {
+        try {
+          got = await store.getMany(['user:1']);
+          break;
+        } catch (e) {
+          assert.ok(unavailable(e));
+          if (Date.now() > deadline) throw e;
+          await sleep(100);
+        }
+      }
+      assert.deepEqual(got, [{ age: '31' }]);
+      assert.equal(await store.ping(), true);
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
