@@ -9,6 +9,8 @@ APT_PACKAGES=(
   redis-server            # real Redis for feature store, cache, queue tests
   librdkafka-dev          # rdkafka_mock.h: the Kafka-protocol mock cluster the tests start
   mesa-vulkan-drivers     # llvmpipe Vulkan device: WebGPU (Deno + onnxruntime-web) without a GPU
+  prometheus              # promtool: the tests check /metrics with `promtool check metrics`
+  wrk                     # HTTP load generator for bench/realtime
   build-essential python3 pkg-config  # node-gyp build of @confluentinc/kafka-javascript
   zlib1g-dev libssl-dev libzstd-dev libcurl4-openssl-dev liblz4-dev libsasl2-dev
 )
