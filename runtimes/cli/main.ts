@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { BACKEND_REQUESTS, createEngine, isOmniserveError, messageOf, type RuntimeAdapter } from '../../src/index.ts';
 import type { Listen } from '../serve/listener.ts';
+import type { SpawnChild } from '../serve/supervisor.ts';
 import { serveCommand } from '../serve/serve-command.ts';
 import { redisRestCommand } from '../native/redis-rest-cli.ts';
 import { backendsReport } from './backends.ts';
@@ -28,9 +29,10 @@ Commands:
             score JSON lines from a file or stdin; one JSON line out per row.
             M is a .onnx path, a URL, or a bundled model ("demo").
   backends  [--backend B] [--probe all|auto]   host and backend report (JSON)
-  serve     [--config F] [--port P] [--host H] [--model a.onnx ...] [--backend B]
+  serve     [--config F] [--port P] [--host H] [--model a.onnx ...] [--backend B] [--workers N]
             realtime HTTP API (predict, Open Inference Protocol v2, health, metrics);
             no config: the bundled demo model with an in-memory feature store.
+            --workers N: N serving processes on one port (0: one per core).
   redis-rest [--redis-url U] [--port P] [--host H] [--token T]
             an Upstash-compatible REST gateway over a real Redis (local edge development)
   worker    --config F                         async queue worker               (not yet)
@@ -45,7 +47,13 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
 const NOT_YET = new Set(['worker', 'stream', 'batch', 'bench']);
 
 /** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
-export async function runCli(argv: readonly string[], runtime: () => RuntimeAdapter, io: CliIo, listen?: Listen): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  runtime: () => RuntimeAdapter,
+  io: CliIo,
+  listen?: Listen,
+  spawnChild?: SpawnChild,
+): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     io.stdout.write(USAGE);
@@ -84,7 +92,7 @@ export async function runCli(argv: readonly string[], runtime: () => RuntimeAdap
       }
       case 'serve': {
         if (!listen) throw usage('this host cannot listen for HTTP');
-        return await serveCommand(rest, runtime, listen, io);
+        return await serveCommand(rest, runtime, listen, io, spawnChild);
       }
       case 'redis-rest':
         return await redisRestCommand(rest, io);

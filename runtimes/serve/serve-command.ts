@@ -13,6 +13,8 @@ import { Errors, messageOf } from '../../src/errors.ts';
 import { BUNDLED_DIR, resolveModelArg } from '../cli/bundled.ts';
 import { buildServer, configDir } from './build-server.ts';
 import type { Listen } from './listener.ts';
+import { availableParallelism } from 'node:os';
+import { isSupervisedChild, supervise, type SpawnChild } from './supervisor.ts';
 
 /** The embedded defaults: the bundled demo model, an in-memory feature store and cache. */
 export function embeddedConfig(): unknown {
@@ -24,7 +26,13 @@ export function embeddedConfig(): unknown {
 }
 
 /** Runs the server until a signal stops it. Resolves with the exit code. */
-export async function serveCommand(argv: readonly string[], runtime: () => RuntimeAdapter, listen: Listen, io: { stdout: Writable; stderr: Writable }): Promise<number> {
+export async function serveCommand(
+  argv: readonly string[],
+  runtime: () => RuntimeAdapter,
+  listen: Listen,
+  io: { stdout: Writable; stderr: Writable },
+  spawnChild?: SpawnChild,
+): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -33,6 +41,7 @@ export async function serveCommand(argv: readonly string[], runtime: () => Runti
       host: { type: 'string' },
       model: { type: 'string', multiple: true },
       backend: { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   let raw: unknown;
@@ -53,10 +62,17 @@ export async function serveCommand(argv: readonly string[], runtime: () => Runti
   if (values.port !== undefined) cfg = { ...cfg, server: { ...cfg.server, port: Number(values.port) } };
   if (values.host !== undefined) cfg = { ...cfg, server: { ...cfg.server, host: values.host } };
   if (values.backend !== undefined) cfg = { ...cfg, backend: values.backend as ServerConfig['backend'] };
+  if (values.workers !== undefined) cfg = { ...cfg, server: { ...cfg.server, workers: Number(values.workers) } };
   cfg = parseServerConfig(cfg, 'config after overrides');
 
+  const workers = cfg.server.workers === 0 ? availableParallelism() : cfg.server.workers;
+  if (workers > 1 && !isSupervisedChild()) {
+    if (!spawnChild) throw Errors.INVALID_CONFIG('server.workers > 1 is not supported on this host');
+    return supervise(workers, spawnChild, io);
+  }
+
   const server = await buildServer(cfg, runtime(), baseDir);
-  const listening = await listen(server.app.fetch, { port: cfg.server.port, host: cfg.server.host });
+  const listening = await listen(server.app.fetch, { port: cfg.server.port, host: cfg.server.host, reusePort: isSupervisedChild() });
   const models = server.engine.models.list().map((m) => `${m.name}@${m.default}`);
   const backends = server.engine.models.list().map((m) => server.engine.models.get(m.name).backend.id);
   io.stdout.write(JSON.stringify({

@@ -11,3 +11,7 @@ declare namespace Deno {
     handler: (request: Request) => Response | Promise<Response>,
   ): HttpServer;
 }
+declare namespace Deno {
+  function execPath(): string;
+  const mainModule: string;
+}

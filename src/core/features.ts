@@ -148,7 +148,9 @@ function fillArray(value: unknown, data: ReturnType<typeof allocate>, off: numbe
   }
   const big = data instanceof BigInt64Array;
   for (let j = 0; j < flat.length; j++) {
-    const x = coerce(flat[j], undefined, row, `${plan.name}[${j}]`, plan, integral);
+    const v = flat[j];
+    // Fast path: a finite float needs no checks (and no error label built per value).
+    const x = typeof v === 'number' && !integral && Number.isFinite(v) ? v : coerce(v, undefined, row, `${plan.name}[${j}]`, plan, integral);
     if (big) (data as BigInt64Array)[off + j] = BigInt(x);
     else data[off + j] = x;
   }
