@@ -83,6 +83,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     requestTimeoutMs: cfg.server.requestTimeoutMs,
     apiKeys: cfg.server.apiKeys,
     corsOrigins: cfg.server.corsOrigins,
+    admin: cfg.server.admin,
     defaultModel: cfg.defaultModel,
     host: engine.host,
   });

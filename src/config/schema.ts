@@ -63,6 +63,8 @@ export const ServerConfigSchema = v.strictObject({
     drainTimeoutMs: v.optional(PositiveInt, 15_000),
     apiKeys: v.optional(v.array(v.pipe(v.string(), v.minLength(8)))),
     corsOrigins: v.optional(v.array(v.string())),
+    /** Model management routes: POST /admin/models, PUT …/default, DELETE …/versions/{v}. */
+    admin: v.optional(v.boolean(), false),
     /** Processes/threads serving HTTP (Node cluster, Bun reusePort, Deno --parallel); 0 = one per core. */
     workers: v.optional(NonNegInt, 1),
   }), {}),

@@ -30,6 +30,10 @@ export class Model {
   readonly #outputs: OutputPlan;
   readonly #batchCap: number;
   #released = false;
+  #retiring = false;
+  /** Runs in progress; release() waits for them so a reload never cuts one off. */
+  #inflight = 0;
+  #idle: (() => void) | undefined;
 
   private constructor(
     readonly name: string,
@@ -95,7 +99,7 @@ export class Model {
       const batch = this.#fixedBatch() ?? end - start;
       const feeds: Record<string, TensorData> = {};
       for (const plan of this.#inputs) feeds[plan.name] = fillInput(plan, records, start, end, batch);
-      const out = await this.#handle.run(feeds);
+      const out = await this.#run(feeds);
       for (const r of toResults(this.#outputs, out, end - start)) results.push(r);
     }
     return results;
@@ -116,7 +120,7 @@ export class Model {
       if (!t) throw Errors.MISSING_INPUT(`input "${spec.name}" is missing`, { input: spec.name });
       checkTensor(spec, t, this.config.inputs[spec.name]?.allowNonFinite ?? false);
     }
-    return this.#handle.run(feeds);
+    return this.#run(feeds);
   }
 
   /** Converts raw outputs into per-row results with post-processing. */
@@ -124,16 +128,37 @@ export class Model {
     return toResults(this.#outputs, out, rows);
   }
 
+  /** True once this version was replaced or unloaded: new work should go to the registry's current one. */
+  get retiring(): boolean {
+    return this.#retiring;
+  }
+
+  /** Marks this version as on its way out (the registry does this before draining it). */
+  beginRetire(): void {
+    this.#retiring = true;
+  }
+
   /** Frees the session. Further calls fail with MODEL_NOT_FOUND. */
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    this.#retiring = true;
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#handle.release();
   }
 
   #fixedBatch(): number | undefined {
     const d = this.#handle.inputs[0]?.shape[0];
     return isStaticDim(d) && d > 0 ? d : undefined;
+  }
+
+  async #run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    this.#inflight++;
+    try {
+      return await this.#handle.run(feeds);
+    } finally {
+      if (--this.#inflight === 0) this.#idle?.();
+    }
   }
 
   #assertLive(): void {

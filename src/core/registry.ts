@@ -43,12 +43,27 @@ export class ModelRegistry {
   readonly #readFile: ReadFile | undefined;
   readonly #fetch: typeof fetch | undefined;
   readonly #defaultBackend: BackendRequest;
+  readonly #retireHooks: ((m: Model) => Promise<void>)[] = [];
 
   constructor(opts: { backends: BackendRegistry; readFile?: ReadFile; fetch?: typeof fetch; backend?: BackendRequest }) {
     this.#backends = opts.backends;
     this.#readFile = opts.readFile;
     this.#fetch = opts.fetch ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
     this.#defaultBackend = opts.backend ?? 'auto';
+  }
+
+  /**
+   * Registers work to do before a replaced or unloaded version is released (the serving
+   * layer drains that version's queue here), so a reload never fails queued requests.
+   */
+  onRetire(hook: (m: Model) => Promise<void>): void {
+    this.#retireHooks.push(hook);
+  }
+
+  async #retire(m: Model): Promise<void> {
+    m.beginRetire();
+    for (const hook of this.#retireHooks) await hook(m);
+    await m.release();
   }
 
   /** Loads (or reloads) a model version and returns it. */
@@ -67,7 +82,7 @@ export class ModelRegistry {
     entry.latest = version;
     if (opts.default) entry.pinned = version;
     this.#models.set(name, entry);
-    if (old && old !== model) await old.release();
+    if (old && old !== model) await this.#retire(old);
     return model;
   }
 
@@ -113,7 +128,7 @@ export class ModelRegistry {
       const m = entry.versions.get(v)!;
       entry.versions.delete(v);
       if (entry.pinned === v) delete entry.pinned;
-      await m.release();
+      await this.#retire(m);
     }
     if (entry.versions.size === 0) this.#models.delete(name);
     else if (!entry.versions.has(entry.latest)) entry.latest = [...entry.versions.keys()].at(-1)!;

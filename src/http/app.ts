@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { Errors } from '../errors.ts';
 import { errorResponse } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { oipRoutes } from './routes/oip.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
@@ -54,5 +55,6 @@ export function createApp(o: AppOptions): Hono<AppEnv> {
   realtimeRoutes(app, o);
   oipRoutes(app, o);
   opsRoutes(app, o);
+  if (o.admin) adminRoutes(app, o);
   return app;
 }

@@ -23,6 +23,8 @@ export interface AppOptions {
   readonly corsOrigins?: readonly string[];
   /** The model `/predict` serves. Default: the first loaded. */
   readonly defaultModel?: string;
+  /** Model management routes (`/admin/models…`); keep them behind `apiKeys` in production. */
+  readonly admin?: boolean;
   readonly host?: HostInfo;
   readonly version?: string;
 }

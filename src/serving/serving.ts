@@ -53,7 +53,15 @@ export class Serving {
   readonly #batchers = new Map<Model, DynamicBatcher<PredictionResult>>();
   #draining = false;
 
-  constructor(readonly engine: Engine, readonly options: ServingOptions = {}) {}
+  constructor(readonly engine: Engine, readonly options: ServingOptions = {}) {
+    // A replaced or unloaded version first finishes what its batcher holds.
+    engine.models.onRetire(async (m) => {
+      const b = this.#batchers.get(m);
+      if (!b) return;
+      this.#batchers.delete(m);
+      await b.close();
+    });
+  }
 
   /** True while accepting work (flipped by `drain()`). */
   get ready(): boolean {
@@ -75,6 +83,8 @@ export class Serving {
   /** Scores records through the model's batcher (and the cache, when configured). */
   async predict(model: Model, records: readonly FeatureRecord[], deadline?: number): Promise<ServedResult[]> {
     if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
+    // Reloaded while this request was on its way (feature lookup): use the version now served.
+    if (model.retiring) model = this.model(model.name, model.version);
     const cache = this.options.cache;
     if (!cache) {
       const results = await this.#batcher(model).submit(records, { deadline });
@@ -88,6 +98,7 @@ export class Serving {
     });
     this.options.metrics?.cacheHits.inc({ model: model.name }, records.length - missIdx.length);
     this.options.metrics?.cacheMisses.inc({ model: model.name }, missIdx.length);
+    if (model.retiring) model = this.model(model.name, model.version);
     const fresh = missIdx.length ? await this.#batcher(model).submit(missIdx.map((i) => records[i]!), { deadline }) : [];
     const ttl = this.options.cacheTtlMs ?? 60_000;
     await Promise.all(fresh.map((r, j) => cache.set(keys[missIdx[j]!]!, r, ttl)));
@@ -131,14 +142,6 @@ export class Serving {
   #batcher(model: Model): DynamicBatcher<PredictionResult> {
     let b = this.#batchers.get(model);
     if (!b) {
-      // A reloaded version is a new Model object: its batcher starts fresh and the old
-      // one is dropped once the registry released the old session.
-      for (const [m, old] of this.#batchers) {
-        if (m.name === model.name && m.version === model.version) {
-          this.#batchers.delete(m);
-          old.close();
-        }
-      }
       const o = { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
       const metrics = this.options.metrics;
       b = new DynamicBatcher<PredictionResult>((records) => model.predict(records), {
