@@ -21,6 +21,9 @@ import { Serving } from '../../src/serving/serving.ts';
 import { Errors } from '../../src/errors.ts';
 import { createRedisFeatureStore } from '../native/redis-store.ts';
 import { createRedisCache } from '../native/redis-cache.ts';
+import { createNodeWorkerPool } from '../native/worker-pool.ts';
+import type { WorkerPool } from '../../src/core/worker-pool.ts';
+import { availableParallelism } from 'node:os';
 
 /** A built server, not yet listening. */
 export interface BuiltServer {
@@ -41,6 +44,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
   let features: FeatureStore | undefined;
   let cache: PredictionCache | undefined;
   const perModel: Record<string, { maxBatchSize?: number; maxDelayMs?: number; maxQueueRows?: number }> = {};
+  const pools = new Map<string, WorkerPool>();
   try {
     for (const m of cfg.models) {
       const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
@@ -51,6 +55,17 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         });
         // One merged run should be one session run: batch as large as the model takes.
         perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
+        if (m.workers > 0) {
+          // Heavy model: batches run in worker threads; the in-process Model answers metadata.
+          const pool = createNodeWorkerPool({ size: m.workers });
+          pools.set(model.name, pool);
+          const bytes = new Uint8Array(await readFile(at(m.path)));
+          await pool.load({
+            bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id,
+            // N workers each with every core would fight: split the cores between them.
+            session: { threads: Math.max(1, Math.floor(availableParallelism() / m.workers)) },
+          });
+        }
         metrics.modelLoads.inc({ model: model.name, result: 'ok' });
       } catch (e) {
         metrics.modelLoads.inc({ model: m.name ?? m.path, result: 'error' });
@@ -60,6 +75,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     features = await createFeatureStore(cfg, at);
     cache = createCache(cfg);
   } catch (e) {
+    await Promise.all([...pools.values()].map((p) => p.close()));
     await engine.close();
     await features?.close();
     throw e;
@@ -70,6 +86,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     batching: cfg.batching,
     perModelBatching: perModel,
     missingEntity: cfg.missingEntity,
+    pools,
   });
   metrics.setSources({
     queueRows: () => engine.models.list().map((m) => [m.name, serving.queueRows(m.name)] as [string, number]),
@@ -91,6 +108,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     engine, serving, app, features, cache,
     async close() {
       await serving.drain();
+      await Promise.all([...pools.values()].map((p) => p.close()));
       await engine.close();
       await features?.close();
       await cache?.close();

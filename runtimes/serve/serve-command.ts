@@ -72,7 +72,8 @@ export async function serveCommand(
   }
 
   const server = await buildServer(cfg, runtime(), baseDir);
-  const listening = await listen(server.app.fetch, { port: cfg.server.port, host: cfg.server.host, reusePort: isSupervisedChild() });
+  const http = trackRequests(server.app.fetch);
+  const listening = await listen(http.fetch, { port: cfg.server.port, host: cfg.server.host, reusePort: isSupervisedChild() });
   const models = server.engine.models.list().map((m) => `${m.name}@${m.default}`);
   const backends = server.engine.models.list().map((m) => server.engine.models.get(m.name).backend.id);
   io.stdout.write(JSON.stringify({
@@ -91,9 +92,13 @@ export async function serveCommand(
         resolveExit(1);
       }, cfg.server.drainTimeoutMs);
       try {
-        // Readiness flips first (503 on /v2/health/ready), queued work finishes, then the
-        // listener closes and waits for open responses.
+        // Readiness flips first (503 on /v2/health/ready, new predictions 503 with
+        // Connection: close), queued work finishes, every request already accepted gets its
+        // answer; only when the server has been quiet for a moment does the listener close,
+        // so connections still in the accept backlog are answered rather than reset.
+        http.draining = true;
         await server.serving.drain();
+        await http.quiet(250);
         await listening.close();
         await server.close();
         clearTimeout(timer);
@@ -108,4 +113,36 @@ export async function serveCommand(
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
+}
+
+/** Counts requests in flight so shutdown can wait for them. */
+function trackRequests(fetch: (req: Request) => Response | Promise<Response>) {
+  let active = 0;
+  let last = Date.now();
+  const t = {
+    draining: false,
+    async fetch(req: Request): Promise<Response> {
+      active++;
+      last = Date.now();
+      try {
+        const res = await fetch(req);
+        if (t.draining) {
+          try {
+            res.headers.set('Connection', 'close');
+          } catch {
+            // Immutable headers (a passed-through response): the host closes idle sockets anyway.
+          }
+        }
+        return res;
+      } finally {
+        active--;
+        last = Date.now();
+      }
+    },
+    /** Resolves once nothing is in flight and nothing arrived for `ms`. */
+    async quiet(ms: number): Promise<void> {
+      while (active > 0 || Date.now() - last < ms) await new Promise((r) => setTimeout(r, 25));
+    },
+  };
+  return t;
 }

@@ -29,6 +29,8 @@ const ModelEntry = v.strictObject({
   backend: v.optional(Backend),
   default: v.optional(v.boolean()),
   batching: v.optional(Batching),
+  /** Run this model in N worker threads (heavy models: the event loop never blocks). 0: in-process. */
+  workers: v.optional(NonNegInt, 0),
 });
 
 const FeatureStore = v.variant('kind', [

@@ -116,7 +116,7 @@ function coerce(x: unknown, dflt: number | undefined, row: number, feature: stri
     }
     return dflt;
   } else if (typeof x === 'boolean') n = x ? 1 : 0;
-  else if (typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x))) n = Number(x);
+  else if (typeof x === 'string' && x.trim() !== '' && (!Number.isNaN(Number(x)) || x.trim() === 'NaN')) n = Number(x);
   else {
     throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${describe(x)}; expected a number`,
       { row, feature, input: plan.name });

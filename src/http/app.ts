@@ -15,13 +15,32 @@ import type { AppEnv, AppOptions } from './types.ts';
 
 const OPEN_PATHS = new Set(['/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
+/** Methods routed for `path` (for 405 answers); middleware entries are skipped. */
+function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+  const out = new Set<string>();
+  for (const r of app.routes) {
+    if (r.method === 'ALL' || r.path.includes('*')) continue;
+    const re = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+')}$`);
+    if (re.test(path)) out.add(r.method);
+  }
+  return [...out];
+}
+
 /** Builds the app. */
 export function createApp(o: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const m = o.metrics?.serving;
 
   app.onError((e, c) => errorResponse(c, e));
-  app.notFound((c) => errorResponse(c, Errors.NOT_FOUND(`no route ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length) {
+      const res = errorResponse(c, Errors.METHOD_NOT_ALLOWED(`${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}`, { allowed }));
+      res.headers.set('Allow', allowed.join(', '));
+      return res;
+    }
+    return errorResponse(c, Errors.NOT_FOUND(`no route ${c.req.method} ${c.req.path}`));
+  });
 
   if (m) {
     app.use(async (c, next) => {

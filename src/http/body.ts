@@ -20,7 +20,15 @@ async function readLimited(req: Request, limit: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (e) {
+      // The client went away or the host cut the stream (shutdown): the request is broken,
+      // not the server.
+      throw Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -47,10 +55,29 @@ export async function readJson(c: Context, limit: number): Promise<unknown> {
   }
   const text = await readLimited(c.req.raw, limit);
   if (text.trim() === '') throw Errors.INVALID_JSON('the request body is empty; expected JSON');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw Errors.INVALID_JSON(`malformed JSON: ${messageOf(e)}`);
+  }
+  checkDepth(value, MAX_DEPTH);
+  return value;
+}
+
+/** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */
+export const MAX_DEPTH = 64;
+
+/** Rejects JSON nested deeper than `max` levels, without recursion. */
+function checkDepth(root: unknown, max: number): void {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
   }
 }
 

@@ -35,8 +35,8 @@ const tensor = {
   },
 };
 
-/** The OpenAPI document. */
-export function openApiSpec(version: string) {
+/** The OpenAPI document (admin routes only when they are served). */
+export function openApiSpec(version: string, opts: { admin?: boolean } = {}) {
   const predict = {
     summary: 'Realtime prediction (seed-compatible)',
     requestBody: { required: true, ...json(predictBody) },
@@ -61,11 +61,14 @@ export function openApiSpec(version: string) {
       '/v2/models/{name}': get('OIP model metadata'),
       '/v2/models/{name}/versions/{version}': get('OIP model version metadata'),
       '/v2/models/{name}/ready': get('OIP model readiness'),
+      '/v2/models/{name}/versions/{version}/ready': get('OIP model version readiness'),
       '/v2/models/{name}/infer': { post: infer },
       '/v2/models/{name}/versions/{version}/infer': { post: infer },
       '/health': get('Health: models, feature store, draining'),
       '/metrics': get('Prometheus metrics (text format 0.0.4)'),
       '/openapi.json': get('This document'),
+      '/docs': get('This API reference as an HTML page'),
+      ...(opts.admin ? adminPaths() : {}),
     },
     components: {
       schemas: {
@@ -73,6 +76,19 @@ export function openApiSpec(version: string) {
       },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
+  };
+}
+
+function adminPaths() {
+  const ok = (summary: string, body?: object) => ({
+    summary,
+    ...(body ? { requestBody: { required: true, ...json(body) } } : {}),
+    responses: { 200: { description: 'ok' }, ...errors(400, 401, 404, 422, 501) },
+  });
+  return {
+    '/admin/models': { post: ok('Load or reload a model version', { type: 'object', required: ['source'], properties: { source: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, default: { type: 'boolean' }, config: { type: 'object' }, backend: { type: 'string' } } }) },
+    '/admin/models/{name}/default': { put: ok('Make a version the default', { type: 'object', required: ['version'], properties: { version: { type: 'string' } } }) },
+    '/admin/models/{name}/versions/{version}': { delete: ok('Unload a version (after its queued and running requests finish)') },
   };
 }
 

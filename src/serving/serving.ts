@@ -10,6 +10,8 @@ import { DynamicBatcher } from '../core/batcher.ts';
 import type { FeatureRecord } from '../core/features.ts';
 import type { Model } from '../core/model.ts';
 import type { PredictionResult } from '../core/postprocess.ts';
+import type { TensorData } from '../core/tensor.ts';
+import type { WorkerPool } from '../core/worker-pool.ts';
 import type { FeatureStore, FeatureValues } from '../features/types.ts';
 import type { PredictionCache } from '../cache/types.ts';
 import { predictionCacheKey } from '../cache/cache-key.ts';
@@ -32,6 +34,12 @@ export interface ServingOptions {
   /** A `user_id`/`item_id` not in the store: refuse (404) or go on with defaults. */
   readonly missingEntity?: 'error' | 'defaults';
   readonly metrics?: ServingMetrics;
+  /**
+   * Worker pools by model name (config `models[].workers`). The host builds them (Node, Bun,
+   * Deno: `createNodeWorkerPool`) and loads the model's version into them; batches and OIP
+   * tensors of a pooled model run there, the in-process `Model` still answers metadata.
+   */
+  readonly pools?: ReadonlyMap<string, WorkerPool>;
 }
 
 /** A seed-style request: entity ids, context, and/or direct features. */
@@ -107,6 +115,13 @@ export class Serving {
     return out;
   }
 
+  /** Runs raw tensors (the OIP path): in the model's worker pool when it has one. */
+  async infer(model: Model, feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
+    const pool = this.options.pools?.get(model.name);
+    return pool ? pool.infer(model.name, model.version, feeds) : model.infer(feeds);
+  }
+
   /** Builds a record from entity hashes (`user:{id}`, `item:{id}`), context and direct features. */
   async assemble(req: EntityRequest): Promise<FeatureRecord> {
     const keys: string[] = [];
@@ -144,7 +159,14 @@ export class Serving {
     if (!b) {
       const o = { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
       const metrics = this.options.metrics;
-      b = new DynamicBatcher<PredictionResult>((records) => model.predict(records), {
+      const pool = this.options.pools?.get(model.name);
+      const run = pool
+        ? (records: readonly FeatureRecord[]) => pool.predict(model.name, model.version, records)
+        : (records: readonly FeatureRecord[]) => model.predict(records);
+      b = new DynamicBatcher<PredictionResult>(run, {
+        // One merged batch per worker at a time: batches stay large, and requests wait in one
+        // place, the batcher's queue (maxQueueRows → OVERLOADED, deadlines, aborts).
+        maxConcurrent: pool?.stats().size,
         ...o,
         onBatch: metrics
           ? (size: number, ms: number) => {

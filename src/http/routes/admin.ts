@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { BACKEND_REQUESTS, type BackendRequest } from '../../backends/registry.ts';
+import { Errors } from '../../errors.ts';
 import { readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
@@ -27,6 +28,9 @@ export function adminRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const limit = o.maxBodyBytes ?? 1 << 20;
   app.post('/admin/models', async (c) => {
     const body = validate(LoadBody, await readJson(c, limit));
+    if (body.name && o.serving.options.pools?.has(body.name)) {
+      throw Errors.NOT_IMPLEMENTED(`model ${body.name} runs in worker threads; reloading it at run time is not supported yet (restart the server)`);
+    }
     const m = await models.load({ ...body, backend: body.backend as BackendRequest | undefined });
     c.set('model', m.name);
     c.set('modelVersion', m.version);

@@ -41,6 +41,7 @@ const specView = (s: TensorSpec) => ({
 export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const serving = o.serving;
   const limit = o.maxBodyBytes ?? 1 << 20;
+  const maxRecords = o.maxRecords ?? 10_000;
   const models = serving.engine.models;
   const pick = (c: Context<AppEnv>): Model => {
     const m = models.get(c.req.param('name')!, c.req.param('version'));
@@ -72,6 +73,10 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const infer = async (c: Context<AppEnv>) => {
     const body = validate(InferBody, await readJson(c, limit));
     const m = pick(c);
+    const rows = body.inputs[0]!.shape[0] ?? 1;
+    if (rows > maxRecords) {
+      throw Errors.BATCH_TOO_LARGE(`a batch of ${rows} rows is over the limit of ${maxRecords}`, { limit: maxRecords });
+    }
     const feeds: Record<string, TensorData> = {};
     for (const input of body.inputs) {
       if (feeds[input.name]) throw Errors.INVALID_REQUEST(`input "${input.name}" is given twice`, { input: input.name });
@@ -84,7 +89,7 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       if (!known.includes(w)) throw Errors.INVALID_REQUEST(`model ${m.name} has no output "${w}"; its outputs: ${known.join(', ')}`, { output: w });
     }
     if (serving.ready === false) throw Errors.SHUTTING_DOWN('the server is shutting down');
-    const out = await m.infer(feeds);
+    const out = await serving.infer(m, feeds);
     return c.json({
       model_name: m.name,
       model_version: m.version,

@@ -1,0 +1,568 @@
+// The Hono app in-process (app.request, no sockets) over a real engine: servers built with
+// buildServer from configs written here, feature hashes from the breast-cancer goldens, and
+// every answer checked against the goldens or the documented error codes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildServer, type BuiltServer } from '../../runtimes/serve/build-server.ts';
+import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+import { parseServerConfig } from '../config/schema.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BC_MODEL = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
+const WINE_MODEL = join(ROOT, 'test/fixtures/models/wine-mixed.onnx');
+
+interface Golden {
+  inputs: Record<string, { dims: number[]; data: number[] }>;
+  outputs: Record<string, { dims: number[]; data: number[] }>;
+  records: Record<string, number>[];
+}
+const readJsonFile = <T>(p: string) => JSON.parse(readFileSync(join(ROOT, p), 'utf8')) as T;
+const bc = readJsonFile<Golden>('test/fixtures/goldens/breast-cancer.json');
+const wine = readJsonFile<Golden>('test/fixtures/goldens/wine-mixed.json');
+const bcConfig = readJsonFile<{ inputs: { features: { features: string[] } }; outputs: Record<string, unknown> } & Record<string, unknown>>(
+  'test/fixtures/models/breast-cancer.config.json');
+const FEATURES = bcConfig.inputs.features.features;
+const USER_FEATURES = FEATURES.slice(0, 20);
+const ITEM_FEATURES = FEATURES.slice(20);
+const logit = (i: number) => bc.outputs['logit']!.data[i]!;
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const pick = (rec: Record<string, number>, names: readonly string[]) => Object.fromEntries(names.map((n) => [n, rec[n]!]));
+
+function close(got: unknown, want: number, what: string): void {
+  assert.ok(typeof got === 'number' && Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${what}: got ${String(got)}, expected ${want}`);
+}
+
+// Answers are checked field by field, so `any` keeps the assertions short.
+type Json = Record<string, any>;
+interface Answer { status: number; headers: Headers; json: Json; text: string }
+
+async function call(s: BuiltServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const init: RequestInit = { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } };
+  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  const res = await s.app.request(`http://localhost${path}`, init);
+  const text = await res.text();
+  let json: Json = {};
+  try {
+    json = JSON.parse(text) as Json;
+  } catch {
+    // not JSON (metrics, docs)
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+const post = (s: BuiltServer, path: string, body: unknown, headers?: Record<string, string>) => call(s, 'POST', path, body, headers);
+const get = (s: BuiltServer, path: string, headers?: Record<string, string>) => call(s, 'GET', path, undefined, headers);
+
+function assertError(a: Answer, status: number, code: string): void {
+  assert.equal(a.status, status, a.text);
+  assert.equal(a.json['code'], code, a.text);
+  assert.equal(typeof a.json['error'], 'string', a.text);
+  assert.doesNotMatch(a.text, /\n\s+at |\.ts:\d+/, 'no stack trace');
+}
+
+let tmp: string;
+const servers: BuiltServer[] = [];
+async function server(cfg: Record<string, unknown>): Promise<BuiltServer> {
+  const s = await buildServer(parseServerConfig(cfg, 'test config'), createNativeRuntime(), tmp);
+  servers.push(s);
+  return s;
+}
+
+// The store: `user:{i}` holds the first 20 features of golden row i, `item:{i}` the other 10;
+// `user:stale-{i}` is row i with a wrong mean_radius that a request's context corrects.
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'omniserve-app-'));
+  const rows: Record<string, Record<string, number>> = {};
+  bc.records.forEach((r, i) => {
+    rows[`user:${i}`] = pick(r, USER_FEATURES);
+    rows[`item:${i}`] = pick(r, ITEM_FEATURES);
+    rows[`user:stale-${i}`] = { ...pick(r, USER_FEATURES), mean_radius: 99 };
+  });
+  writeFileSync(join(tmp, 'features.json'), JSON.stringify(rows));
+});
+after(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const T = { timeout: 30_000 };
+const v2Config = { ...bcConfig, version: '2', outputs: { logit: { postprocess: 'sigmoid', threshold: 0.5, labels: ['M', 'B'] } } };
+const mainConfig = {
+  models: [
+    { path: BC_MODEL, version: '1', default: true },
+    { path: BC_MODEL, version: '2', config: v2Config },
+    { path: BC_MODEL, name: 'cancer', version: '7' },
+    { path: WINE_MODEL },
+  ],
+  featureStore: { kind: 'memory', path: 'features.json' },
+  cache: { kind: 'memory' },
+};
+
+describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
+  let s: BuiltServer;
+  before(async () => {
+    s = await server(mainConfig);
+  });
+
+  describe('POST /predict', () => {
+    test('user_id + item_id + context: store hashes merged, context wins, golden probability', T, async () => {
+      for (const i of [0, 5, 17, 31]) {
+        const rec = bc.records[i]!;
+        const a = await post(s, '/predict', { user_id: `stale-${i}`, item_id: i, context: { mean_radius: rec['mean_radius'] } });
+        assert.equal(a.status, 200, a.text);
+        const p = sigmoid(logit(i));
+        close(a.json['probability'], p, `row ${i} probability`);
+        assert.equal(a.json['prediction'], p >= 0.5 ? 1 : 0);
+        assert.equal(a.json['label'], p >= 0.5 ? 'benign' : 'malignant');
+        assert.equal(a.json['model'], 'breast-cancer');
+        assert.equal(a.json['model_version'], '1');
+        assert.deepEqual(a.json['features_used'], FEATURES, 'features_used in model order');
+        assert.ok(typeof a.json['latency_ms'] === 'number' && a.json['latency_ms'] >= 0, a.text);
+        assert.equal(typeof a.json['cached'], 'boolean');
+      }
+      // Without the context the stale mean_radius is used: the answer differs.
+      const stale = await Promise.all([0, 5, 17, 31].map((i) => post(s, '/predict', { user_id: `stale-${i}`, item_id: i })));
+      assert.ok(stale.some((a, k) => Math.abs(a.json['probability'] - sigmoid(logit([0, 5, 17, 31][k]!))) > 1e-3),
+        'the context value replaced the stored one');
+    });
+
+    test('numeric ids address user:{id} and item:{id}; user alone lacks the item features', T, async () => {
+      const a = await post(s, '/predict', { user_id: 3, item_id: 3 });
+      assert.equal(a.status, 200, a.text);
+      close(a.json['probability'], sigmoid(logit(3)), 'row 3');
+      const userOnly = await post(s, '/predict', { user_id: 3 });
+      assertError(userOnly, 422, 'MISSING_FEATURE');
+      assert.equal(userOnly.json['details']['feature'], ITEM_FEATURES[0]);
+    });
+
+    test('direct features give the golden probability; features win over the store', T, async () => {
+      const a = await post(s, '/predict', { features: bc.records[9] });
+      assert.equal(a.status, 200, a.text);
+      close(a.json['probability'], sigmoid(logit(9)), 'row 9');
+      const b = await post(s, '/predict', { user_id: 'stale-9', item_id: 9, features: { mean_radius: bc.records[9]!['mean_radius'] } });
+      close(b.json['probability'], sigmoid(logit(9)), 'row 9 with a corrected stale feature');
+    });
+
+    test('instances: 32 golden records → 32 golden predictions in order', T, async () => {
+      const a = await post(s, '/predict', { instances: bc.records });
+      assert.equal(a.status, 200, a.text);
+      assert.equal(a.json['model'], 'breast-cancer');
+      assert.equal(a.json['model_version'], '1');
+      assert.equal(typeof a.json['latency_ms'], 'number');
+      const preds = a.json['predictions'] as Json[];
+      assert.equal(preds.length, 32);
+      preds.forEach((p, i) => {
+        close(p['probability'], sigmoid(logit(i)), `instance ${i}`);
+        assert.equal(p['prediction'], sigmoid(logit(i)) >= 0.5 ? 1 : 0);
+      });
+    });
+
+    test('a wine-mixed record gives softmax probabilities of the golden logits', T, async () => {
+      const a = await post(s, '/v1/models/wine-mixed/predict', { features: wine.records[4] });
+      assert.equal(a.status, 200, a.text);
+      const logits = wine.outputs['logits']!.data.slice(12, 15);
+      const max = Math.max(...logits);
+      const e = logits.map((x) => Math.exp(x - max));
+      const sum = e.reduce((x, y) => x + y, 0);
+      (a.json['probabilities'] as number[]).forEach((p, k) => close(p, e[k]! / sum, `class ${k}`));
+      assert.equal(a.json['prediction'], logits.indexOf(max));
+    });
+  });
+
+  describe('models and versions', () => {
+    test('/v1/models/{name}/predict and version selection', T, async () => {
+      const body = { user_id: 11, item_id: 11 };
+      const p = sigmoid(logit(11));
+      const v1 = await post(s, '/v1/models/breast-cancer/predict', body);
+      assert.equal(v1.status, 200, v1.text);
+      assert.equal(v1.json['model_version'], '1', 'the pinned default version');
+      assert.equal(v1.json['label'], p >= 0.5 ? 'benign' : 'malignant');
+      const v2 = await post(s, '/v1/models/breast-cancer/predict', { ...body, version: '2' });
+      assert.equal(v2.status, 200, v2.text);
+      assert.equal(v2.json['model_version'], '2');
+      assert.equal(v2.json['label'], p >= 0.5 ? 'B' : 'M', 'version 2 has its own labels');
+      close(v2.json['probability'], p, 'v2 probability');
+      const viaDefault = await post(s, '/predict', { ...body, version: '2' });
+      assert.equal(viaDefault.json['model_version'], '2');
+      const other = await post(s, '/v1/models/cancer/predict', body);
+      assert.equal(other.status, 200, other.text);
+      assert.equal(other.json['model'], 'cancer');
+      assert.equal(other.json['model_version'], '7');
+      close(other.json['probability'], p, 'cancer@7');
+    });
+
+    test('unknown model or version → 404 MODEL_NOT_FOUND', T, async () => {
+      assertError(await post(s, '/v1/models/nope/predict', { features: bc.records[0] }), 404, 'MODEL_NOT_FOUND');
+      assertError(await post(s, '/v1/models/breast-cancer/predict', { features: bc.records[0], version: '3' }), 404, 'MODEL_NOT_FOUND');
+      assertError(await post(s, '/predict', { features: bc.records[0], version: '7' }), 404, 'MODEL_NOT_FOUND');
+      assertError(await post(s, '/v1/models/cancer/predict', { features: bc.records[0], version: '1' }), 404, 'MODEL_NOT_FOUND');
+    });
+
+    test('GET /v1/models lists names, versions and defaults', T, async () => {
+      const a = await get(s, '/v1/models');
+      assert.equal(a.status, 200);
+      const by = Object.fromEntries((a.json['models'] as Json[]).map((m) => [m['name'], m]));
+      assert.deepEqual(by['breast-cancer'], { name: 'breast-cancer', versions: ['1', '2'], default: '1' });
+      assert.deepEqual(by['cancer'], { name: 'cancer', versions: ['7'], default: '7' });
+      assert.deepEqual(by['wine-mixed'], { name: 'wine-mixed', versions: ['1'], default: '1' });
+    });
+  });
+
+  describe('Open Inference Protocol v2', () => {
+    const wineInputs = (rows = 32) => [
+      // Nested rows are accepted and flattened.
+      { name: 'numeric', shape: [rows, 13], datatype: 'FP32', data: Array.from({ length: rows }, (_, r) => wine.inputs['numeric']!.data.slice(r * 13, r * 13 + 13)) },
+      { name: 'buckets', shape: [rows, 3], datatype: 'INT64', data: wine.inputs['buckets']!.data.slice(0, rows * 3) },
+    ];
+
+    test('server metadata, live and ready', T, async () => {
+      const meta = await get(s, '/v2');
+      assert.equal(meta.status, 200);
+      assert.equal(meta.json['name'], 'omniserve');
+      assert.equal(typeof meta.json['version'], 'string');
+      assert.ok(Array.isArray(meta.json['extensions']));
+      assert.deepEqual((await get(s, '/v2/health/live')).json, { live: true });
+      const ready = await get(s, '/v2/health/ready');
+      assert.equal(ready.status, 200);
+      assert.deepEqual(ready.json, { ready: true });
+    });
+
+    test('model metadata: -1 for dynamic dims, OIP datatype names, versions', T, async () => {
+      const b = await get(s, '/v2/models/breast-cancer');
+      assert.equal(b.status, 200, b.text);
+      assert.equal(b.json['name'], 'breast-cancer');
+      assert.deepEqual(b.json['versions'], ['1', '2']);
+      assert.equal(b.json['platform'], 'onnxruntime_onnx');
+      assert.equal(b.json['backend'], 'native-cpu');
+      assert.deepEqual(b.json['inputs'], [{ name: 'features', datatype: 'FP32', shape: [-1, 30] }]);
+      assert.deepEqual(b.json['outputs'], [{ name: 'logit', datatype: 'FP32', shape: [-1, 1] }]);
+      const w = await get(s, '/v2/models/wine-mixed');
+      assert.deepEqual(w.json['inputs'], [
+        { name: 'numeric', datatype: 'FP32', shape: [-1, 13] },
+        { name: 'buckets', datatype: 'INT64', shape: [-1, 3] },
+      ]);
+      assert.deepEqual(w.json['outputs'], [
+        { name: 'logits', datatype: 'FP32', shape: [-1, 3] },
+        { name: 'embedding', datatype: 'FP32', shape: [-1, 12] },
+      ]);
+    });
+
+    test('version-addressed metadata and readiness; unknown ones 404', T, async () => {
+      const m = await get(s, '/v2/models/breast-cancer/versions/2');
+      assert.equal(m.status, 200, m.text);
+      assert.equal(m.json['name'], 'breast-cancer');
+      assert.deepEqual((await get(s, '/v2/models/breast-cancer/versions/2/ready')).json, { name: 'breast-cancer', version: '2', ready: true });
+      assert.deepEqual((await get(s, '/v2/models/breast-cancer/ready')).json, { name: 'breast-cancer', version: '1', ready: true });
+      assertError(await get(s, '/v2/models/breast-cancer/versions/9'), 404, 'MODEL_NOT_FOUND');
+      assertError(await get(s, '/v2/models/breast-cancer/versions/9/ready'), 404, 'MODEL_NOT_FOUND');
+      assertError(await get(s, '/v2/models/nope'), 404, 'MODEL_NOT_FOUND');
+      assertError(await get(s, '/v2/models/nope/ready'), 404, 'MODEL_NOT_FOUND');
+    });
+
+    test('infer wine-mixed (FP32 nested + INT64): golden outputs, id echoed', T, async () => {
+      const a = await post(s, '/v2/models/wine-mixed/infer', { id: 'req-42', inputs: wineInputs() });
+      assert.equal(a.status, 200, a.text.slice(0, 500));
+      assert.equal(a.json['model_name'], 'wine-mixed');
+      assert.equal(a.json['model_version'], '1');
+      assert.equal(a.json['id'], 'req-42');
+      const outs = Object.fromEntries((a.json['outputs'] as Json[]).map((o) => [o['name'], o]));
+      assert.deepEqual(Object.keys(outs).sort(), ['embedding', 'logits']);
+      for (const name of ['logits', 'embedding']) {
+        assert.equal(outs[name]['datatype'], 'FP32');
+        assert.deepEqual(outs[name]['shape'], wine.outputs[name]!.dims);
+        (outs[name]['data'] as number[]).forEach((x, k) => close(x, wine.outputs[name]!.data[k]!, `${name}[${k}]`));
+      }
+    });
+
+    test('infer: outputs filter, version path, no id when none sent', T, async () => {
+      const a = await post(s, '/v2/models/wine-mixed/versions/1/infer', { inputs: wineInputs(4), outputs: [{ name: 'embedding' }] });
+      assert.equal(a.status, 200, a.text);
+      assert.equal(a.json['id'], undefined);
+      assert.deepEqual((a.json['outputs'] as Json[]).map((o) => o['name']), ['embedding']);
+      assert.deepEqual(a.json['outputs'][0]['shape'], [4, 12]);
+      const b = await post(s, '/v2/models/breast-cancer/versions/2/infer', {
+        inputs: [{ name: 'features', shape: [32, 30], datatype: 'FP32', data: bc.inputs['features']!.data }],
+      });
+      assert.equal(b.status, 200, b.text.slice(0, 300));
+      assert.equal(b.json['model_version'], '2');
+      (b.json['outputs'][0]['data'] as number[]).forEach((x, i) => close(x, logit(i), `logit ${i}`));
+    });
+
+    test('infer errors: unknown output, unknown input, wrong datatype, shape, length', T, async () => {
+      const [numeric, buckets] = wineInputs(2);
+      const path = '/v2/models/wine-mixed/infer';
+      const unknownOut = await post(s, path, { inputs: [numeric, buckets], outputs: [{ name: 'nope' }] });
+      assertError(unknownOut, 422, 'INVALID_REQUEST');
+      assert.equal(unknownOut.json['details']['output'], 'nope');
+      const unknownIn = await post(s, path, { inputs: [numeric, buckets, { name: 'extra', shape: [1], datatype: 'FP32', data: [0] }] });
+      assertError(unknownIn, 422, 'UNKNOWN_INPUT');
+      assert.equal(unknownIn.json['details']['input'], 'extra');
+      const dtype = await post(s, path, { inputs: [numeric, { ...buckets, datatype: 'FP32' }] });
+      assertError(dtype, 422, 'DTYPE_MISMATCH');
+      assert.equal(dtype.json['details']['input'], 'buckets');
+      assertError(await post(s, path, { inputs: [{ ...numeric, shape: [2, 12], data: wine.inputs['numeric']!.data.slice(0, 24) }, buckets] }), 422, 'SHAPE_MISMATCH');
+      assertError(await post(s, path, { inputs: [{ ...numeric, shape: [3, 13] }, buckets] }), 422, 'SHAPE_MISMATCH');
+      assertError(await post(s, path, { inputs: [numeric] }), 422, 'MISSING_INPUT');
+    });
+  });
+
+  describe('prediction cache', () => {
+    const metric = async (name: string, labels: string) => {
+      const m = (await get(s, '/metrics')).text;
+      const line = m.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+
+    test('repeat → cached: true; another version never gets this version\'s answer; counters', T, async () => {
+      const hits0 = await metric('omniserve_cache_hits_total', 'model="breast-cancer"');
+      const misses0 = await metric('omniserve_cache_misses_total', 'model="breast-cancer"');
+      const body = { user_id: 21, item_id: 21, context: { probe: 'cache' } };
+      const p = sigmoid(logit(21));
+      const first = await post(s, '/predict', body);
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.json['cached'], false);
+      const second = await post(s, '/predict', body);
+      assert.equal(second.json['cached'], true);
+      assert.equal(second.json['probability'], first.json['probability']);
+      assert.equal(second.json['model_version'], '1');
+      const v2 = await post(s, '/v1/models/breast-cancer/predict', { ...body, version: '2' });
+      assert.equal(v2.status, 200, v2.text);
+      assert.equal(v2.json['cached'], false, 'version 2 does not read version 1\'s entry');
+      assert.equal(v2.json['model_version'], '2');
+      assert.equal(v2.json['label'], p >= 0.5 ? 'B' : 'M');
+      const v2again = await post(s, '/v1/models/breast-cancer/predict', { ...body, version: '2' });
+      assert.equal(v2again.json['cached'], true);
+      assert.equal(v2again.json['label'], p >= 0.5 ? 'B' : 'M');
+      const v1again = await post(s, '/predict', body);
+      assert.equal(v1again.json['label'], p >= 0.5 ? 'benign' : 'malignant', 'version 1 still reads its own entry');
+      assert.equal(await metric('omniserve_cache_hits_total', 'model="breast-cancer"') - hits0, 3);
+      assert.equal(await metric('omniserve_cache_misses_total', 'model="breast-cancer"') - misses0, 2);
+    });
+
+    test('a batch mixes cached and fresh rows', T, async () => {
+      const first = await post(s, '/predict', { instances: [bc.records[22], bc.records[23]] });
+      assert.equal(first.status, 200, first.text);
+      const mixed = await post(s, '/predict', { instances: [bc.records[23], bc.records[24], bc.records[22]] });
+      assert.equal(mixed.status, 200, mixed.text);
+      [23, 24, 22].forEach((row, k) => close(mixed.json['predictions'][k]['probability'], sigmoid(logit(row)), `row ${row}`));
+    });
+  });
+
+  describe('operations routes', () => {
+    test('/health: healthy, models, feature store, cache', T, async () => {
+      const a = await get(s, '/health');
+      assert.equal(a.status, 200, a.text);
+      assert.equal(a.json['status'], 'healthy');
+      assert.deepEqual(a.json['feature_store'], { kind: 'memory', ok: true });
+      assert.equal(a.json['cache'], 'memory');
+      assert.ok((a.json['models'] as Json[]).some((m) => m['name'] === 'breast-cancer' && m['backend'] === 'native-cpu'));
+    });
+
+    test('/metrics after traffic passes `promtool check metrics`', T, async () => {
+      await post(s, '/predict', { user_id: 1, item_id: 1 });
+      await post(s, '/predict', { user_id: 'ghost' });
+      await post(s, '/v2/models/wine-mixed/infer', { inputs: [] });
+      const a = await get(s, '/metrics');
+      assert.equal(a.status, 200);
+      assert.match(a.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      for (const name of ['omniserve_requests_total', 'omniserve_request_duration_seconds_bucket', 'omniserve_batch_size_rows_bucket',
+        'omniserve_inference_duration_seconds_count', 'omniserve_cache_hits_total', 'omniserve_backend_info', 'omniserve_requests_in_flight']) {
+        assert.ok(a.text.includes(`\n${name}`) || a.text.startsWith(name), `${name} is exposed`);
+      }
+      assert.match(a.text, /omniserve_requests_total\{[^}]*route="\/predict"[^}]*status="404"[^}]*\} 1/);
+      const r = await promtool(a.text);
+      assert.equal(r.code, 0, `promtool check metrics failed:\n${r.out}\n--- metrics\n${a.text.slice(0, 3000)}`);
+      assert.equal(r.out.trim(), '', `promtool has complaints:\n${r.out}`);
+    });
+
+    test('/openapi.json: OpenAPI 3.1.0, every spec path is served', T, async () => {
+      const a = await get(s, '/openapi.json');
+      assert.equal(a.status, 200);
+      assert.equal(a.json['openapi'], '3.1.0');
+      const served = servedRoutes(s);
+      for (const [path, ops] of Object.entries(a.json['paths'] as Record<string, Record<string, unknown>>)) {
+        for (const method of Object.keys(ops)) assert.ok(served.has(`${method.toUpperCase()} ${path}`), `spec lists ${method} ${path}, which the app does not serve`);
+      }
+    });
+
+    test('/openapi.json lists every route the app serves', T, async () => {
+      const spec = (await get(s, '/openapi.json')).json;
+      const listed = new Set(Object.entries(spec['paths'] as Record<string, Record<string, unknown>>)
+        .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
+      const missing = [...servedRoutes(s)].filter((r) => !listed.has(r));
+      assert.deepEqual(missing, [], `routes missing from /openapi.json: ${missing.join(', ')}`);
+    });
+
+    test('/docs is an HTML page naming the routes', T, async () => {
+      const a = await get(s, '/docs');
+      assert.equal(a.status, 200);
+      assert.match(a.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(a.text, /^<!doctype html>/i);
+      assert.match(a.text, /POST \/predict/);
+      assert.match(a.text, /\/v2\/models\/\{name\}\/infer/);
+    });
+  });
+});
+
+/** `METHOD /path/{param}` for every route the app registered (middleware left out). */
+function servedRoutes(s: BuiltServer): Set<string> {
+  return new Set(s.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`));
+}
+
+/** Runs Debian's promtool on a scrape. */
+function promtool(text: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'ENOENT' ? new Error('promtool is not installed: install the Debian package `prometheus` (apt-get install prometheus)') : e));
+    child.once('close', (code) => resolve({ code, out }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(text);
+  });
+}
+
+describe('missing entities', { timeout: 60_000 }, () => {
+  test("missingEntity 'error': an unknown user or item → 404 ENTITY_NOT_FOUND naming the keys", T, async () => {
+    const s = await server({ models: [{ path: BC_MODEL }], featureStore: { kind: 'memory', path: 'features.json' } });
+    const a = await post(s, '/predict', { user_id: 'ghost' });
+    assertError(a, 404, 'ENTITY_NOT_FOUND');
+    assert.deepEqual(a.json['details'], { keys: ['user:ghost'] });
+    const b = await post(s, '/predict', { user_id: 0, item_id: 'ghost' });
+    assertError(b, 404, 'ENTITY_NOT_FOUND');
+    assert.deepEqual(b.json['details'], { keys: ['item:ghost'] });
+  });
+
+  test("missingEntity 'defaults': a model with a default scores; one without says MISSING_FEATURE", T, async () => {
+    const withDefault = { ...bcConfig, inputs: { features: { ...bcConfig.inputs.features, default: 0 } } };
+    const s = await server({
+      models: [{ path: BC_MODEL, config: withDefault }, { path: WINE_MODEL }],
+      featureStore: { kind: 'memory', path: 'features.json' },
+      missingEntity: 'defaults',
+    });
+    const a = await post(s, '/predict', { user_id: 'ghost', item_id: 'ghost' });
+    assert.equal(a.status, 200, a.text);
+    assert.equal(typeof a.json['probability'], 'number');
+    assert.deepEqual(a.json['features_used'], [], 'nothing came from the store');
+    // A known user with an unknown item: the user's 20 features plus defaults for the rest.
+    const b = await post(s, '/predict', { user_id: 2, item_id: 'ghost' });
+    assert.equal(b.status, 200, b.text);
+    assert.deepEqual(b.json['features_used'], USER_FEATURES);
+    const c = await post(s, '/v1/models/wine-mixed/predict', { user_id: 'ghost' });
+    assertError(c, 422, 'MISSING_FEATURE');
+  });
+});
+
+describe('auth and CORS', { timeout: 60_000 }, () => {
+  const KEY = 'test-key-0123456789';
+  let s: BuiltServer;
+  before(async () => {
+    s = await server({
+      models: [{ path: BC_MODEL }],
+      featureStore: { kind: 'memory', path: 'features.json' },
+      server: { apiKeys: [KEY, 'second-key-abcdef'], corsOrigins: ['https://app.example'] },
+    });
+  });
+
+  test('401 without a key or with a wrong one, WWW-Authenticate: Bearer; 200 with a key', T, async () => {
+    const body = { user_id: 4, item_id: 4 };
+    const bad: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-key-0000000' }, { authorization: `Basic ${KEY}` }, { authorization: KEY }, { authorization: 'Bearer ' }];
+    for (const headers of bad) {
+      const a = await post(s, '/predict', body, headers);
+      assertError(a, 401, 'UNAUTHORIZED');
+      assert.equal(a.headers.get('www-authenticate'), 'Bearer', JSON.stringify(headers));
+    }
+    assertError(await get(s, '/v2/models/breast-cancer'), 401, 'UNAUTHORIZED');
+    assertError(await post(s, '/v2/models/breast-cancer/infer', { inputs: [] }), 401, 'UNAUTHORIZED');
+    const ok = await post(s, '/predict', body, { authorization: `Bearer ${KEY}` });
+    assert.equal(ok.status, 200, ok.text);
+    close(ok.json['probability'], sigmoid(logit(4)), 'row 4');
+    assert.equal((await post(s, '/predict', body, { authorization: 'Bearer second-key-abcdef' })).status, 200);
+  });
+
+  test('/health, /metrics and the OIP health routes need no key', T, async () => {
+    for (const path of ['/health', '/metrics', '/v2/health/live', '/v2/health/ready']) {
+      assert.equal((await get(s, path)).status, 200, path);
+    }
+  });
+
+  test('CORS: preflight from an allowed origin, none for another; headers on answers', T, async () => {
+    const pre = await call(s, 'OPTIONS', '/predict', undefined, {
+      origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type',
+    });
+    assert.equal(pre.status, 204, pre.text);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match((pre.headers.get('access-control-allow-headers') ?? '').toLowerCase(), /authorization/);
+    assert.match((pre.headers.get('access-control-allow-headers') ?? '').toLowerCase(), /content-type/);
+    const evil = await call(s, 'OPTIONS', '/predict', undefined, { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+    assert.notEqual(evil.headers.get('access-control-allow-origin'), 'https://evil.example');
+    assert.notEqual(evil.headers.get('access-control-allow-origin'), '*');
+    const ok = await post(s, '/predict', { user_id: 4, item_id: 4 }, { origin: 'https://app.example', authorization: `Bearer ${KEY}` });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example');
+    const denied = await post(s, '/predict', { user_id: 4, item_id: 4 }, { origin: 'https://app.example' });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers.get('access-control-allow-origin'), 'https://app.example', 'a browser can read the 401');
+  });
+});
+
+describe('load shedding, deadlines and draining', { timeout: 60_000 }, () => {
+  test('a tiny queue: some 503 OVERLOADED with Retry-After, the rest 200, never a 500', T, async () => {
+    const s = await server({ models: [{ path: BC_MODEL }], batching: { maxQueueRows: 2, maxDelayMs: 50 } });
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, k) => post(s, '/predict', { features: bc.records[k % 32] })));
+    let ok = 0;
+    let shed = 0;
+    answers.forEach((a, k) => {
+      if (a.status === 200) {
+        close(a.json['probability'], sigmoid(logit(k % 32)), `request ${k}`);
+        ok++;
+      } else {
+        assertError(a, 503, 'OVERLOADED');
+        assert.equal(a.headers.get('retry-after'), '1');
+        shed++;
+      }
+    });
+    assert.ok(ok >= 1, `${ok} answered`);
+    assert.ok(shed >= 1, `${shed} shed`);
+    // Shedding is momentary: the same server answers once the queue is free.
+    assert.equal((await post(s, '/predict', { features: bc.records[0] })).status, 200);
+  });
+
+  test('a request that cannot start in time → 504 DEADLINE_EXCEEDED, quickly', T, async () => {
+    const s = await server({ models: [{ path: BC_MODEL }], server: { requestTimeoutMs: 1 }, batching: { maxDelayMs: 5_000 } });
+    const t0 = performance.now();
+    const a = await post(s, '/predict', { features: bc.records[0] });
+    assertError(a, 504, 'DEADLINE_EXCEEDED');
+    assert.ok(performance.now() - t0 < 2_000, 'answered long before the batch delay');
+    const batch = await post(s, '/predict', { instances: bc.records });
+    assertError(batch, 504, 'DEADLINE_EXCEEDED');
+  });
+
+  test('after drain(): ready 503, predict and infer 503 SHUTTING_DOWN, /health draining', T, async () => {
+    const s = await server({ models: [{ path: BC_MODEL }], featureStore: { kind: 'memory', path: 'features.json' } });
+    assert.equal((await post(s, '/predict', { user_id: 0, item_id: 0 })).status, 200);
+    await s.serving.drain();
+    const ready = await get(s, '/v2/health/ready');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(ready.json, { ready: false });
+    assert.equal((await get(s, '/v2/models/breast-cancer/ready')).status, 503);
+    assert.equal((await get(s, '/v2/health/live')).status, 200, 'still live');
+    const p = await post(s, '/predict', { user_id: 0, item_id: 0 });
+    assertError(p, 503, 'SHUTTING_DOWN');
+    assert.equal(p.headers.get('retry-after'), '1');
+    assertError(await post(s, '/predict', { features: bc.records[0] }), 503, 'SHUTTING_DOWN');
+    assertError(await post(s, '/v2/models/breast-cancer/infer', {
+      inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP32', data: bc.inputs['features']!.data.slice(0, 30) }],
+    }), 503, 'SHUTTING_DOWN');
+    const h = await get(s, '/health');
+    assert.equal(h.status, 503);
+    assert.equal(h.json['status'], 'draining');
+  });
+});
