@@ -1,0 +1,71 @@
+/**
+ * What the realtime and heavy parts of bench/realtime share: the scratch directory for
+ * configs and bodies, the smoke request that proves a server answers correctly before it is
+ * measured, and one measured wrk run with omniserve's /metrics around it.
+ * @module
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import process from 'node:process';
+import { fmtMs } from '../core/format.ts';
+import { scrapeMetrics, statsBetween } from './server-metrics.ts';
+import { ROOT, type RunningServer } from './servers.ts';
+import type { WrkRun } from './types.ts';
+import { runWrk, wrkProblems, type WrkOptions } from './wrk.ts';
+
+/** Scratch space (git-ignored): configs, request bodies, profiles. */
+export const WORK = join(ROOT, '.tmp', 'bench', 'realtime');
+mkdirSync(WORK, { recursive: true });
+
+/** A path relative to the repository root (where every command runs). */
+export const rel = (p: string) => relative(ROOT, p);
+/** Progress goes to stderr; stdout stays free. */
+export const log = (line: string) => process.stderr.write(`${line}\n`);
+/** Seconds since `t0` (a `performance.now()`), to one decimal. */
+export const secondsSince = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+export const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A path as an omniserve.json in WORK names it (omniserve resolves them against the config's directory). */
+export const fromConfig = (abs: string) => relative(WORK, abs);
+
+/** Writes an omniserve.json; returns its path relative to the repository root (servers run from there). */
+export function writeConfig(name: string, config: unknown): string {
+  const path = join(WORK, `${name}.json`);
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
+  return rel(path);
+}
+
+/** POSTs once and checks the answer, so a broken server fails loudly before wrk measures it. */
+export async function smoke(url: string, body: string, check: (status: number, json: unknown) => string | undefined): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  const why = check(res.status, json);
+  if (why) throw new Error(`smoke request to ${url}: ${why}: ${res.status} ${text.slice(0, 300)}`);
+}
+
+/** One measured wrk run against a running server, with omniserve's /metrics over it when `metrics`. */
+export async function wrkRun(server: RunningServer, variant: string, round: number, startSeconds: number, warmupRps: number,
+  opts: WrkOptions, metrics: boolean): Promise<WrkRun> {
+  const before = metrics ? await scrapeMetrics(server.url) : undefined;
+  const m = await runWrk(opts);
+  const stats = before ? statsBetween(before, await scrapeMetrics(server.url)) : undefined;
+  const problems = wrkProblems(m.result);
+  if (server.process.hasExited()) problems.push(`the server exited during the run: ${server.process.outputTail().slice(-300)}`);
+  return {
+    variant, round, server: server.argv, startSeconds,
+    wrk: ['wrk', ...m.args.map((a) => (isAbsolute(a) && a.startsWith(ROOT) ? rel(a) : a))].join(' '),
+    warmupRequestsPerSec: warmupRps, result: m.result, raw: m.raw, problems, ...(stats ? { stats } : {}),
+  };
+}
+
+/** The server metrics of a run, for the progress log. */
+export const statsText = (r: WrkRun) => r.stats
+  ? `; ${r.stats.meanBatchRows.toFixed(1)} rows/batch, run ${fmtMs(r.stats.meanInferenceMs)} ms` +
+    (Number.isNaN(r.stats.meanFeatureStoreMs) ? '' : `, Redis ${fmtMs(r.stats.meanFeatureStoreMs)} ms`) + `, in server ${fmtMs(r.stats.meanRequestMs)} ms`
+  : '';

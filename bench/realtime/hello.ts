@@ -1,0 +1,66 @@
+/**
+ * The baseline server of bench/realtime: a Hono hello-world `POST /predict` that parses the
+ * JSON body and echoes `user_id`, served by the same listener `omniserve serve` uses on the
+ * host it runs on (@hono/node-server on Node, Bun.serve on Bun, Deno.serve on Deno). Its
+ * requests/s is what HTTP + Hono + JSON cost alone; omniserve's figure is divided by it.
+ *
+ *   node --import tsx bench/realtime/hello.ts [--port P] [--host H] [--body json|stream]
+ *   node_modules/.bin/bun bench/realtime/hello.ts …
+ *   node_modules/.bin/deno run -A bench/realtime/hello.ts …
+ *
+ * `--body stream` (a diagnostic, not the baseline) reads the body the way omniserve's
+ * src/http/body.ts does, through `c.req.raw.body.getReader()`, instead of `c.req.json()`:
+ * on Node that turns @hono/node-server's lightweight request into a full undici Request
+ * (AbortController, web stream over the socket), and the difference in requests/s is that cost.
+ *
+ * Prints the same `{"event":"listening","url":…}` line as `omniserve serve`; SIGTERM stops it.
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { Hono } from 'hono';
+import type { Listen } from '../../runtimes/serve/listener.ts';
+
+/** The host's listener, imported lazily so Bun and Deno never load @hono/node-server. */
+async function hostListener(): Promise<{ host: string; listen: Listen }> {
+  if ('Bun' in globalThis) return { host: 'bun', listen: (await import('../../runtimes/bun/listen.ts')).listenBun };
+  if ('Deno' in globalThis) return { host: 'deno', listen: (await import('../../runtimes/deno/listen.ts')).listenDeno };
+  return { host: 'node', listen: (await import('../../runtimes/node/listen.ts')).listenNode };
+}
+
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, body: { type: 'string', default: 'json' } },
+});
+
+/** Reads the body through its web stream, as omniserve's readLimited does (minus the size checks). */
+async function readStream(req: Request): Promise<unknown> {
+  const reader = req.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  return JSON.parse(new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+}
+
+const app = new Hono();
+// Parsing the body (not just answering) keeps the baseline fair: omniserve must parse it too.
+app.post('/predict', async (c) => {
+  const body = (values.body === 'stream' ? await readStream(c.req.raw) : await c.req.json()) as { user_id?: unknown };
+  return c.json({ ok: true, echo: body.user_id });
+});
+
+const { host, listen } = await hostListener();
+const listening = await listen(app.fetch, { port: Number(values.port), host: values.host });
+process.stdout.write(`${JSON.stringify({
+  event: 'listening', url: `http://${values.host}:${listening.port}`, port: listening.port, host, pid: process.pid,
+})}\n`);
+
+const stop = async () => {
+  await listening.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());

@@ -1,0 +1,75 @@
+/**
+ * Where a Node server's time goes under bench/realtime's load: starts Redis (seeded as in
+ * run.ts), runs the server under `node --cpu-prof`, loads it with wrk (64 connections,
+ * random ids) for `--seconds`, stops it (SIGTERM: the profile is written on exit) and prints
+ * the top self-time functions and the time per package (omniserve, hono, ioredis, Node).
+ *
+ *   node --import tsx bench/realtime/profile.ts [--server omniserve|hello] [--seconds 10]
+ *       [--max-delay-ms N] [--top 30] [--json out.json]
+ *
+ * Profiling slows the server down, so these numbers say where time goes, not how fast it is.
+ * @module
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { startRedis } from '../../test/support/redis-server.ts';
+import { fmtMs, fmtRate } from '../core/format.ts';
+import { summarizeProfile } from './cpu-profile.ts';
+import { seedRedis } from './seed-redis.ts';
+import { ROOT, startServer, type ServerSpec } from './servers.ts';
+import { runWrk } from './wrk.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'omniserve' },
+    seconds: { type: 'string', default: '10' },
+    'max-delay-ms': { type: 'string' },
+    top: { type: 'string', default: '30' },
+    json: { type: 'string' },
+  },
+});
+const seconds = Number(args.seconds);
+const dir = join(ROOT, '.tmp', 'bench', 'realtime', `prof-${args.server}`);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+const flags = ['--cpu-prof', '--cpu-prof-dir', relative(ROOT, dir)];
+
+const redis = await startRedis();
+try {
+  await seedRedis(redis.url);
+  let spec: ServerSpec;
+  if (args.server === 'hello') {
+    spec = { kind: 'hello', nodeFlags: flags };
+  } else {
+    const config = join(ROOT, '.tmp', 'bench', 'realtime', 'profile-omniserve.json');
+    writeFileSync(config, JSON.stringify({
+      models: [{ path: relative(join(ROOT, '.tmp', 'bench', 'realtime'), join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx')) }],
+      featureStore: { kind: 'redis', url: redis.url },
+      cache: { kind: 'none' },
+      batching: args['max-delay-ms'] !== undefined ? { maxDelayMs: Number(args['max-delay-ms']) } : {},
+    }));
+    spec = { kind: 'omniserve', config: relative(ROOT, config), nodeFlags: flags };
+  }
+  const server = await startServer('node', spec);
+  try {
+    const r = await runWrk({ url: `${server.url}/predict`, threads: 2, connections: 64, seconds });
+    process.stderr.write(`${args.server} under --cpu-prof: ${fmtRate(r.result.requestsPerSec)} req/s, p50 ${fmtMs(r.result.latencyMs.p50)} ms, ` +
+      `p99 ${fmtMs(r.result.latencyMs.p99)} ms, non-2xx ${r.result.non2xx}\n`);
+  } finally {
+    await server.stop();
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}: did the server exit cleanly on SIGTERM?`);
+  const summary = summarizeProfile(join(dir, file), Number(args.top));
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`.padStart(6);
+  process.stdout.write(`profile ${relative(ROOT, join(dir, file))}: ${fmtMs(summary.totalMs)} ms sampled, ${fmtMs(summary.idleMs)} ms idle\n\n` +
+    'self time by package (share of non-idle):\n' +
+    summary.groups.map((g) => `  ${pct(g.share)} ${fmtMs(g.ms).padStart(8)} ms  ${g.group}`).join('\n') +
+    '\n\ntop functions by self time:\n' +
+    summary.functions.map((f) => `  ${pct(f.share)} ${fmtMs(f.ms).padStart(8)} ms  ${f.fn}  ${f.where}`).join('\n') + '\n');
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(summary, null, 2)}\n`);
+} finally {
+  await redis.stop();
+}

@@ -1,0 +1,25 @@
+/**
+ * Medians over a variant's rounds (the realtime part runs each server configuration
+ * `rounds` times, interleaved with the others).
+ * @module
+ */
+import type { VariantSummary, WrkRun } from './types.ts';
+
+/** The median; of an even count, the mean of the middle two. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Summarises the runs of one variant. */
+export function summarizeRuns(runs: readonly WrkRun[]): VariantSummary {
+  return {
+    rounds: runs.length,
+    requestsPerSec: median(runs.map((r) => r.result.requestsPerSec)),
+    p50Ms: median(runs.map((r) => r.result.latencyMs.p50)),
+    p99Ms: median(runs.map((r) => r.result.latencyMs.p99)),
+    problems: runs.flatMap((r) => r.problems.map((p) => `round ${r.round}: ${p}`)),
+  };
+}
