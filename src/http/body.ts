@@ -47,13 +47,29 @@ async function readLimited(req: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
+async function readDeclared(c: Context, limit: number, declared: number): Promise<string> {
+  if (!(declared <= limit)) {
+    throw Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit });
+  }
+  try {
+    return await c.req.text();
+  } catch (e) {
+    throw Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
+  }
+}
+
 /** Parses a JSON body after checking content type and size. */
 export async function readJson(c: Context, limit: number): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw Errors.UNSUPPORTED_MEDIA_TYPE(`content-type must be application/json (got ${type ? JSON.stringify(type) : 'none'})`);
   }
-  const text = await readLimited(c.req.raw, limit);
+  // With a Content-Length (checked against the limit first) the host's own body reader is
+  // much cheaper: on Node, touching `request.body` makes @hono/node-server build a full web
+  // stream per request (measured: hello-world 24.8k → 6.2k req/s). Only chunked bodies of
+  // unknown length are read through the stream, counting bytes as they come.
+  const declared = c.req.header('content-length');
+  const text = declared !== undefined && declared !== '' ? await readDeclared(c, limit, Number(declared)) : await readLimited(c.req.raw, limit);
   if (text.trim() === '') throw Errors.INVALID_JSON('the request body is empty; expected JSON');
   let value: unknown;
   try {

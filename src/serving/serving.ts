@@ -144,7 +144,13 @@ export class Serving {
         }
       }
     }
-    return Object.assign({}, ...found.filter((f) => f !== null), req.context ?? {}, req.features ?? {}) as FeatureRecord;
+    // Later sources win: user, item, context, direct features. Plain loops: this runs per
+    // request and the spread form allocated an array and a filtered copy each time.
+    const rec: Record<string, unknown> = {};
+    for (const f of found) if (f !== null) for (const k in f) rec[k] = f[k];
+    if (req.context) for (const k in req.context) rec[k] = req.context[k];
+    if (req.features) for (const k in req.features) rec[k] = req.features[k];
+    return rec;
   }
 
   /** Stops taking work, lets queued and in-flight work finish. */

@@ -37,10 +37,26 @@ function view(r: PredictionResult) {
   };
 }
 
-function featuresUsed(model: Model, rec: FeatureRecord): string[] {
-  const used: string[] = [];
-  for (const names of Object.values(model.features)) for (const n of names) if (rec[n] !== undefined && rec[n] !== null) used.push(n);
-  return used;
+// The model's feature names as a JSON array, made once per model: nearly every request uses
+// all of them, and re-serialising 30 names per response was a visible share of CPU.
+const allFeaturesJson = new WeakMap<Model, { names: string[]; json: string }>();
+
+/** The features this record supplied, in model order, as a JSON array. */
+function featuresUsedJson(model: Model, rec: FeatureRecord): string {
+  let all = allFeaturesJson.get(model);
+  if (!all) {
+    const names = Object.values(model.features).flat();
+    all = { names, json: JSON.stringify(names) };
+    allFeaturesJson.set(model, all);
+  }
+  let missing = false;
+  for (const n of all.names) {
+    if (rec[n] === undefined || rec[n] === null) {
+      missing = true;
+      break;
+    }
+  }
+  return missing ? JSON.stringify(all.names.filter((n) => rec[n] !== undefined && rec[n] !== null)) : all.json;
 }
 
 /** Adds the realtime routes. */
@@ -78,13 +94,16 @@ export function realtimeRoutes(app: Hono<AppEnv>, o: AppOptions): void {
     }
     const record = await serving.assemble(body);
     const [served] = await serving.predict(model, [record], deadline);
-    return c.json({
+    const head = JSON.stringify({
       ...view(served!.result),
       model: model.name,
       model_version: model.version,
       latency_ms: round(performance.now() - t0),
-      features_used: featuresUsed(model, record),
       cached: served!.cached,
+    });
+    // Same JSON as c.json({..., features_used}) with the cached array spliced in.
+    return c.body(`${head.slice(0, -1)},"features_used":${featuresUsedJson(model, record)}}`, 200, {
+      'Content-Type': 'application/json',
     });
   };
 
