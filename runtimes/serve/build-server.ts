@@ -4,7 +4,7 @@
  * all three); the host only supplies the runtime adapter and how to listen.
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createEngine, type Engine, type RuntimeAdapter } from '../../src/index.ts';
 import { createApp } from '../../src/http/app.ts';
@@ -49,9 +49,11 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     for (const m of cfg.models) {
       const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
       try {
+        const source = at(m.path);
+        const threads = m.threads ?? (await smallModel(source) ? 1 : undefined);
         const model = await engine.models.load({
-          source: at(m.path), name: m.name, version: m.version, config,
-          backend: m.backend as never, default: m.default,
+          source, name: m.name, version: m.version, config,
+          backend: m.backend as never, default: m.default, session: threads ? { threads } : undefined,
         });
         // One merged run should be one session run: batch as large as the model takes.
         perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
@@ -153,6 +155,19 @@ function createCache(cfg: ServerConfig): PredictionCache | undefined {
     case 'redis':
       if (!c.url) throw Errors.INVALID_CONFIG('cache.url: a Redis URL is needed (or REDIS_URL)', { path: 'cache.url' });
       return createRedisCache({ url: c.url });
+  }
+}
+
+const SMALL_MODEL_BYTES = 4 << 20;
+
+/** True for a local model file under 4 MiB (URLs: unknown size, onnxruntime's default). */
+async function smallModel(source: string): Promise<boolean> {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source) && !source.startsWith('file:')) return false;
+  try {
+    const { size } = await stat(source.startsWith('file:') ? new URL(source) : source);
+    return size < SMALL_MODEL_BYTES;
+  } catch {
+    return false;
   }
 }
 

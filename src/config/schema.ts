@@ -29,6 +29,12 @@ const ModelEntry = v.strictObject({
   backend: v.optional(Backend),
   default: v.optional(v.boolean()),
   batching: v.optional(Batching),
+  /**
+   * onnxruntime intra-op threads. Default: 1 for models under 4 MiB (their runs take
+   * microseconds; a spinning thread pool only competes with the HTTP server for cores),
+   * onnxruntime's default (all cores) for larger ones.
+   */
+  threads: v.optional(PositiveInt),
   /** Run this model in N worker threads (heavy models: the event loop never blocks). 0: in-process. */
   workers: v.optional(NonNegInt, 0),
 });
