@@ -90,10 +90,6 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     missingEntity: cfg.missingEntity,
     pools,
   });
-  metrics.setSources({
-    queueRows: () => engine.models.list().map((m) => [m.name, serving.queueRows(m.name)] as [string, number]),
-    models: () => engine.models.list().flatMap((m) => m.versions.map((v) => engine.models.get(m.name, v).metadata)),
-  });
   const app = createApp({
     serving,
     metrics: { registry, serving: metrics },

@@ -156,10 +156,6 @@ async function build(bundle: WorkerBundle, env: WorkerEnv): Promise<Built> {
     perModelBatching: perModel,
     missingEntity,
   });
-  metrics.setSources({
-    queueRows: () => engine.models.list().map((m) => [m.name, serving.queueRows(m.name)] as [string, number]),
-    models: () => engine.models.list().flatMap((m) => m.versions.map((v) => engine.models.get(m.name, v).metadata)),
-  });
   const app = createApp({
     serving,
     metrics: { registry, serving: metrics },

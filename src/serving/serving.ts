@@ -62,6 +62,11 @@ export class Serving {
   #draining = false;
 
   constructor(readonly engine: Engine, readonly options: ServingOptions = {}) {
+    // Gauges read at scrape time: queue depth per model, and which backend each version uses.
+    options.metrics?.setSources({
+      queueRows: () => engine.models.list().map((m) => [m.name, this.queueRows(m.name)] as [string, number]),
+      models: () => engine.models.list().flatMap((m) => m.versions.map((v) => engine.models.get(m.name, v).metadata)),
+    });
     // A replaced or unloaded version first finishes what its batcher holds.
     engine.models.onRetire(async (m) => {
       const b = this.#batchers.get(m);
