@@ -28,12 +28,13 @@ export interface RealtimePlan {
 }
 
 /** The variants to run: the baseline and omniserve, plus maxDelayMs 0 and the diagnostics when asked. */
-export function realtimeVariants(o: { delay0: boolean; diagnose: boolean }): Variant[] {
+export function realtimeVariants(o: { delay0: boolean; diagnose: boolean; workers?: number }): Variant[] {
   return [
     { id: 'hello', title: 'Hono hello-world', kind: 'hello' },
     ...(o.diagnose ? [{ id: 'hello-stream', title: 'hello-world, body read via getReader() as omniserve does', kind: 'hello', helloBody: 'stream' } as const] : []),
     { id: 'omniserve', title: 'omniserve (maxDelayMs 2, default)', kind: 'omniserve' },
     ...(o.delay0 ? [{ id: 'omniserve-delay0', title: 'omniserve (maxDelayMs 0)', kind: 'omniserve', batching: { maxDelayMs: 0 } } as const] : []),
+    ...(o.workers && o.workers > 1 ? [{ id: `omniserve-workers${o.workers}`, title: `omniserve (--workers ${o.workers})`, kind: 'omniserve', workers: o.workers } as const] : []),
     ...(o.diagnose ? [{ id: 'omniserve-features', title: 'omniserve, features in the body (no Redis)', kind: 'omniserve', featuresInBody: true } as const] : []),
   ];
 }
@@ -61,7 +62,9 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
         featureStore: v.featuresInBody ? { kind: 'none' } : { kind: 'redis', url: redis.url },
         cache: { kind: 'none' },
         batching: v.batching ?? {},
+        ...(v.workers ? { server: { workers: v.workers } } : {}),
       }),
+      ...(v.workers ? { workers: v.workers } : {}),
     }]));
     // One fixed row of the fixture: the same model work as a Redis-assembled one.
     const featuresBody = join(WORK, 'features-body.json');

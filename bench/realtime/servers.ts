@@ -4,6 +4,7 @@
  * `{"event":"listening","url":…}` line; SIGTERM stops them.
  * @module
  */
+import { freePort } from '../../test/support/free-port.ts';
 import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -35,15 +36,15 @@ export const executable = (argv0: string) => (argv0 === 'node' ? process.execPat
 /** What to start. */
 export type ServerSpec = (
   | { readonly kind: 'hello'; readonly args?: readonly string[] }
-  | { readonly kind: 'omniserve'; readonly config: string }
+  | { readonly kind: 'omniserve'; readonly config: string; readonly workers?: number }
 ) & {
   /** Extra flags for node itself (e.g. `--cpu-prof`); Node only. */
   readonly nodeFlags?: readonly string[];
 };
 
 /** The argv (relative to the repository root) that starts `spec` on `host`. */
-export function serverArgv(host: Host, spec: ServerSpec): string[] {
-  const listen = ['--port', '0', '--host', '127.0.0.1'];
+export function serverArgv(host: Host, spec: ServerSpec, port = 0): string[] {
+  const listen = ['--port', String(port), '--host', '127.0.0.1'];
   const flags = host === 'node' ? spec.nodeFlags ?? [] : [];
   if (spec.kind === 'hello') {
     const [node, ...rest] = tsArgv(host, join('bench', 'realtime', 'hello.ts'), [...listen, ...(spec.args ?? [])]);
@@ -66,11 +67,14 @@ export interface RunningServer {
 
 /** Starts `spec` on `host` and waits (at most `timeoutMs`) for its listening line. */
 export async function startServer(host: Host, spec: ServerSpec, timeoutMs = 60_000): Promise<RunningServer> {
-  const argv = serverArgv(host, spec);
-  const proc = await spawnProcess(executable(argv[0]!), argv.slice(1), { cwd: ROOT, name: `${host}:${spec.kind}` });
-  let line: string;
+  // Several serving processes share one port: it must be chosen up front, and every one of
+  // them must be listening before the load starts.
+  const workers = spec.kind === 'omniserve' ? spec.workers ?? 1 : 1;
+  const argv = serverArgv(host, spec, workers > 1 ? await freePort() : 0);
+  const proc = await spawnProcess(executable(argv[0]!), argv.slice(1), { cwd: ROOT, name: `${host}:${spec.kind}`, group: workers > 1 });
+  let line = '';
   try {
-    line = await proc.lines.waitFor((l) => l.includes('"listening"'), timeoutMs);
+    for (let i = 0; i < workers; i++) line = await proc.lines.waitFor((l) => l.includes('"listening"'), timeoutMs);
   } catch (e) {
     await proc.stop({ signal: 'SIGKILL' });
     throw new Error(`${argv.join(' ')} did not start: ${(e as Error).message}\n${proc.outputTail()}`);

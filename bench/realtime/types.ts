@@ -52,6 +52,8 @@ export interface Variant {
   readonly helloBody?: 'stream';
   /** Diagnostics: omniserve without Redis, the 30 features sent in the body (one fixed row). */
   readonly featuresInBody?: boolean;
+  /** omniserve `server.workers`: serving processes sharing one port (the multi-core scaling). */
+  readonly workers?: number;
 }
 
 /** Medians over a variant's rounds. */
