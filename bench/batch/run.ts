@@ -1,0 +1,126 @@
+/**
+ * Batch benchmark: N rows (id, timestamp, 30 float features) written as Parquet under
+ * .tmp/bench-batch (never committed), then scored end to end by a real `omniserve batch`
+ * process; compared with raw in-process inference (`model.infer` on prebuilt tensors) of
+ * the same model in the same run. Peak memory: the batch process's VmHWM (all its threads).
+ * Usage: node --import tsx bench/batch/run.ts [--rows N] [--files F] [--workers W]
+ * Writes bench/results/batch.json and batch.md.
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { createEngine } from '../../src/index.ts';
+import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MODEL = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
+const modelConfig = JSON.parse(readFileSync(MODEL.replace(/\.onnx$/, '.config.json'), 'utf8'));
+const FEATURES: string[] = modelConfig.inputs.features.features;
+const RECORDS = readFileSync(join(ROOT, 'test/fixtures/data/breast-cancer.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000000' }, files: { type: 'string', default: '10' }, workers: { type: 'string', default: String(availableParallelism()) }, 'row-group': { type: 'string', default: '131072' } } });
+const rows = Number(values.rows);
+const files = Number(values.files);
+const workers = Number(values.workers);
+const rowGroup = Number(values['row-group']);
+const dir = join(ROOT, '.tmp/bench-batch');
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(join(dir, 'in'), { recursive: true });
+
+// 1. Input: float32 features (what the model takes), one file at a time so generation stays bounded.
+let t = performance.now();
+const per = Math.ceil(rows / files);
+for (let f = 0; f < files; f++) {
+  const n = Math.min(per, rows - f * per);
+  const base = f * per;
+  const cols = [
+    { name: 'id', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(base + i)) },
+    { name: 'timestamp', data: Float64Array.from({ length: n }, (_, i) => 1.7e12 + base + i) },
+    ...FEATURES.map((name) => ({ name, data: Float32Array.from({ length: n }, (_, i) => RECORDS[(base + i) % RECORDS.length]![name]! * (1 + ((i % 7) - 3) / 100)) })),
+  ];
+  writeFileSync(join(dir, `in/part-${String(f).padStart(3, '0')}.parquet`), new Uint8Array(parquetWriteBuffer({ columnData: cols, rowGroupSize: rowGroup, codec: 'UNCOMPRESSED' })));
+}
+const genSecs = (performance.now() - t) / 1000;
+console.log(`generated ${rows} rows in ${files} files in ${genSecs.toFixed(1)} s`);
+
+// 2. Raw in-process inference: the same model, prebuilt float32 tensors, all cores to onnxruntime.
+const engine = createEngine(createNativeRuntime());
+const model = await engine.models.load({ source: MODEL, config: modelConfig, backend: 'cpu' });
+const batch = 65_536;
+const data = new Float32Array(batch * FEATURES.length);
+for (let i = 0; i < data.length; i++) data[i] = RECORDS[Math.floor(i / FEATURES.length) % RECORDS.length]![FEATURES[i % FEATURES.length]!]!;
+const rawRows = Math.min(rows, 5_000_000);
+await model.infer({ features: { dtype: 'float32', data, dims: [batch, FEATURES.length] } });
+t = performance.now();
+for (let done = 0; done < rawRows; done += batch) await model.infer({ features: { dtype: 'float32', data, dims: [batch, FEATURES.length] } });
+const rawSecs = (performance.now() - t) / 1000;
+const rawRate = Math.ceil(rawRows / batch) * batch / rawSecs;
+await engine.close();
+console.log(`raw inference: ${Math.round(rawRate)} rows/s`);
+
+// 3. End to end: a real `omniserve batch` process, peak memory polled from /proc.
+writeFileSync(join(dir, 'batch.json'), JSON.stringify({ batch: { model: { path: MODEL, backend: 'cpu' }, workers, compression: 'UNCOMPRESSED' } }));
+t = performance.now();
+const child = spawn(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'batch', '--config', join(dir, 'batch.json'), '--input', join(dir, 'in'), '--output', join(dir, 'out')], { stdio: ['ignore', 'pipe', 'pipe'] });
+let peakKb = 0;
+const poll = setInterval(() => {
+  try { peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0)); } catch { /* exited */ }
+}, 50);
+let out = '';
+let err = '';
+child.stdout.on('data', (d) => (out += d));
+child.stderr.on('data', (d) => (err += d));
+const code = await new Promise<number | null>((res) => child.on('close', res));
+clearInterval(poll);
+const e2eSecs = (performance.now() - t) / 1000;
+if (code !== 0) throw new Error(`omniserve batch exited ${code}: ${err.slice(-2000)}`);
+const e2eRate = rows / e2eSecs;
+const result = {
+  date: new Date().toISOString(), machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version },
+  rows, files, rowGroup, workers, generateSeconds: genSecs,
+  rawInference: { rows: rawRows, rowsPerSecond: Math.round(rawRate), batch },
+  endToEnd: { seconds: e2eSecs, rowsPerSecond: Math.round(e2eRate), peakMemoryMiB: Math.round(peakKb / 1024), summary: JSON.parse(out.trim().split('\n').pop()!) },
+  ratioToRaw: +(e2eRate / rawRate).toFixed(3),
+  goals: { ratio: 0.5, rowsPerSecond: 1_000_000, peakMemoryMiB: 1024 },
+};
+console.log(JSON.stringify(result, null, 2));
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench/results/batch.json'), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(join(ROOT, 'bench/results/batch.md'), `# Batch benchmark
+
+${result.date}, ${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}.
+Input: ${rows.toLocaleString('en')} rows (id, timestamp, 30 float32 features) in ${files} Parquet files, row groups of ${rowGroup}.
+Model: breast-cancer MLP (30-16-1). Output: uncompressed Parquet, ${workers} workers.
+
+| measure | value | goal |
+|---|---|---|
+| end to end | ${Math.round(e2eRate).toLocaleString('en')} rows/s (${e2eSecs.toFixed(1)} s) | ≥ 1,000,000 rows/s |
+| raw in-process inference (same model, same run) | ${Math.round(rawRate).toLocaleString('en')} rows/s | |
+| ratio end to end / raw | ${result.ratioToRaw} | ≥ 0.5 |
+| peak memory of the batch process | ${result.endToEnd.peakMemoryMiB} MiB | < 1024 MiB |
+
+Reproduce: \`node --import tsx bench/batch/run.ts --rows ${rows} --files ${files}\`.
+
+## Where the time goes, and the Parquet library
+
+One 131,072-row unit (34 input columns) on one core: read (hyparquet) 55–140 ms, score
+(tensor from columns + \`model.infer\` + \`model.results\`) 105–250 ms, encode
+(hyparquet-writer) 380–700 ms. Encoding is the bottleneck; PLAIN encoding for numbers and no
+column statistics took it from about 600 to about 400 ms per unit.
+
+Libraries measured on the same 131,072 × 34 columns (uncompressed, one core):
+hyparquet-writer 0.17 175 ms (PLAIN, no statistics; 361 ms with its defaults);
+parquet-wasm 0.8 (Rust parquet via WASM, through apache-arrow IPC) 37–48 ms with dictionaries
+and statistics off (550–1,000 ms with its defaults). Reading: hyparquet 55–100 ms per row
+group with ranged reads; parquet-wasm 112–130 ms, and it wants the whole file's bytes.
+hyparquet/hyparquet-writer are used today: pure JavaScript (every host, workerd and the
+browser included), ranged reads by row group (bounded memory), already the project's reader.
+parquet-wasm as the writer is the measured way towards the 1,000,000 rows/s goal (about 4×
+faster encoding) at the cost of two dependencies (parquet-wasm, apache-arrow).
+`);
+rmSync(join(dir, 'out'), { recursive: true, force: true });

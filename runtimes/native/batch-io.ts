@@ -1,0 +1,104 @@
+/**
+ * File access of batch runs on Node-API hosts: ranged reads for hyparquet, atomic writes
+ * (a temporary name in the same directory, then rename, so a crash leaves either nothing
+ * or a whole file), and input globs.
+ * @module
+ */
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { AsyncBuffer } from 'hyparquet';
+import type { BatchHost } from '../../src/batch/run.ts';
+
+/** Opens a file for ranged reads; the handle is read with positional reads, never loaded whole. */
+export async function openAsyncBuffer(path: string): Promise<AsyncBuffer> {
+  const { size } = await stat(path);
+  return {
+    byteLength: size,
+    async slice(start: number, end = size): Promise<ArrayBuffer> {
+      const fh = await open(path, 'r');
+      try {
+        const buf = new Uint8Array(Math.max(0, end - start));
+        let off = 0;
+        while (off < buf.length) {
+          const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
+          if (bytesRead === 0) break;
+          off += bytesRead;
+        }
+        return buf.buffer;
+      } finally {
+        await fh.close();
+      }
+    },
+  };
+}
+
+let seq = 0;
+
+/** Writes `bytes` to `path` through a temporary file and a rename. */
+export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${seq++}`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The batch host on node:fs. */
+export function nodeBatchHost(): BatchHost {
+  return {
+    open: openAsyncBuffer,
+    writeAtomic,
+    readText: async (path) => {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    },
+  };
+}
+
+/**
+ * Expands an input pattern: a file, a directory (its `*.parquet`), or a path whose segments
+ * hold `*` / `?` wildcards (`**` matches any depth). Sorted, absolute, unique.
+ */
+export async function expandInputs(pattern: string): Promise<string[]> {
+  const abs = resolve(pattern);
+  if (!/[*?]/.test(abs)) {
+    const s = await stat(abs).catch(() => undefined);
+    if (!s) return [];
+    if (s.isDirectory()) return (await readdir(abs)).filter((n) => n.endsWith('.parquet')).sort().map((n) => join(abs, n));
+    return [abs];
+  }
+  const parts = abs.split('/').filter(Boolean);
+  const out = new Set<string>();
+  await walk('/', parts, out);
+  return [...out].sort();
+}
+
+async function walk(dir: string, parts: string[], out: Set<string>): Promise<void> {
+  if (parts.length === 0) return;
+  const [head, ...rest] = parts as [string, ...string[]];
+  if (!/[*?]/.test(head)) {
+    const p = join(dir, head);
+    if (rest.length === 0) { if (await stat(p).then((s) => s.isFile(), () => false)) out.add(p); return; }
+    return walk(p, rest, out);
+  }
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  if (head === '**') {
+    await walk(dir, rest, out);
+    for (const e of entries) if (e.isDirectory()) await walk(join(dir, e.name), parts, out);
+    return;
+  }
+  const re = new RegExp(`^${head.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  for (const e of entries) {
+    if (!re.test(e.name) || e.name.includes('.tmp-')) continue;
+    const p = join(dir, e.name);
+    if (rest.length === 0) { if (e.isFile()) out.add(p); } else if (e.isDirectory()) await walk(p, rest, out);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `omniserve batch --config F --input GLOB --output DIR [--partition-by COL] [--resume]
+ * [--incremental --watermark-column COL]`: Parquet in, scored Parquet out, per the batch
+ * contract in docs/DESIGN.md. Exit codes: 0 committed (or nothing new), 1 error, 2 usage,
+ * 3 some inputs or units failed (the manifest lists them; --resume retries them).
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { createEngine, parseBackendRequest, type RuntimeAdapter } from '../../src/index.ts';
+import { parseBatchConfig } from '../../src/batch/config.ts';
+import { createProgress } from '../../src/batch/progress.ts';
+import { BatchUsageError, runBatch } from '../../src/batch/run.ts';
+import { featureInput } from '../../src/batch/score.ts';
+import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
+import { createBatchPool } from '../native/batch-pool.ts';
+
+/** Runs the command; returns the exit code. Usage mistakes throw BatchUsageError. */
+export async function batchCommand(args: readonly string[], runtime: () => RuntimeAdapter, io: { stdout: Writable; stderr: Writable }): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' },
+      'partition-by': { type: 'string' }, resume: { type: 'boolean', default: false },
+      incremental: { type: 'boolean', default: false }, 'watermark-column': { type: 'string' },
+    },
+  });
+  if (!values.config || !values.input || !values.output) throw new BatchUsageError('--config, --input and --output are required');
+  if (values.incremental !== (values['watermark-column'] !== undefined)) throw new BatchUsageError('--incremental and --watermark-column go together');
+  const configPath = resolve(values.config);
+  const config = parseBatchConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
+  const base = dirname(configPath);
+  const modelPath = resolve(base, config.model.path);
+  const modelConfig = config.model.config === undefined ? JSON.parse(await readFile(`${modelPath.replace(/\.onnx$/, '')}.config.json`, 'utf8').catch(() => '{}'))
+    : JSON.parse(await readFile(resolve(base, config.model.config), 'utf8'));
+  const inputs = await expandInputs(values.input);
+  if (inputs.length === 0) throw new BatchUsageError(`--input ${values.input} matches no file`);
+
+  // The main thread loads the model once too: its feature list is checked against every
+  // input's columns before a worker starts, and workers: 0 scores with it.
+  const engine = createEngine(runtime());
+  try {
+    const model = await engine.models.load({ source: modelPath, config: modelConfig, backend: parseBackendRequest(config.model.backend) });
+    const fi = featureInput(model);
+    const host = nodeBatchHost();
+    const stderr = io.stderr as Writable & { isTTY?: boolean };
+    const summary = await runBatch({
+      inputs, outDir: resolve(values.output), config,
+      model: { name: model.name, version: model.version, features: fi.features },
+      ...(values['partition-by'] ? { partitionBy: values['partition-by'] } : {}),
+      resume: values.resume, ...(values.incremental ? { incremental: { column: values['watermark-column']! } } : {}),
+      newRunId: randomUUID,
+      onEvent: createProgress((t) => stderr.write(t), stderr.isTTY === true),
+      executor: async (settings) => {
+        if (config.workers === 0) {
+          const { UnitRunner } = await import('../../src/batch/unit.ts');
+          const runner = new UnitRunner(model, fi, host, settings);
+          return { capacity: 1, run: (u) => runner.run(u), close: async () => {} };
+        }
+        return createBatchPool({ path: modelPath, config: modelConfig, ...(config.model.backend ? { backend: config.model.backend } : {}) }, settings, config.workers);
+      },
+    }, host);
+    io.stdout.write(JSON.stringify({ status: summary.status, message: summary.message, runId: summary.manifest?.runId, rows: summary.manifest?.rows,
+      failedUnits: summary.manifest?.failedUnits.length ?? 0, failedInputs: summary.manifest?.failedInputs.length ?? 0 }) + '\n');
+    return summary.status === 'failed' ? 3 : 0;
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The `batch` section of a batch job's config file: which model, how many rows per
+ * inference call, how many workers, what validation does. Kept apart from the server
+ * config on purpose: a batch job runs once and exits, and shares none of the server's knobs.
+ * @module
+ */
+import * as v from 'valibot';
+import { Errors } from '../errors.ts';
+import { formatIssues } from '../core/model-config.ts';
+
+/** What a batch job needs. Paths are as the host resolves them (relative: to the config file). */
+export const BatchConfigSchema = v.strictObject({
+  model: v.strictObject({
+    /** The .onnx file. */
+    path: v.pipe(v.string(), v.minLength(1)),
+    /** Model config file; default `<model>.config.json` beside the model. */
+    config: v.optional(v.pipe(v.string(), v.minLength(1))),
+    /** Backend request (`cpu`, `auto`, ...); default auto. */
+    backend: v.optional(v.string()),
+  }),
+  /** Rows per inference call inside a unit (bigger: fewer calls, more memory). */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_048_576)), 65_536),
+  /** Scoring workers; 0: score in the main thread. Default: one per core. */
+  workers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(256))),
+  /**
+   * `fail`: a NaN/infinite prediction or a probability outside [0,1] fails its unit.
+   * `off`: write what the model gave (for models whose outputs are not probabilities).
+   */
+  validation: v.optional(v.picklist(['fail', 'off']), 'fail'),
+  /** Rows per work unit at most; a larger row group is split. */
+  unitRows: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1_048_576),
+  /** Output compression (UNCOMPRESSED is faster to write, SNAPPY smaller). */
+  compression: v.optional(v.picklist(['SNAPPY', 'UNCOMPRESSED']), 'SNAPPY'),
+});
+
+export type BatchConfig = v.InferOutput<typeof BatchConfigSchema>;
+
+/** Parses `{ batch: {...} }` (or the bare section); INVALID_CONFIG names every bad field by path. */
+export function parseBatchConfig(input: unknown, where = 'batch config'): BatchConfig {
+  const wrapped = input !== null && typeof input === 'object' && 'batch' in input;
+  const section = wrapped ? (input as { batch: unknown }).batch : input;
+  const r = v.safeParse(BatchConfigSchema, section);
+  if (r.success) return r.output;
+  const issues = formatIssues(r.issues, wrapped ? 'batch' : '');
+  throw Errors.INVALID_CONFIG(`${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}

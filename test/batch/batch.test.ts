@@ -1,0 +1,129 @@
+// Batch runs in-process (workers: 0 path) on real Parquet files: outputs row by row against
+// Model.predict, partitions, manifest statistics, bad inputs, and output validation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parquetMetadata } from 'hyparquet';
+import { createEngine, type Engine, type Model } from '../../src/index.ts';
+import { parseBatchConfig } from '../../src/batch/config.ts';
+import { runBatch, BatchUsageError, type BatchRunOptions } from '../../src/batch/run.ts';
+import { featureInput, validateScores } from '../../src/batch/score.ts';
+import { UnitRunner } from '../../src/batch/unit.ts';
+import type { Manifest } from '../../src/batch/manifest.ts';
+import { nodeBatchHost } from '../../runtimes/native/batch-io.ts';
+import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+import { FEATURES, MODEL, MODEL_CONFIG, RECORDS, readOutput, tempDir, writeInput } from './fixtures.ts';
+
+let engine: Engine;
+let model: Model;
+const dirs: string[] = [];
+const host = nodeBatchHost();
+
+before(async () => {
+  engine = createEngine(createNativeRuntime());
+  model = await engine.models.load({ source: MODEL, config: MODEL_CONFIG, backend: 'cpu' });
+});
+after(async () => {
+  await engine.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function options(dir: string, inputs: string[], extra: Partial<BatchRunOptions> = {}): BatchRunOptions {
+  const fi = featureInput(model);
+  return {
+    inputs, outDir: join(dir, 'out'), config: parseBatchConfig({ model: { path: MODEL }, unitRows: 64, batchSize: 50 }),
+    model: { name: model.name, version: model.version, features: fi.features }, newRunId: () => 'run-0001-test',
+    executor: async (s) => { const r = new UnitRunner(model, fi, host, s); return { capacity: 2, run: (u) => r.run(u), close: async () => {} }; },
+    ...extra,
+  };
+}
+
+describe('batch run (in-process)', () => {
+  test('every input row appears once with the prediction Model.predict gives', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const ids = RECORDS.map((_, i) => i);
+    writeInput(join(dir, 'in/a.parquet'), ids.slice(0, 300), { rowGroupSize: 100 });
+    writeInput(join(dir, 'in/b.parquet'), ids.slice(300), { rowGroupSize: 128 });
+    const summary = await runBatch(options(dir, [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')]), host);
+    assert.equal(summary.status, 'committed');
+    const rows = await readOutput(join(dir, 'out'));
+    assert.equal(rows.length, RECORDS.length);
+    const expected = await model.predict(RECORDS);
+    const byId = new Map(rows.map((r) => [Number(r['id']), r]));
+    assert.equal(byId.size, RECORDS.length, 'ids are unique');
+    for (const [i, e] of expected.entries()) {
+      const r = byId.get(i)!;
+      assert.equal(r['prediction'], e.prediction, `row ${i} prediction`);
+      assert.ok(Math.abs((r['probability'] as number) - e.probability!) < 1e-6, `row ${i} probability`);
+      assert.equal(r['prediction_run_id'], 'run-0001-test');
+      assert.ok(r['prediction_timestamp'] instanceof Date);
+      for (const f of FEATURES.slice(0, 3)) assert.equal(r[f], RECORDS[i]![f]);
+    }
+    // Input types carry over from the input schema (integral doubles stay DOUBLE).
+    const meta = parquetMetadata(new Uint8Array(readFileSync(rows[0]!['_file'] as string)).buffer);
+    const types = Object.fromEntries(meta.schema.slice(1).map((e) => [e.name, e.type]));
+    assert.deepEqual([types['id'], types['ts'], types['segment'], types['prediction'], types['prediction_timestamp']], ['INT64', 'DOUBLE', 'BYTE_ARRAY', 'DOUBLE', 'INT64']);
+    const m = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m.status, 'committed');
+    assert.equal(m.rows, RECORDS.length);
+    assert.equal(Object.keys(m.units).length, m.unitsPlanned);
+    const preds = expected.map((e) => e.prediction!);
+    assert.equal(m.stats.count, preds.length);
+    assert.ok(Math.abs(m.stats.mean! - preds.reduce((a, b) => a + b) / preds.length) < 1e-12);
+    assert.equal(m.stats.min, Math.min(...preds));
+    assert.equal(m.stats.max, Math.max(...preds));
+  });
+
+  test('partitions: one directory per value, with per-partition statistics', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), RECORDS.map((_, i) => i));
+    const summary = await runBatch(options(dir, [join(dir, 'in/a.parquet')], { partitionBy: 'segment' }), host);
+    assert.equal(summary.status, 'committed');
+    assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['_manifest.json', 'segment=a', 'segment=b', 'segment=c']);
+    const rows = await readOutput(join(dir, 'out'));
+    for (const r of rows) assert.ok((r['_file'] as string).includes(`/segment=${r['segment']}/`));
+    const m = summary.manifest!;
+    const parts = m.stats.partitions;
+    assert.equal(parts['segment=a']!.count + parts['segment=b']!.count + parts['segment=c']!.count, RECORDS.length);
+    assert.equal(parts['segment=a']!.count, rows.filter((r) => r['segment'] === 'a').length);
+  });
+
+  test('a corrupt file is reported as failed while the others complete', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/good.parquet'), [1, 2, 3]);
+    writeFileSync(join(dir, 'in/bad.parquet'), 'PAR1 this is not parquet at all PAR1');
+    const summary = await runBatch(options(dir, [join(dir, 'in/bad.parquet'), join(dir, 'in/good.parquet')]), host);
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.manifest!.failedInputs.length, 1);
+    assert.match(summary.manifest!.failedInputs[0]!.message, /bad\.parquet: not a readable Parquet file/);
+    assert.equal((await readOutput(join(dir, 'out'))).length, 3);
+  });
+
+  test('a missing feature column is an error before any scoring', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), [1, 2, 3]);
+    writeInput(join(dir, 'in/b.parquet'), [4, 5], { drop: 'worst_area' });
+    await assert.rejects(runBatch(options(dir, [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')]), host),
+      (e: Error & { code?: string }) => e.code === 'MISSING_FEATURE' && /b\.parquet: missing column "worst_area"/.test(e.message));
+    assert.equal(existsSync(join(dir, 'out')), false, 'nothing written');
+  });
+
+  test('an unfinished run needs --resume; a committed one refuses a second plain run', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), [1, 2, 3]);
+    const o = options(dir, [join(dir, 'in/a.parquet')]);
+    await runBatch(o, host);
+    await assert.rejects(runBatch(o, host), BatchUsageError);
+    assert.equal((await runBatch({ ...o, resume: true }, host)).status, 'already-done');
+  });
+
+  test('output validation: NaN predictions and probabilities outside [0,1] are reported', () => {
+    const ok = { prediction: Float64Array.of(0, 1), probability: Float64Array.of(0.2, 0.9), hasProbability: true };
+    assert.equal(validateScores(ok), undefined);
+    const bad = { prediction: Float64Array.of(0, NaN, 1), probability: Float64Array.of(0.2, 0.5, 1.5), hasProbability: true };
+    assert.equal(validateScores(bad, 100), '2 of 3 rows have invalid outputs (first: row 101: prediction is NaN)');
+    const noProb = { prediction: Float64Array.of(3), probability: Float64Array.of(NaN), hasProbability: false };
+    assert.equal(validateScores(noProb), undefined);
+  });
+});

@@ -1,0 +1,110 @@
+// `omniserve batch` as real processes: kill -9 mid-run then --resume gives every input row
+// exactly once (checked id by id); incremental runs over growing input score each row once;
+// exit codes for bad input.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Manifest } from '../../src/batch/manifest.ts';
+import { ROOT, readOutput, tempDir, writeConfig, writeInput } from './fixtures.ts';
+
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+function start(args: string[], cwd: string): { child: ChildProcess; units: (n: number) => Promise<void>; done: Promise<{ code: number | null; signal: string | null; out: string; err: string }> } {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'batch', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let seen = 0;
+  const waiters: [number, () => void][] = [];
+  child.stdout!.on('data', (d) => { out += d; });
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    err += line + '\n';
+    if (line.includes('"event":"unit"')) seen++;
+    for (const w of waiters.filter(([n]) => seen >= n)) w[1]();
+  });
+  const done = new Promise<{ code: number | null; signal: string | null; out: string; err: string }>((res) =>
+    child.on('close', (code, signal) => res({ code, signal, out, err })));
+  return { child, done, units: (n) => new Promise<void>((res) => { if (seen >= n) res(); else waiters.push([n, res]); }) };
+}
+
+const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+describe('omniserve batch (processes)', { concurrency: false }, () => {
+  test('kill -9 mid-run, then --resume: every input row exactly once', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), ids(1500), { rowGroupSize: 30 });
+    writeInput(join(dir, 'in/b.parquet'), ids(900, 5000), { rowGroupSize: 30 });
+    const config = writeConfig(dir, { workers: 1, unitRows: 30 });
+    const args = ['--config', config, '--input', join(dir, 'in/*.parquet'), '--output', join(dir, 'out'), '--partition-by', 'segment'];
+    // Crash twice at different points, each time resuming the same run.
+    for (const after of [3, 15]) {
+      const run = start(after === 3 ? args : [...args, '--resume'], dir);
+      await run.units(after);
+      run.child.kill('SIGKILL');
+      const r = await run.done;
+      assert.equal(r.signal, 'SIGKILL', r.err.slice(-2000));
+    }
+    const mid = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(mid.status, 'running');
+    const plain = await start(args, dir).done;
+    assert.equal(plain.code, 2, 'an unfinished run without --resume is refused');
+    assert.match(plain.err, /add --resume/);
+    const fin = await start([...args, '--resume'], dir).done;
+    assert.equal(fin.code, 0, fin.err.slice(-2000));
+    const rows = await readOutput(join(dir, 'out'));
+    const seen = new Map<number, number>();
+    for (const r of rows) seen.set(Number(r['id']), (seen.get(Number(r['id'])) ?? 0) + 1);
+    const expected = [...ids(1500), ...ids(900, 5000)];
+    assert.equal(rows.length, expected.length, 'no row twice');
+    for (const id of expected) assert.equal(seen.get(id), 1, `id ${id} exactly once`);
+    const m = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m.status, 'committed');
+    assert.equal(m.runId, mid.runId, 'the resumed run keeps its id');
+    assert.equal(m.rows, expected.length);
+    assert.ok(rows.every((r) => r['prediction_run_id'] === m.runId));
+  });
+
+  test('incremental: two runs over growing input score each row once; nothing new exits 0', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const config = writeConfig(dir, { workers: 2 });
+    const args = ['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out'), '--incremental', '--watermark-column', 'ts'];
+    writeInput(join(dir, 'in/day1.parquet'), ids(200));
+    const r1 = await start(args, dir).done;
+    assert.equal(r1.code, 0, r1.err);
+    const m1 = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m1.watermark, 1000 + 199);
+    // Growing input: day1 gains rows (rewritten with more ids), day2 arrives.
+    writeInput(join(dir, 'in/day1.parquet'), ids(250));
+    writeInput(join(dir, 'in/day2.parquet'), ids(100, 250));
+    const r2 = await start(args, dir).done;
+    assert.equal(r2.code, 0, r2.err);
+    const rows = await readOutput(join(dir, 'out'));
+    assert.equal(rows.length, 350);
+    assert.equal(new Set(rows.map((r) => Number(r['id']))).size, 350, 'each row scored once');
+    const m2 = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m2.watermark, 1000 + 349);
+    assert.equal(m2.rows, 150);
+    assert.equal(m2.history.length, 1);
+    const r3 = await start(args, dir).done;
+    assert.equal(r3.code, 0);
+    assert.match(r3.out, /nothing new above the watermark 1349/);
+  });
+
+  test('exit codes: a corrupt file → 3 with the others written; a missing column → 1 before scoring', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const config = writeConfig(dir, { workers: 1 });
+    writeInput(join(dir, 'in/ok.parquet'), ids(10));
+    writeFileSync(join(dir, 'in/zbad.parquet'), 'not parquet');
+    const r = await start(['--config', config, '--input', join(dir, 'in/*.parquet'), '--output', join(dir, 'out')], dir).done;
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.err, /zbad\.parquet: not a readable Parquet file/);
+    assert.equal((await readOutput(join(dir, 'out'))).length, 10);
+    writeInput(join(dir, 'in2/x.parquet'), ids(10), { drop: 'mean_area' });
+    const m = await start(['--config', config, '--input', join(dir, 'in2'), '--output', join(dir, 'out2')], dir).done;
+    assert.equal(m.code, 1);
+    assert.match(m.err, /MISSING_FEATURE: .*x\.parquet: missing column "mean_area"/);
+  });
+});
