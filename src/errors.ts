@@ -70,6 +70,8 @@ export const Errors = {
   ENTITY_NOT_FOUND: make('ENTITY_NOT_FOUND', 404),
   FEATURE_STORE_UNAVAILABLE: make('FEATURE_STORE_UNAVAILABLE', 503),
   NOT_IMPLEMENTED: make('NOT_IMPLEMENTED', 501),
+  // Async jobs
+  QUEUE_UNAVAILABLE: make('QUEUE_UNAVAILABLE', 503),
 } as const;
 
 /** Stable error codes. */
@@ -80,7 +82,8 @@ export type ErrorCode =
   | 'SHAPE_MISMATCH' | 'MODEL_NOT_FOUND' | 'MODEL_FILE_NOT_FOUND' | 'INVALID_MODEL'
   | 'INVALID_CONFIG' | 'UNSUPPORTED_DTYPE' | 'UNKNOWN_BACKEND' | 'BACKEND_UNAVAILABLE'
   | 'INFERENCE_FAILED' | 'INTERNAL' | 'OVERLOADED' | 'NOT_IMPLEMENTED' | 'DEADLINE_EXCEEDED' | 'SHUTTING_DOWN'
-  | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAUTHORIZED' | 'ENTITY_NOT_FOUND' | 'FEATURE_STORE_UNAVAILABLE';
+  | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAUTHORIZED' | 'ENTITY_NOT_FOUND' | 'FEATURE_STORE_UNAVAILABLE'
+  | 'QUEUE_UNAVAILABLE';
 
 /** True when `e` is an OmniserveError, optionally with the given code. */
 export function isOmniserveError(e: unknown, code?: ErrorCode): e is OmniserveError {

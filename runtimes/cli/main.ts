@@ -9,9 +9,12 @@ import { BACKEND_REQUESTS, createEngine, isOmniserveError, messageOf, type Runti
 import type { Listen } from '../serve/listener.ts';
 import type { SpawnChild } from '../serve/supervisor.ts';
 import { serveCommand } from '../serve/serve-command.ts';
+import { workerCommand } from '../serve/worker-command.ts';
 import { redisRestCommand } from '../native/redis-rest-cli.ts';
 import { backendsReport } from './backends.ts';
 import { predictCommand } from './predict.ts';
+import { batchCommand } from '../serve/batch-command.ts';
+import { BatchUsageError } from '../../src/batch/run.ts';
 
 /** Standard streams of the host. */
 export interface CliIo {
@@ -35,16 +38,19 @@ Commands:
             --workers N: N serving processes on one port (0: one per core).
   redis-rest [--redis-url U] [--port P] [--host H] [--token T]
             an Upstash-compatible REST gateway over a real Redis (local edge development)
-  worker    --config F                         async queue worker               (not yet)
+  worker    --config F [--concurrency N]       async job worker on the config's Redis queue
+            (queue.kind "redis"); runs until SIGTERM, finishing the jobs it holds.
   stream    --config F                         Kafka streaming workers          (not yet)
-  batch     --config F --input GLOB --output DIR [--resume] [--incremental]   (not yet)
+  batch     --config F --input GLOB --output DIR [--partition-by COL] [--resume]
+            [--incremental --watermark-column COL]
+            score Parquet files into partitioned Parquet plus DIR/_manifest.json
   bench     ...                                benchmark suite (see bench/)     (not yet)
 
 Backends (--backend): ${BACKEND_REQUESTS.join(', ')}
 Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
 `;
 
-const NOT_YET = new Set(['worker', 'stream', 'batch', 'bench']);
+const NOT_YET = new Set(['stream', 'bench']);
 
 /** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
 export async function runCli(
@@ -94,6 +100,10 @@ export async function runCli(
         if (!listen) throw usage('this host cannot listen for HTTP');
         return await serveCommand(rest, runtime, listen, io, spawnChild);
       }
+      case 'batch':
+        return await batchCommand(rest, runtime, io);
+      case 'worker':
+        return await workerCommand(rest, runtime, io);
       case 'redis-rest':
         return await redisRestCommand(rest, io);
       case 'backends': {
@@ -112,7 +122,7 @@ export async function runCli(
         return 2;
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || e instanceof BatchUsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`omniserve ${command}: ${messageOf(e)}\n`);
       return 2;
     }

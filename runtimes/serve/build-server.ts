@@ -24,6 +24,8 @@ import { createRedisCache } from '../native/redis-cache.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
 import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import { availableParallelism } from 'node:os';
+import type { JobQueue } from '../../src/queue/types.ts';
+import { createJobQueue, startJobWorker, watchQueue, type RunningWorker } from './job-queue.ts';
 
 /** A built server, not yet listening. */
 export interface BuiltServer {
@@ -32,6 +34,10 @@ export interface BuiltServer {
   readonly app: ReturnType<typeof createApp>;
   readonly features?: FeatureStore;
   readonly cache?: PredictionCache;
+  /** The async job queue (`queue` in the config; memory by default). */
+  readonly queue: JobQueue;
+  /** The in-process job worker, unless `queue.inProcessWorker` is false. */
+  readonly worker?: RunningWorker;
   close(): Promise<void>;
 }
 
@@ -90,8 +96,12 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     missingEntity: cfg.missingEntity,
     pools,
   });
+  const queue = createJobQueue(cfg);
+  const stopWatch = watchQueue(queue, metrics.jobs);
+  const worker = cfg.queue.inProcessWorker ? startJobWorker(cfg, queue, serving, { metrics: metrics.jobs }) : undefined;
   const app = createApp({
     serving,
+    queue,
     metrics: { registry, serving: metrics },
     maxBodyBytes: cfg.server.maxBodyBytes,
     maxRecords: cfg.server.maxRecords,
@@ -103,9 +113,13 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     host: engine.host,
   });
   return {
-    engine, serving, app, features, cache,
+    engine, serving, app, features, cache, queue, worker,
     async close() {
+      // Jobs in flight finish before the serving core stops taking work.
+      await worker?.stop();
+      stopWatch();
       await serving.drain();
+      await queue.close();
       await Promise.all([...pools.values()].map((p) => p.close()));
       await engine.close();
       await features?.close();

@@ -58,6 +58,25 @@ const Cache = v.variant('kind', [
   v.strictObject({ kind: v.literal('redis'), ttlMs: v.optional(PositiveInt, 60_000), url: v.optional(v.string()) }),
 ]);
 
+/** The async job queue (`POST /predict/async`). */
+const Queue = v.strictObject({
+  /** `memory`: one process, lost on restart (embedded default). `redis`: Redis Streams, shared by workers anywhere. */
+  kind: v.optional(v.picklist(['memory', 'redis']), 'memory'),
+  url: v.optional(v.string()),
+  /** Job records and idempotency keys expire this long after their last change. */
+  ttlSeconds: v.optional(PositiveInt, 86_400),
+  /** A job held this long by a silent worker is handed to another. */
+  claimIdleMs: v.optional(PositiveInt, 30_000),
+  /** Deliveries before a job is failed for good and dead-lettered. */
+  maxDeliveries: v.optional(PositiveInt, 5),
+  /** Run a worker inside `omniserve serve` (turn off when `omniserve worker` processes do the work). */
+  inProcessWorker: v.optional(v.boolean(), true),
+  /** Jobs one worker holds in flight at most (claims top up to this). */
+  workerConcurrency: v.optional(PositiveInt, 256),
+  /** Deadline of one job's model run, queueing included. */
+  jobTimeoutMs: v.optional(PositiveInt, 30_000),
+});
+
 /** The whole config file. */
 export const ServerConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
@@ -84,6 +103,7 @@ export const ServerConfigSchema = v.strictObject({
   batching: v.optional(Batching, {}),
   /** A `user_id`/`item_id` missing from the store: 404 (`error`) or go on with model defaults. */
   missingEntity: v.optional(v.picklist(['error', 'defaults']), 'error'),
+  queue: v.optional(Queue, {}),
 });
 
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
@@ -109,6 +129,7 @@ export function applyEnv(cfg: ServerConfig, env: Readonly<Record<string, string 
     fs.token = env['UPSTASH_REDIS_REST_TOKEN'] ?? fs.token;
   }
   if (out.cache.kind === 'redis' && env['REDIS_URL']) out.cache.url = env['REDIS_URL'];
+  if (out.queue.kind === 'redis' && env['REDIS_URL']) out.queue.url = env['REDIS_URL'];
   if (env['OMNISERVE_BACKEND']) out.backend = env['OMNISERVE_BACKEND'] as BackendRequest;
   return out;
 }

@@ -8,6 +8,7 @@ import { cors } from 'hono/cors';
 import { Errors } from '../errors.ts';
 import { errorResponse } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { asyncRoutes } from './routes/async.ts';
 import { oipRoutes } from './routes/oip.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
@@ -72,6 +73,7 @@ export function createApp(o: AppOptions): Hono<AppEnv> {
     });
   }
   realtimeRoutes(app, o);
+  if (o.queue) asyncRoutes(app, { ...o, queue: o.queue });
   oipRoutes(app, o);
   opsRoutes(app, o);
   if (o.admin) adminRoutes(app, o);

@@ -35,8 +35,43 @@ const tensor = {
   },
 };
 
-/** The OpenAPI document (admin routes only when they are served). */
-export function openApiSpec(version: string, opts: { admin?: boolean } = {}) {
+const asyncBody = {
+  ...predictBody,
+  properties: {
+    ...predictBody.properties,
+    callback_url: { type: 'string', format: 'uri', description: 'http(s) URL told when the job is final (signed webhook)' },
+  },
+};
+const jobStatus = {
+  type: 'object', required: ['request_id', 'status'],
+  properties: {
+    request_id: { type: 'string' },
+    status: { enum: ['pending', 'processing', 'completed', 'failed'] },
+    model: { type: 'string' }, version: { type: 'string' }, attempts: { type: 'integer' },
+    created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' },
+    result: { type: 'object', description: 'when completed: the realtime answer (or `predictions` for instances)' },
+    error: { type: 'object', description: 'when failed: `{error, code}`', properties: { error: { type: 'string' }, code: { type: 'string' } } },
+  },
+};
+
+function asyncPaths() {
+  const submit = {
+    summary: 'Submit an async prediction job (Idempotency-Key header: a repeat returns the same request_id)',
+    requestBody: { required: true, ...json(asyncBody) },
+    responses: {
+      202: { description: 'stored', ...json({ type: 'object', properties: { request_id: { type: 'string' }, status: { const: 'pending' } } }) },
+      ...errors(400, 404, 413, 415, 422, 503),
+    },
+  };
+  return {
+    '/predict/async': { post: submit },
+    '/v1/models/{name}/predict/async': { post: { ...submit, summary: 'Submit an async prediction job for a named model' } },
+    '/predict/{request_id}': { get: { summary: 'Status and result of an async job', responses: { 200: { description: 'the job', ...json(jobStatus) }, ...errors(404) } } },
+  };
+}
+
+/** The OpenAPI document (admin and async routes only when they are served). */
+export function openApiSpec(version: string, opts: { admin?: boolean; async?: boolean } = {}) {
   const predict = {
     summary: 'Realtime prediction (seed-compatible)',
     requestBody: { required: true, ...json(predictBody) },
@@ -69,6 +104,7 @@ export function openApiSpec(version: string, opts: { admin?: boolean } = {}) {
       '/openapi.json': get('This document'),
       '/docs': get('This API reference as an HTML page'),
       ...(opts.admin ? adminPaths() : {}),
+      ...(opts.async ? asyncPaths() : {}),
     },
     components: {
       schemas: {

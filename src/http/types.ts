@@ -6,6 +6,7 @@ import type { HostInfo } from '../backends/host.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { ServingMetrics } from '../metrics/serving-metrics.ts';
 import type { Serving } from '../serving/serving.ts';
+import type { JobQueue } from '../queue/types.ts';
 
 /** Options of the Hono app. */
 export interface AppOptions {
@@ -25,6 +26,8 @@ export interface AppOptions {
   readonly defaultModel?: string;
   /** Model management routes (`/admin/models…`); keep them behind `apiKeys` in production. */
   readonly admin?: boolean;
+  /** The async job queue; when set, `POST /predict/async` and `GET /predict/{id}` are served. */
+  readonly queue?: JobQueue;
   readonly host?: HostInfo;
   readonly version?: string;
 }

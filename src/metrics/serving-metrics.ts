@@ -61,6 +61,30 @@ export interface ServingMetrics {
   readonly modelLoadedTime: Gauge<'model' | 'version'>;
   /** Replaces the scrape-time sources (for when the serving core is built after the metrics). */
   setSources(sources: ServingMetricsSources): void;
+  /** Async job metrics (`omniserve_jobs_*`, `omniserve_job_*`). */
+  readonly jobs: JobMetrics;
+}
+
+/** A snapshot of the async queue, read at scrape time (the queue's own stats are async). */
+export interface JobQueueSnapshot {
+  readonly depth: number;
+  readonly oldestAgeMs: number;
+}
+
+/** Async job metrics: counters by model, queue gauges from a snapshot source. */
+export interface JobMetrics {
+  /** `omniserve_jobs_submitted_total{model}` (repeats of an idempotency key not counted). */
+  readonly submitted: Counter<'model'>;
+  /** `omniserve_jobs_completed_total{model}`. */
+  readonly completed: Counter<'model'>;
+  /** `omniserve_jobs_failed_total{model, code}`: final failures (delivery limit included). */
+  readonly failed: Counter<'model' | 'code'>;
+  /** `omniserve_jobs_retried_total{model}`: jobs put back after a server error, or reclaimed from a silent worker. */
+  readonly retried: Counter<'model'>;
+  /** `omniserve_job_duration_seconds{model}`: submit to final result. */
+  readonly duration: Histogram<'model'>;
+  /** Sets where `omniserve_job_queue_depth` and `omniserve_job_queue_oldest_age_seconds` read from. */
+  setQueueSource(read: () => JobQueueSnapshot | undefined): void;
 }
 
 /** Registers omniserve's standard metrics on `registry` and returns their handles. */
@@ -117,6 +141,46 @@ export function createServingMetrics(registry: MetricsRegistry, sources: Serving
     }),
     setSources(next) {
       src = next;
+    },
+    jobs: createJobMetrics(registry),
+  };
+}
+
+/** Job latency buckets: 1 ms … 5 min (async work is measured in seconds). */
+const JOB_BUCKETS_SECONDS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+function createJobMetrics(registry: MetricsRegistry): JobMetrics {
+  let queue: () => JobQueueSnapshot | undefined = () => undefined;
+  registry.gauge({
+    name: 'omniserve_job_queue_depth', help: 'Async jobs waiting or being worked on.',
+    collect: () => {
+      const s = queue();
+      return s ? [[{}, s.depth] as const] : [];
+    },
+  });
+  registry.gauge({
+    name: 'omniserve_job_queue_oldest_age_seconds', help: 'Age of the oldest async job waiting or being worked on.',
+    collect: () => {
+      const s = queue();
+      return s ? [[{}, s.oldestAgeMs / 1000] as const] : [];
+    },
+  });
+  return {
+    submitted: registry.counter({ name: 'omniserve_jobs_submitted_total', help: 'Async jobs submitted, by model.', labelNames: ['model'] }),
+    completed: registry.counter({ name: 'omniserve_jobs_completed_total', help: 'Async jobs completed, by model.', labelNames: ['model'] }),
+    failed: registry.counter({
+      name: 'omniserve_jobs_failed_total', help: 'Async jobs failed for good, by model and error code.', labelNames: ['model', 'code'],
+    }),
+    retried: registry.counter({
+      name: 'omniserve_jobs_retried_total', help: 'Async jobs run again (server error, or reclaimed from a silent worker), by model.',
+      labelNames: ['model'],
+    }),
+    duration: registry.histogram({
+      name: 'omniserve_job_duration_seconds', help: 'Time from submitting an async job to its final result, by model.',
+      labelNames: ['model'], buckets: JOB_BUCKETS_SECONDS,
+    }),
+    setQueueSource(read) {
+      queue = read;
     },
   };
 }

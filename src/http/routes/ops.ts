@@ -28,7 +28,7 @@ export function opsRoutes(app: Hono<AppEnv>, o: AppOptions): void {
     if (!o.metrics) return c.text('', 404);
     return c.body(o.metrics.registry.render(), 200, { 'Content-Type': CONTENT_TYPE });
   });
-  const spec = openApiSpec(o.version ?? '0.1.0', { admin: o.admin });
+  const spec = openApiSpec(o.version ?? '0.1.0', { admin: o.admin, async: o.queue !== undefined });
   app.get('/openapi.json', (c) => c.json(spec));
   app.get('/docs', (c) => c.html(renderDocsPage(spec)));
 }

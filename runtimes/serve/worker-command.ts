@@ -1,0 +1,74 @@
+/**
+ * `omniserve worker --config F`: async job workers on any machine, against the same Redis
+ * queue as the servers. Builds the models and feature store as `serve` does, prints a
+ * `{"event":"worker"}` line, and runs until SIGTERM/SIGINT: then it stops claiming,
+ * finishes the jobs it holds, and exits 0. A worker killed outright loses nothing: its jobs
+ * go to another worker after `queue.claimIdleMs`.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import type { RuntimeAdapter } from '../../src/index.ts';
+import { applyEnv, parseServerConfig, type ServerConfig } from '../../src/config/schema.ts';
+import { Errors, messageOf } from '../../src/errors.ts';
+import { buildServer, configDir } from './build-server.ts';
+
+/** Runs workers until a signal stops them. Resolves with the exit code. */
+export async function workerCommand(
+  argv: readonly string[],
+  runtime: () => RuntimeAdapter,
+  io: { stdout: Writable; stderr: Writable },
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { config: { type: 'string' }, concurrency: { type: 'string' } },
+  });
+  if (!values.config) throw Errors.INVALID_CONFIG('omniserve worker needs --config F (with a redis queue)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(values.config, 'utf8'));
+  } catch (e) {
+    throw Errors.INVALID_CONFIG(`${values.config}: ${messageOf(e)}`);
+  }
+  let cfg: ServerConfig = applyEnv(parseServerConfig(raw, values.config), process.env);
+  if (cfg.queue.kind !== 'redis') {
+    throw Errors.INVALID_CONFIG('queue.kind: omniserve worker needs a shared queue ("redis"); the memory queue lives inside one server', { path: 'queue.kind' });
+  }
+  // The same file may tell servers not to run a worker; this process is one.
+  const concurrency = values.concurrency !== undefined ? Number(values.concurrency) : cfg.queue.workerConcurrency;
+  cfg = parseServerConfig({ ...cfg, queue: { ...cfg.queue, inProcessWorker: true, workerConcurrency: concurrency } }, 'config after overrides');
+
+  const built = await buildServer(cfg, runtime(), configDir(values.config));
+  const worker = built.worker!;
+  io.stdout.write(JSON.stringify({
+    event: 'worker', pid: process.pid, queue: 'redis',
+    models: built.engine.models.list().map((m) => `${m.name}@${m.default}`),
+  }) + '\n');
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      io.stderr.write(`omniserve worker: ${signal}: finishing jobs in flight\n`);
+      const timer = setTimeout(() => {
+        io.stderr.write(`omniserve worker: stopping took over ${cfg.server.drainTimeoutMs} ms, exiting (unfinished jobs will be redelivered)\n`);
+        resolveExit(1);
+      }, cfg.server.drainTimeoutMs);
+      try {
+        await built.close();
+        clearTimeout(timer);
+        io.stderr.write(`omniserve worker: stopped (${worker.worker.counts.completed} completed, ${worker.worker.counts.failed} failed)\n`);
+        resolveExit(0);
+      } catch (e) {
+        clearTimeout(timer);
+        io.stderr.write(`omniserve worker: error while stopping: ${messageOf(e)}\n`);
+        resolveExit(1);
+      }
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Async prediction routes: `POST /predict/async` and `POST /v1/models/{name}/predict/async`
+ * store a job and answer `202 {request_id, status: "pending"}`; `GET /predict/{request_id}`
+ * answers the job's status and, once final, its result or error.
+ *
+ * Everything that can be checked without the feature store is checked at submit (shape,
+ * model and version, direct feature values): a request that can never score is a 422 now,
+ * not a failed job later.
+ * @module
+ */
+import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
+import { Errors } from '../../errors.ts';
+import type { JobQueue, JobRecord, JobRequest } from '../../queue/types.ts';
+import { checkFeatures } from '../../queue/validate.ts';
+import { readJson, validate } from '../body.ts';
+import type { AppEnv, AppOptions } from '../types.ts';
+
+const Id = v.union([
+  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  v.pipe(v.number(), v.safeInteger()),
+]);
+const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
+
+const CallbackUrl = v.pipe(
+  v.string(),
+  v.maxLength(2048),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'callback_url must be an absolute http(s) URL'),
+);
+
+/** The realtime request shape plus `callback_url`. */
+const AsyncBody = v.object({
+  user_id: v.optional(Id),
+  item_id: v.optional(Id),
+  context: v.optional(v.record(v.string(), Scalar)),
+  features: v.optional(v.record(v.string(), v.unknown())),
+  instances: v.optional(v.pipe(v.array(v.record(v.string(), v.unknown())), v.minLength(1, 'instances must not be empty'))),
+  version: v.optional(v.pipe(v.string(), v.minLength(1))),
+  callback_url: v.optional(CallbackUrl),
+});
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+
+/** The status answer: what `GET /predict/{id}` returns. */
+export function jobView(j: JobRecord) {
+  return {
+    request_id: j.request_id,
+    status: j.status,
+    model: j.model,
+    ...(j.version !== undefined ? { version: j.version } : {}),
+    created_at: j.created_at,
+    updated_at: j.updated_at,
+    attempts: j.attempts,
+    ...(j.status === 'completed' ? { result: j.result } : {}),
+    ...(j.status === 'failed' && j.error ? { error: j.error } : {}),
+  };
+}
+
+/** Adds the async routes (when the server has a queue). */
+export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue: JobQueue }): void {
+  const { serving, queue } = o;
+  const limit = o.maxBodyBytes ?? 1 << 20;
+  const maxRecords = o.maxRecords ?? 10_000;
+  const jobs = o.metrics?.serving.jobs;
+
+  const submit = async (c: Context<AppEnv>, name: string | undefined) => {
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw Errors.INVALID_REQUEST('Idempotency-Key must be 1-256 visible ASCII characters');
+    }
+    const json = await readJson(c, limit);
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
+    const body = validate(AsyncBody, json);
+    const modelName = name ?? o.defaultModel ?? serving.engine.models.list()[0]?.name;
+    if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
+    c.set('model', modelName);
+    // Throws MODEL_NOT_FOUND (404) for an unknown model or version.
+    const model = serving.model(modelName, body.version);
+    c.set('modelVersion', model.version);
+    let request: JobRequest;
+    if (body.instances) {
+      if (body.instances.length > maxRecords) {
+        throw Errors.BATCH_TOO_LARGE(`${body.instances.length} instances is over the limit of ${maxRecords}`, { limit: maxRecords });
+      }
+      body.instances.forEach((r, i) => checkFeatures(model, r, i, true));
+      request = { instances: body.instances };
+    } else {
+      if (body.user_id === undefined && body.item_id === undefined && !body.context && !body.features) {
+        throw Errors.INVALID_REQUEST('nothing to score: send user_id/item_id, context, features or instances');
+      }
+      const direct = { ...body.context, ...body.features };
+      checkFeatures(model, direct, 0, body.user_id === undefined && body.item_id === undefined);
+      request = {
+        ...(body.user_id !== undefined ? { user_id: body.user_id } : {}),
+        ...(body.item_id !== undefined ? { item_id: body.item_id } : {}),
+        ...(body.context ? { context: body.context } : {}),
+        ...(body.features ? { features: body.features } : {}),
+      };
+    }
+    const { request_id, duplicate } = await queue.submit(
+      { model: model.name, ...(body.version !== undefined ? { version: body.version } : {}), request, ...(body.callback_url ? { callback_url: body.callback_url } : {}) },
+      { idempotencyKey: key },
+    );
+    if (!duplicate) jobs?.submitted.inc({ model: model.name });
+    return c.json({ request_id, status: 'pending' }, 202, {
+      Location: `/predict/${request_id}`,
+      ...(duplicate ? { 'Idempotent-Replayed': 'true' } : {}),
+    });
+  };
+
+  app.post('/predict/async', (c) => submit(c, undefined));
+  app.post('/v1/models/:name/predict/async', (c) => submit(c, c.req.param('name')));
+  app.get('/predict/:request_id', async (c) => {
+    const id = c.req.param('request_id');
+    const job = id.length <= 128 ? await queue.get(id) : undefined;
+    if (!job) throw Errors.NOT_FOUND(`no job ${JSON.stringify(id.slice(0, 128))} (unknown, or expired)`);
+    c.set('model', job.model);
+    return c.json(jobView(job));
+  });
+}
