@@ -97,6 +97,10 @@ export async function serveCommand(
         // answer; only when the server has been quiet for a moment does the listener close,
         // so connections still in the accept backlog are answered rather than reset.
         http.draining = true;
+        // The in-process job worker finishes the jobs it holds first (it scores through the
+        // serving core, which refuses work once drained); unfinished jobs would otherwise go
+        // back to the queue and use up one of their deliveries.
+        await server.worker?.stop();
         await server.serving.drain();
         await http.quiet(250);
         await listening.close();
