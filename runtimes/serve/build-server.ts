@@ -26,6 +26,7 @@ import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import { availableParallelism } from 'node:os';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { createJobQueue, startJobWorker, watchQueue, type RunningWorker } from './job-queue.ts';
+import { createJobWebhooks, type JobWebhookOptions, type JobWebhooks } from './job-webhooks.ts';
 
 /** A built server, not yet listening. */
 export interface BuiltServer {
@@ -38,11 +39,18 @@ export interface BuiltServer {
   readonly queue: JobQueue;
   /** The in-process job worker, unless `queue.inProcessWorker` is false. */
   readonly worker?: RunningWorker;
+  /** Job webhooks, when `webhooks.secret` is configured. */
+  readonly webhooks?: JobWebhooks;
   close(): Promise<void>;
 }
 
+/** Options for tests. */
+export interface BuildServerOptions {
+  readonly webhooks?: JobWebhookOptions;
+}
+
 /** Builds everything a config describes. `baseDir` resolves relative paths in it. */
-export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, baseDir: string): Promise<BuiltServer> {
+export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, baseDir: string, options: BuildServerOptions = {}): Promise<BuiltServer> {
   const at = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(baseDir, p));
   const engine = createEngine(runtime, { backend: cfg.backend as never });
   const registry = new MetricsRegistry();
@@ -97,11 +105,17 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     pools,
   });
   const queue = createJobQueue(cfg);
+  const webhooks = createJobWebhooks(cfg, registry, options.webhooks);
   const stopWatch = watchQueue(queue, metrics.jobs);
-  const worker = cfg.queue.inProcessWorker ? startJobWorker(cfg, queue, serving, { metrics: metrics.jobs }) : undefined;
+  const worker = cfg.queue.inProcessWorker
+    ? startJobWorker(cfg, queue, serving, { metrics: metrics.jobs, ...(webhooks ? { onFinal: webhooks.onFinal } : {}) })
+    : undefined;
+  // Deliveries run where jobs run: a server without a worker only reads their status.
+  if (worker) webhooks?.start();
   const app = createApp({
     serving,
     queue,
+    ...(webhooks ? { webhooks: { check: webhooks.check, status: webhooks.status } } : {}),
     metrics: { registry, serving: metrics },
     maxBodyBytes: cfg.server.maxBodyBytes,
     maxRecords: cfg.server.maxRecords,
@@ -113,10 +127,12 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     host: engine.host,
   });
   return {
-    engine, serving, app, features, cache, queue, worker,
+    engine, serving, app, features, cache, queue, worker, webhooks,
     async close() {
       // Jobs in flight finish before the serving core stops taking work.
       await worker?.stop();
+      // After the worker (its last jobs enqueue webhooks), before Redis connections close.
+      await webhooks?.close();
       stopWatch();
       await serving.drain();
       await queue.close();

@@ -77,6 +77,35 @@ const Queue = v.strictObject({
   jobTimeoutMs: v.optional(PositiveInt, 30_000),
 });
 
+/** Kinds of callback address the SSRF guard lets through; all off (public addresses only). */
+const WebhookAllow = v.strictObject({
+  loopback: v.optional(v.boolean()),
+  private: v.optional(v.boolean()),
+  linkLocal: v.optional(v.boolean()),
+  /** Host names allowed whatever they resolve to; `*.example.com` matches subdomains. */
+  hosts: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+  /** Address ranges allowed whatever their kind, e.g. `10.20.0.0/16`. */
+  cidrs: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+});
+
+/** Signed deliveries of async job results to `callback_url` (Standard Webhooks). */
+const Webhooks = v.strictObject({
+  /**
+   * `whsec_<base64>` or a raw string (OMNISERVE_WEBHOOK_SECRET overrides). Without one,
+   * a `callback_url` is refused at submit: webhooks are never sent unsigned.
+   */
+  secret: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Per-attempt deadline. */
+  timeoutMs: v.optional(PositiveInt, 5_000),
+  /** Attempts before a delivery is given up. */
+  maxAttempts: v.optional(PositiveInt, 8),
+  /** First retry waits up to this long (full jitter); each further one doubles it. */
+  baseDelayMs: v.optional(NonNegInt, 1_000),
+  /** The longest wait between attempts. */
+  maxDelayMs: v.optional(PositiveInt, 3_600_000),
+  allow: v.optional(WebhookAllow, {}),
+});
+
 /** The whole config file. */
 export const ServerConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
@@ -104,6 +133,7 @@ export const ServerConfigSchema = v.strictObject({
   /** A `user_id`/`item_id` missing from the store: 404 (`error`) or go on with model defaults. */
   missingEntity: v.optional(v.picklist(['error', 'defaults']), 'error'),
   queue: v.optional(Queue, {}),
+  webhooks: v.optional(Webhooks, {}),
 });
 
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
@@ -130,6 +160,7 @@ export function applyEnv(cfg: ServerConfig, env: Readonly<Record<string, string 
   }
   if (out.cache.kind === 'redis' && env['REDIS_URL']) out.cache.url = env['REDIS_URL'];
   if (out.queue.kind === 'redis' && env['REDIS_URL']) out.queue.url = env['REDIS_URL'];
+  if (env['OMNISERVE_WEBHOOK_SECRET']) out.webhooks.secret = env['OMNISERVE_WEBHOOK_SECRET'];
   if (env['OMNISERVE_BACKEND']) out.backend = env['OMNISERVE_BACKEND'] as BackendRequest;
   return out;
 }

@@ -51,6 +51,14 @@ const jobStatus = {
     created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' },
     result: { type: 'object', description: 'when completed: the realtime answer (or `predictions` for instances)' },
     error: { type: 'object', description: 'when failed: `{error, code}`', properties: { error: { type: 'string' }, code: { type: 'string' } } },
+    webhook: {
+      type: 'object', description: 'with a callback_url, once the job is final: the signed delivery of this status',
+      properties: {
+        status: { enum: ['pending', 'delivered', 'failed'] }, attempts: { type: 'integer' },
+        last_error: { type: 'string' }, last_status: { type: 'integer' },
+        next_attempt_at: { type: 'string', format: 'date-time' }, delivered_at: { type: 'string', format: 'date-time' },
+      },
+    },
   },
 };
 

@@ -7,6 +7,19 @@ import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { ServingMetrics } from '../metrics/serving-metrics.ts';
 import type { Serving } from '../serving/serving.ts';
 import type { JobQueue } from '../queue/types.ts';
+import type { WebhookStatus } from '../webhooks/dispatcher.ts';
+
+/** Webhooks for async jobs (`callback_url`); without them a `callback_url` is refused. */
+export interface AppWebhooks {
+  /**
+   * The SSRF guard, run on `callback_url` at submit: a refusal (see `refusalOf`) is a 422
+   * now rather than a failed delivery later. Omit where the host has no DNS (Workers);
+   * delivery checks again either way.
+   */
+  readonly check?: (url: string) => Promise<unknown>;
+  /** The delivery status of a job's webhook (null: not enqueued yet), for `GET /predict/{id}`. */
+  readonly status?: (jobId: string) => Promise<WebhookStatus | null>;
+}
 
 /** Options of the Hono app. */
 export interface AppOptions {
@@ -28,6 +41,8 @@ export interface AppOptions {
   readonly admin?: boolean;
   /** The async job queue; when set, `POST /predict/async` and `GET /predict/{id}` are served. */
   readonly queue?: JobQueue;
+  /** Set when a webhook secret is configured; see {@link AppWebhooks}. */
+  readonly webhooks?: AppWebhooks;
   readonly host?: HostInfo;
   readonly version?: string;
 }

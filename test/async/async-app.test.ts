@@ -66,6 +66,8 @@ before(async () => {
   s = await buildServer(parseServerConfig({
     models: [{ path: join(ROOT, 'test/fixtures/models/breast-cancer.onnx') }],
     featureStore: { kind: 'memory', path: 'features.json' },
+    // A callback_url needs a secret (test/async/webhooks.test.ts covers delivery).
+    webhooks: { secret: 'async-app-test-secret' },
   }, 'test config'), createNativeRuntime(), tmp);
 });
 after(async () => {

@@ -11,6 +11,7 @@
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import { Errors } from '../../errors.ts';
+import { refusalOf } from '../../webhooks/ssrf.ts';
 import type { JobQueue, JobRecord, JobRequest } from '../../queue/types.ts';
 import { checkFeatures } from '../../queue/validate.ts';
 import { readJson, validate } from '../body.ts';
@@ -70,6 +71,20 @@ export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue:
   const maxRecords = o.maxRecords ?? 10_000;
   const jobs = o.metrics?.serving.jobs;
 
+  /** Refuses a callback that could never be delivered: no secret, or an SSRF refusal. */
+  const checkCallback = async (url: string): Promise<void> => {
+    if (!o.webhooks) {
+      throw Errors.INVALID_REQUEST('callback_url: this server has no webhook secret (webhooks.secret or OMNISERVE_WEBHOOK_SECRET), and it never sends unsigned webhooks', { field: 'callback_url' });
+    }
+    try {
+      await o.webhooks.check?.(url);
+    } catch (e) {
+      // A refusal is final; anything else (DNS down, a name that does not resolve yet)
+      // may pass later, and delivery checks again and retries.
+      if (refusalOf(e) !== undefined) throw e;
+    }
+  };
+
   const submit = async (c: Context<AppEnv>, name: string | undefined) => {
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
@@ -104,6 +119,7 @@ export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue:
         ...(body.features ? { features: body.features } : {}),
       };
     }
+    if (body.callback_url !== undefined) await checkCallback(body.callback_url);
     const { request_id, duplicate } = await queue.submit(
       { model: model.name, ...(body.version !== undefined ? { version: body.version } : {}), request, ...(body.callback_url ? { callback_url: body.callback_url } : {}) },
       { idempotencyKey: key },
@@ -115,6 +131,15 @@ export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue:
     });
   };
 
+  /** The delivery status; null (left out) when unknown or unreadable: the job still answers. */
+  const webhookStatus = async (jobId: string) => {
+    try {
+      return (await o.webhooks?.status?.(jobId)) ?? null;
+    } catch {
+      return null;
+    }
+  };
+
   app.post('/predict/async', (c) => submit(c, undefined));
   app.post('/v1/models/:name/predict/async', (c) => submit(c, c.req.param('name')));
   app.get('/predict/:request_id', async (c) => {
@@ -122,6 +147,7 @@ export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue:
     const job = id.length <= 128 ? await queue.get(id) : undefined;
     if (!job) throw Errors.NOT_FOUND(`no job ${JSON.stringify(id.slice(0, 128))} (unknown, or expired)`);
     c.set('model', job.model);
-    return c.json(jobView(job));
+    const webhook = job.callback_url ? await webhookStatus(job.request_id) : null;
+    return c.json({ ...jobView(job), ...(webhook ? { webhook } : {}) });
   });
 }
