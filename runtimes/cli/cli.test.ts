@@ -234,8 +234,8 @@ for (const host of HOSTS) {
       assert.equal(r.stdout, '');
     });
 
-    test('an unknown command exits 2 with the usage; stream exits 2 "not yet"', T, async () => {
-      const [unknown, serve] = await Promise.all([cli(host, ['frobnicate']), cli(host, ['stream'])]);
+    test('an unknown command exits 2 with the usage; bench exits 2 "not yet"', T, async () => {
+      const [unknown, serve] = await Promise.all([cli(host, ['frobnicate']), cli(host, ['bench'])]);
       assert.equal(unknown.code, 2, show(unknown));
       assert.match(unknown.stderr, /unknown command "frobnicate"/);
       assert.match(unknown.stderr, /Usage: omniserve <command>/);

@@ -10,6 +10,7 @@ import type { Listen } from '../serve/listener.ts';
 import type { SpawnChild } from '../serve/supervisor.ts';
 import { serveCommand } from '../serve/serve-command.ts';
 import { workerCommand } from '../serve/worker-command.ts';
+import { streamCommand } from '../serve/stream-command.ts';
 import { redisRestCommand } from '../native/redis-rest-cli.ts';
 import { backendsReport } from './backends.ts';
 import { predictCommand } from './predict.ts';
@@ -40,7 +41,8 @@ Commands:
             an Upstash-compatible REST gateway over a real Redis (local edge development)
   worker    --config F [--concurrency N]       async job worker on the config's Redis queue
             (queue.kind "redis"); runs until SIGTERM, finishing the jobs it holds.
-  stream    --config F                         Kafka streaming workers          (not yet)
+  stream    --config F                         Kafka events in, predictions out (at-least-once);
+            poison events to the dead-letter topic. Runs until SIGTERM.
   batch     --config F --input GLOB --output DIR [--partition-by COL] [--resume]
             [--incremental --watermark-column COL]
             score Parquet files into partitioned Parquet plus DIR/_manifest.json
@@ -50,7 +52,7 @@ Backends (--backend): ${BACKEND_REQUESTS.join(', ')}
 Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
 `;
 
-const NOT_YET = new Set(['stream', 'bench']);
+const NOT_YET = new Set(['bench']);
 
 /** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
 export async function runCli(
@@ -104,6 +106,8 @@ export async function runCli(
         return await batchCommand(rest, runtime, io);
       case 'worker':
         return await workerCommand(rest, runtime, io);
+      case 'stream':
+        return await streamCommand(rest, runtime, io);
       case 'redis-rest':
         return await redisRestCommand(rest, io);
       case 'backends': {

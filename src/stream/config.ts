@@ -1,0 +1,77 @@
+/**
+ * The config file of `omniserve stream`: a `stream` section (Kafka topics, group, batching)
+ * plus the same `models` list and `backend` as the server's `omniserve.json`, so one model
+ * entry can be copied between the two. Validated with valibot; every error names the path
+ * of the bad field.
+ * @module
+ */
+import * as v from 'valibot';
+import { Errors } from '../errors.ts';
+import { formatIssues } from '../core/model-config.ts';
+import { ServerConfigSchema } from '../config/schema.ts';
+
+const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const NonNegInt = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Name = v.pipe(v.string(), v.minLength(1));
+
+/** librdkafka property values, passed through untouched (`"session.timeout.ms": 6000`). */
+const RdkafkaProps = v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]));
+
+const Stream = v.strictObject({
+  /** Bootstrap servers, `host:port` each. */
+  brokers: v.pipe(v.array(Name), v.minLength(1, 'at least one broker is needed')),
+  groupId: Name,
+  inputTopic: Name,
+  outputTopic: Name,
+  deadLetterTopic: Name,
+  /** Which loaded model scores events (default: the first in `models`). */
+  model: v.optional(Name),
+  /** Most events per model run, and per fetched partition batch. */
+  batchSize: v.optional(PositiveInt, 500),
+  /** How long a partial micro-batch waits for company; also the producer's `linger.ms`. */
+  lingerMs: v.optional(NonNegInt, 20),
+  /** Partitions processed at once (each one in order, so per-key order holds). */
+  concurrency: v.optional(PositiveInt, 4),
+  /** Output key from this event field instead of the input message's key. */
+  keyField: v.optional(Name),
+  /**
+   * Where a group with no committed offset starts. `earliest` (default): a new scoring
+   * group scores what is already in the topic.
+   */
+  autoOffsetReset: v.optional(v.picklist(['earliest', 'latest']), 'earliest'),
+  /** TLS to the brokers (`true`, or KafkaJS-style TLS options). */
+  ssl: v.optional(v.union([v.boolean(), v.record(v.string(), v.unknown())])),
+  /** KafkaJS-style SASL: `{mechanism, username, password}` (OMNISERVE_KAFKA_SASL_PASSWORD overrides the password). */
+  sasl: v.optional(v.looseObject({ mechanism: Name, username: v.optional(v.string()), password: v.optional(v.string()) })),
+  /** Extra librdkafka properties for both consumer and producer. */
+  rdkafka: v.optional(RdkafkaProps, {}),
+});
+
+/** The whole `omniserve stream` config file. */
+export const StreamConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  stream: Stream,
+  backend: ServerConfigSchema.entries.backend,
+  models: ServerConfigSchema.entries.models,
+});
+
+export type StreamConfig = v.InferOutput<typeof StreamConfigSchema>;
+export type StreamSection = StreamConfig['stream'];
+
+/** Validates a parsed config file; INVALID_CONFIG lists every bad field by path. */
+export function parseStreamConfig(input: unknown, where = 'stream config'): StreamConfig {
+  const r = v.safeParse(StreamConfigSchema, input);
+  if (r.success) return r.output;
+  const issues = formatIssues(r.issues);
+  throw Errors.INVALID_CONFIG(`${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}
+
+/** Environment overrides, so broker lists and secrets need not live in the file. */
+export function applyStreamEnv(cfg: StreamConfig, env: Readonly<Record<string, string | undefined>>): StreamConfig {
+  const out = structuredClone(cfg);
+  const brokers = env['OMNISERVE_KAFKA_BROKERS'];
+  if (brokers) out.stream.brokers = brokers.split(',').map((s) => s.trim()).filter(Boolean);
+  const password = env['OMNISERVE_KAFKA_SASL_PASSWORD'];
+  if (password && out.stream.sasl) out.stream.sasl.password = password;
+  return out;
+}

@@ -1,0 +1,126 @@
+/**
+ * Helpers for the streaming tests: events from the breast-cancer fixture, a config file,
+ * a collector that reads topics from the beginning, and `omniserve stream` processes.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import { spawnProcess, type ManagedProcess } from '../support/process.ts';
+import { ROOT } from '../support/serve-process.ts';
+
+export const MODEL_PATH = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
+/** The fixture's feature rows, without their `id` and `label` columns. */
+export const ROWS: Record<string, number>[] = readFileSync(join(ROOT, 'test/fixtures/data/breast-cancer.jsonl'), 'utf8')
+  .split('\n').filter(Boolean).map((l) => {
+    const { id: _id, label: _label, ...features } = JSON.parse(l) as Record<string, number>;
+    return features;
+  });
+
+/** Event `i`: key over 50 keys, `event_id` e-i, features of fixture row i mod 569. */
+export const event = (i: number) => ({ event_id: `e-${i}`, seq: i, timestamp: `2024-01-01T00:00:${String(i % 60).padStart(2, '0')}Z`, ...ROWS[i % ROWS.length] });
+export const keyOf = (i: number) => `k-${i % 50}`;
+
+/** One consumed record, decoded. */
+export interface Got {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** librdkafka warnings are noise here unless a test fails. */
+export function quietKafka(brokers: string[]): KafkaJS.Kafka {
+  const logger: KafkaJS.Logger = {
+    debug: () => {}, info: () => {}, warn: () => {}, error: () => {},
+    namespace: () => logger, setLogLevel: () => {},
+  };
+  return new KafkaJS.Kafka({ kafkaJS: { brokers, logLevel: KafkaJS.logLevel.NOTHING, logger } });
+}
+
+/** Produces `messages` to `topic` in chunks (one awaited send per chunk). */
+export async function produce(kafka: KafkaJS.Kafka, topic: string, messages: { key: string; value: string }[]): Promise<void> {
+  const producer = kafka.producer({ 'linger.ms': 5 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, messages: messages.slice(i, i + 500) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Reads `topics` from the beginning, continuously, into `got[topic]`. */
+export async function collect(kafka: KafkaJS.Kafka, topics: string[], groupId: string) {
+  const got: Record<string, Got[]> = Object.fromEntries(topics.map((t) => [t, []]));
+  const consumer = kafka.consumer({ kafkaJS: { groupId, fromBeginning: true, autoCommit: false } });
+  await consumer.connect();
+  await consumer.subscribe({ topics });
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(Array.isArray(v) ? v[0] : v);
+      got[topic]!.push({ partition, offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value!, headers });
+    },
+  });
+  return { got, stop: () => consumer.disconnect() };
+}
+
+/** Waits until `cond()` holds, or fails with `what` after `ms`. */
+export async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await sleep(50);
+  }
+}
+
+/** Writes a stream config for `topics` (prefix `name`) and returns its path. */
+export function writeConfig(brokers: string, name: string, stream: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'omniserve-stream-'));
+  const path = join(dir, 'stream.json');
+  writeFileSync(path, JSON.stringify({
+    stream: {
+      brokers: brokers.split(','), groupId: `${name}-scorer`,
+      inputTopic: `${name}-in`, outputTopic: `${name}-out`, deadLetterTopic: `${name}-dlq`,
+      // A killed member must leave the group quickly, so its successor is not kept waiting.
+      rdkafka: { 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 500 },
+      ...stream,
+    },
+    models: [{ path: MODEL_PATH }],
+  }));
+  return path;
+}
+
+/** Starts `omniserve stream --config path` and waits for its streaming line. */
+export async function startStream(configPath: string): Promise<{ proc: ManagedProcess; line: Record<string, unknown> }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env['NODE_TEST_CONTEXT'];
+  delete env['OMNISERVE_KAFKA_BROKERS'];
+  const proc = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'stream', '--config', configPath], {
+    cwd: ROOT, env, name: 'stream',
+  });
+  try {
+    const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), 60_000);
+    return { proc, line: JSON.parse(line) as Record<string, unknown> };
+  } catch (e) {
+    await proc.stop({ signal: 'SIGKILL' });
+    throw new Error(`omniserve stream did not print its streaming line: ${(e as Error).message}\n${proc.outputTail()}`);
+  }
+}
+
+/** A parsed output message. */
+export interface Output {
+  event_id: string;
+  prediction: number;
+  probability: number;
+  label?: string;
+  model_version: string;
+  timestamp?: string;
+  processed_at: string;
+  latency_ms: number;
+  source: { topic: string; partition: number; offset: number };
+}
+
+export const parse = (g: Got) => JSON.parse(g.value.toString()) as Output;
