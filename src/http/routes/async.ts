@@ -14,7 +14,7 @@ import { Errors } from '../../errors.ts';
 import { refusalOf } from '../../webhooks/ssrf.ts';
 import type { JobQueue, JobRecord, JobRequest } from '../../queue/types.ts';
 import { checkFeatures } from '../../queue/validate.ts';
-import { readJson, validate } from '../body.ts';
+import { modelRequest } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
 const Id = v.union([
@@ -67,7 +67,6 @@ export function jobView(j: JobRecord) {
 /** Adds the async routes (when the server has a queue). */
 export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue: JobQueue }): void {
   const { serving, queue } = o;
-  const limit = o.maxBodyBytes ?? 1 << 20;
   const maxRecords = o.maxRecords ?? 10_000;
   const jobs = o.metrics?.serving.jobs;
 
@@ -90,15 +89,8 @@ export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue:
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw Errors.INVALID_REQUEST('Idempotency-Key must be 1-256 visible ASCII characters');
     }
-    const json = await readJson(c, limit);
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
-    const body = validate(AsyncBody, json);
-    const modelName = name ?? o.defaultModel ?? serving.engine.models.list()[0]?.name;
-    if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
-    c.set('model', modelName);
     // Throws MODEL_NOT_FOUND (404) for an unknown model or version.
-    const model = serving.model(modelName, body.version);
-    c.set('modelVersion', model.version);
+    const { body, model } = await modelRequest(c, o, AsyncBody, name);
     let request: JobRequest;
     if (body.instances) {
       if (body.instances.length > maxRecords) {

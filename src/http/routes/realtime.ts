@@ -10,7 +10,7 @@ import { Errors } from '../../errors.ts';
 import type { FeatureRecord } from '../../core/features.ts';
 import type { Model } from '../../core/model.ts';
 import type { PredictionResult } from '../../core/postprocess.ts';
-import { readJson, validate } from '../body.ts';
+import { modelRequest } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
 const Id = v.union([
@@ -62,20 +62,12 @@ function featuresUsedJson(model: Model, rec: FeatureRecord): string {
 /** Adds the realtime routes. */
 export function realtimeRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const serving = o.serving;
-  const limit = o.maxBodyBytes ?? 1 << 20;
   const maxRecords = o.maxRecords ?? 10_000;
   const timeout = o.requestTimeoutMs ?? 10_000;
 
   const handle = async (c: Context<AppEnv>, name: string | undefined) => {
     const t0 = performance.now();
-    const json = await readJson(c, limit);
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
-    const body = validate(PredictBody, json);
-    const modelName = name ?? o.defaultModel ?? serving.engine.models.list()[0]?.name;
-    if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
-    c.set('model', modelName);
-    const model = serving.model(modelName, body.version);
-    c.set('modelVersion', model.version);
+    const { body, model } = await modelRequest(c, o, PredictBody, name);
     const deadline = Date.now() + timeout;
     if (body.instances) {
       if (body.instances.length > maxRecords) {

@@ -1,0 +1,30 @@
+/**
+ * The start every prediction route shares: read a JSON object body, validate it, and pick
+ * the model version it addresses (route name, else the default model, else the first
+ * loaded), recording both for the request metrics.
+ * @module
+ */
+import type { Context } from 'hono';
+import type * as v from 'valibot';
+import { Errors } from '../../errors.ts';
+import type { Model } from '../../core/model.ts';
+import { readJson, validate } from '../body.ts';
+import type { AppEnv, AppOptions } from '../types.ts';
+
+/** Reads and validates the body, then resolves the model (MODEL_NOT_FOUND when unknown). */
+export async function modelRequest<S extends v.GenericSchema<unknown, { version?: string }>>(
+  c: Context<AppEnv>,
+  o: AppOptions,
+  schema: S,
+  name: string | undefined,
+): Promise<{ body: v.InferOutput<S>; model: Model }> {
+  const json = await readJson(c, o.maxBodyBytes ?? 1 << 20);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
+  const body = validate(schema, json);
+  const modelName = name ?? o.defaultModel ?? o.serving.engine.models.list()[0]?.name;
+  if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
+  c.set('model', modelName);
+  const model = o.serving.model(modelName, body.version);
+  c.set('modelVersion', model.version);
+  return { body, model };
+}
