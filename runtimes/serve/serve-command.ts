@@ -12,6 +12,7 @@ import { applyEnv, parseServerConfig, type ServerConfig } from '../../src/config
 import { Errors, messageOf } from '../../src/errors.ts';
 import { BUNDLED_DIR, resolveModelArg } from '../cli/bundled.ts';
 import { buildServer, configDir } from './build-server.ts';
+import { untilSignal } from './until-signal.ts';
 import type { Listen } from './listener.ts';
 import { availableParallelism } from 'node:os';
 import { isSupervisedChild, supervise, type SpawnChild } from './supervisor.ts';
@@ -81,41 +82,23 @@ export async function serveCommand(
     port: listening.port, host: server.engine.host.name, pid: process.pid, models, backends: [...new Set(backends)],
   }) + '\n');
 
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      io.stderr.write(`omniserve serve: ${signal}: draining\n`);
-      const timer = setTimeout(() => {
-        io.stderr.write(`omniserve serve: drain took over ${cfg.server.drainTimeoutMs} ms, exiting\n`);
-        resolveExit(1);
-      }, cfg.server.drainTimeoutMs);
-      try {
-        // Readiness flips first (503 on /v2/health/ready, new predictions 503 with
-        // Connection: close), queued work finishes, every request already accepted gets its
-        // answer; only when the server has been quiet for a moment does the listener close,
-        // so connections still in the accept backlog are answered rather than reset.
-        http.draining = true;
-        // The in-process job worker finishes the jobs it holds first (it scores through the
-        // serving core, which refuses work once drained); unfinished jobs would otherwise go
-        // back to the queue and use up one of their deliveries.
-        await server.worker?.stop();
-        await server.serving.drain();
-        await http.quiet(250);
-        await listening.close();
-        await server.close();
-        clearTimeout(timer);
-        io.stderr.write('omniserve serve: stopped\n');
-        resolveExit(0);
-      } catch (e) {
-        clearTimeout(timer);
-        io.stderr.write(`omniserve serve: error while stopping: ${messageOf(e)}\n`);
-        resolveExit(1);
-      }
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+  return untilSignal({
+    name: 'omniserve serve', stderr: io.stderr, timeoutMs: cfg.server.drainTimeoutMs, stopping: 'draining',
+    stop: async () => {
+      // Readiness flips first (503 on /v2/health/ready, new predictions 503 with
+      // Connection: close), queued work finishes, every request already accepted gets its
+      // answer; only when the server has been quiet for a moment does the listener close,
+      // so connections still in the accept backlog are answered rather than reset.
+      http.draining = true;
+      // The in-process job worker finishes the jobs it holds first (it scores through the
+      // serving core, which refuses work once drained); unfinished jobs would otherwise go
+      // back to the queue and use up one of their deliveries.
+      await server.worker?.stop();
+      await server.serving.drain();
+      await http.quiet(250);
+      await listening.close();
+      await server.close();
+    },
   });
 }
 

@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import type { RuntimeAdapter } from '../../src/index.ts';
 import { applyEnv, parseServerConfig, type ServerConfig } from '../../src/config/schema.ts';
 import { Errors, messageOf } from '../../src/errors.ts';
+import { untilSignal } from './until-signal.ts';
 import { buildServer, configDir } from './build-server.ts';
 
 /** Runs workers until a signal stops them. Resolves with the exit code. */
@@ -47,28 +48,12 @@ export async function workerCommand(
     models: built.engine.models.list().map((m) => `${m.name}@${m.default}`),
   }) + '\n');
 
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      io.stderr.write(`omniserve worker: ${signal}: finishing jobs in flight\n`);
-      const timer = setTimeout(() => {
-        io.stderr.write(`omniserve worker: stopping took over ${cfg.server.drainTimeoutMs} ms, exiting (unfinished jobs will be redelivered)\n`);
-        resolveExit(1);
-      }, cfg.server.drainTimeoutMs);
-      try {
-        await built.close();
-        clearTimeout(timer);
-        io.stderr.write(`omniserve worker: stopped (${worker.worker.counts.completed} completed, ${worker.worker.counts.failed} failed)\n`);
-        resolveExit(0);
-      } catch (e) {
-        clearTimeout(timer);
-        io.stderr.write(`omniserve worker: error while stopping: ${messageOf(e)}\n`);
-        resolveExit(1);
-      }
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+  return untilSignal({
+    name: 'omniserve worker', stderr: io.stderr, timeoutMs: cfg.server.drainTimeoutMs,
+    stopping: 'finishing jobs in flight', timeoutNote: 'unfinished jobs will be redelivered',
+    stop: async () => {
+      await built.close();
+      return `${worker.worker.counts.completed} completed, ${worker.worker.counts.failed} failed`;
+    },
   });
 }
