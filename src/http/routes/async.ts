@@ -14,14 +14,8 @@ import { Errors } from '../../errors.ts';
 import { refusalOf } from '../../webhooks/ssrf.ts';
 import type { JobQueue, JobRecord, JobRequest } from '../../queue/types.ts';
 import { checkFeatures } from '../../queue/validate.ts';
-import { modelRequest } from './model-request.ts';
+import { modelRequest, PredictBody } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
-
-const Id = v.union([
-  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
-  v.pipe(v.number(), v.safeInteger()),
-]);
-const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
 
 const CallbackUrl = v.pipe(
   v.string(),
@@ -37,15 +31,7 @@ const CallbackUrl = v.pipe(
 );
 
 /** The realtime request shape plus `callback_url`. */
-const AsyncBody = v.object({
-  user_id: v.optional(Id),
-  item_id: v.optional(Id),
-  context: v.optional(v.record(v.string(), Scalar)),
-  features: v.optional(v.record(v.string(), v.unknown())),
-  instances: v.optional(v.pipe(v.array(v.record(v.string(), v.unknown())), v.minLength(1, 'instances must not be empty'))),
-  version: v.optional(v.pipe(v.string(), v.minLength(1))),
-  callback_url: v.optional(CallbackUrl),
-});
+const AsyncBody = v.object({ ...PredictBody.entries, callback_url: v.optional(CallbackUrl) });
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 

@@ -5,11 +5,27 @@
  * @module
  */
 import type { Context } from 'hono';
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import { Errors } from '../../errors.ts';
 import type { Model } from '../../core/model.ts';
 import { readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
+
+const Id = v.union([
+  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  v.pipe(v.number(), v.safeInteger()),
+]);
+const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
+
+/** The seed-compatible prediction request (realtime; async adds `callback_url`). */
+export const PredictBody = v.object({
+  user_id: v.optional(Id),
+  item_id: v.optional(Id),
+  context: v.optional(v.record(v.string(), Scalar)),
+  features: v.optional(v.record(v.string(), v.unknown())),
+  instances: v.optional(v.pipe(v.array(v.record(v.string(), v.unknown())), v.minLength(1, 'instances must not be empty'))),
+  version: v.optional(v.pipe(v.string(), v.minLength(1))),
+});
 
 /** Reads and validates the body, then resolves the model (MODEL_NOT_FOUND when unknown). */
 export async function modelRequest<S extends v.GenericSchema<unknown, { version?: string }>>(

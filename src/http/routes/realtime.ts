@@ -5,28 +5,13 @@
  * @module
  */
 import type { Context, Hono } from 'hono';
-import * as v from 'valibot';
 import { Errors } from '../../errors.ts';
 import type { FeatureRecord } from '../../core/features.ts';
 import type { Model } from '../../core/model.ts';
 import type { PredictionResult } from '../../core/postprocess.ts';
-import { modelRequest } from './model-request.ts';
+import { modelRequest, PredictBody } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
-const Id = v.union([
-  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
-  v.pipe(v.number(), v.safeInteger()),
-]);
-const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
-
-const PredictBody = v.object({
-  user_id: v.optional(Id),
-  item_id: v.optional(Id),
-  context: v.optional(v.record(v.string(), Scalar)),
-  features: v.optional(v.record(v.string(), v.unknown())),
-  instances: v.optional(v.pipe(v.array(v.record(v.string(), v.unknown())), v.minLength(1, 'instances must not be empty'))),
-  version: v.optional(v.pipe(v.string(), v.minLength(1))),
-});
 
 function view(r: PredictionResult) {
   return {
