@@ -4,22 +4,17 @@
 // stored with their error; metrics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildServer, type BuiltServer } from '../../runtimes/serve/build-server.ts';
 import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
 import { parseServerConfig } from '../../src/config/schema.ts';
 import { ROOT } from '../support/serve-process.ts';
+import { bc, FEATURES, wantProbability, pick } from '../support/golden.ts';
 
-interface Golden { outputs: Record<string, { data: number[] }>; records: Record<string, number>[] }
-const bc = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/breast-cancer.json'), 'utf8')) as Golden;
-const FEATURES = (JSON.parse(readFileSync(join(ROOT, 'test/fixtures/models/breast-cancer.config.json'), 'utf8')) as {
-  inputs: { features: { features: string[] } };
-}).inputs.features.features;
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const want = (i: number) => sigmoid(bc.outputs['logit']!.data[i % 32]!);
-const pick = (r: Record<string, number>, names: readonly string[]) => Object.fromEntries(names.map((n) => [n, r[n]!]));
+/** User i is golden row i % 32. */
+const want = wantProbability;
 
 type Json = Record<string, any>;
 interface Answer { status: number; headers: Headers; json: Json; text: string }

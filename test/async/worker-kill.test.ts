@@ -7,7 +7,7 @@
 // error for jobs whose stored features are invalid; nothing lost, nothing dead-lettered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,14 +15,10 @@ import { createRedisQueue, type RedisJobQueue } from '../../runtimes/native/redi
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { spawnProcess, type ManagedProcess } from '../support/process.ts';
 import { ROOT, SERVE_HOSTS, startServe, type ServeProcess } from '../support/serve-process.ts';
+import { bc, FEATURES, wantProbability } from '../support/golden.ts';
 
-interface Golden { outputs: Record<string, { data: number[] }>; records: Record<string, number>[] }
-const bc = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/breast-cancer.json'), 'utf8')) as Golden;
-const FEATURES = (JSON.parse(readFileSync(join(ROOT, 'test/fixtures/models/breast-cancer.config.json'), 'utf8')) as {
-  inputs: { features: { features: string[] } };
-}).inputs.features.features;
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const want = (u: number) => sigmoid(bc.outputs['logit']!.data[u % 32]!);
+/** User i is golden row i % 32. */
+const want = wantProbability;
 const NODE = SERVE_HOSTS.find((h) => h.name === 'node')!;
 const N = Number(process.env['OMNISERVE_ASYNC_JOBS'] ?? 10_000);
 const USERS = 200;

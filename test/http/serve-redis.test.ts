@@ -3,22 +3,17 @@
 // and a degraded /health, then healing once Redis is back on the same port.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisRestGateway, type RedisRestGateway } from '../../runtimes/native/redis-rest.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { ROOT, SERVE_HOSTS, startServe, type ServeProcess } from '../support/serve-process.ts';
+import { bc, FEATURES, wantProbability } from '../support/golden.ts';
 
-interface Golden { outputs: Record<string, { data: number[] }>; records: Record<string, number>[] }
-const bc = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/breast-cancer.json'), 'utf8')) as Golden;
-const FEATURES = (JSON.parse(readFileSync(join(ROOT, 'test/fixtures/models/breast-cancer.config.json'), 'utf8')) as {
-  inputs: { features: { features: string[] } };
-}).inputs.features.features;
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** User i is golden row i % 32. */
-const want = (i: number) => sigmoid(bc.outputs['logit']!.data[i % 32]!);
+const want = wantProbability;
 const USERS = 100;
 const NODE = SERVE_HOSTS.find((h) => h.name === 'node')!;
 const TOKEN = 'rest-token-for-tests';

@@ -6,35 +6,17 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildServer, type BuiltServer } from '../../runtimes/serve/build-server.ts';
 import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
 import { parseServerConfig } from '../../src/config/schema.ts';
+import { BC_MODEL, bc, bcConfig, ITEM_FEATURES, pick, USER_FEATURES, WINE_MODEL } from './golden.ts';
+
+export * from './golden.ts';
 
 export type { BuiltServer };
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BC_MODEL = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
-export const WINE_MODEL = join(ROOT, 'test/fixtures/models/wine-mixed.onnx');
-
-export interface Golden {
-  inputs: Record<string, { dims: number[]; data: number[] }>;
-  outputs: Record<string, { dims: number[]; data: number[] }>;
-  records: Record<string, number>[];
-}
-export const readJsonFile = <T>(p: string) => JSON.parse(readFileSync(join(ROOT, p), 'utf8')) as T;
-export const bc = readJsonFile<Golden>('test/fixtures/goldens/breast-cancer.json');
-export const wine = readJsonFile<Golden>('test/fixtures/goldens/wine-mixed.json');
-export const bcConfig = readJsonFile<{ inputs: { features: { features: string[] } }; outputs: Record<string, unknown> } & Record<string, unknown>>(
-  'test/fixtures/models/breast-cancer.config.json');
-export const FEATURES = bcConfig.inputs.features.features;
-export const USER_FEATURES = FEATURES.slice(0, 20);
-export const ITEM_FEATURES = FEATURES.slice(20);
-export const logit = (i: number) => bc.outputs['logit']!.data[i]!;
-export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-export const pick = (rec: Record<string, number>, names: readonly string[]) => Object.fromEntries(names.map((n) => [n, rec[n]!]));
 
 export function close(got: unknown, want: number, what: string): void {
   assert.ok(typeof got === 'number' && Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${what}: got ${String(got)}, expected ${want}`);
