@@ -1,8 +1,8 @@
 /**
  * The Kafka side of `omniserve stream`, on @confluentinc/kafka-javascript (librdkafka).
  * At-least-once: each fetched partition batch is scored, its outputs and dead letters are
- * produced, and only once the producer has acknowledged all of them is the partition's
- * next offset committed. A crash anywhere before the commit means the batch is fetched
+ * produced, and only once the producer has acknowledged all of them (and all of the
+ * partition's earlier batches) is the partition's next offset committed. A crash anywhere before the commit means the batch is fetched
  * and scored again, never lost.
  *
  * The client is an optional dependency with a native build: it is imported here, lazily,
@@ -11,8 +11,10 @@
  */
 import type { KafkaJS as KafkaJSNamespace } from '@confluentinc/kafka-javascript';
 import type { StreamSection } from '../../src/stream/config.ts';
-import type { OutboundMessage } from '../../src/stream/events.ts';
-import type { StreamProcessor } from '../../src/stream/processor.ts';
+import type { InboundMessage, OutboundMessage } from '../../src/stream/events.ts';
+import type { ProcessedBatch } from '../../src/stream/processor.ts';
+import { CommitTracker } from '../../src/stream/commit-tracker.ts';
+import type { StreamMetrics } from '../../src/stream/metrics.ts';
 
 type KafkaJSModule = typeof KafkaJSNamespace;
 const PACKAGE = '@confluentinc/kafka-javascript';
@@ -23,6 +25,10 @@ export interface KafkaStream {
   readonly joined: Promise<number[]>;
   /** Rejects when processing fails for good (nothing after the failed batch is committed). */
   readonly failed: Promise<never>;
+  /** Events fetched and not yet acknowledged downstream. */
+  readonly inFlight: number;
+  /** True while fetching is paused for backpressure. */
+  readonly paused: boolean;
   /** Stops fetching, finishes batches in flight (produce + commit), leaves the group. */
   stop(): Promise<void>;
 }
@@ -41,14 +47,47 @@ export async function loadKafka(): Promise<KafkaJSModule> {
   return kafkaJs;
 }
 
-/** Connects, subscribes and starts processing `cfg.inputTopic` with `processor`. */
+/** What the runner needs of a processor (StreamProcessor, or the benchmark's no-op pipe). */
+export interface BatchProcessor {
+  process(messages: readonly InboundMessage[], receivedAt?: number): Promise<ProcessedBatch>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startKafkaStream}. */
+export interface KafkaStreamOptions {
+  /** Counters and gauges to keep (the `omniserve stream` metrics endpoint). */
+  readonly metrics?: StreamMetrics;
+  /** How long a revoked partition's batches in flight may take to finish before it is let go. */
+  readonly revokeWaitMs?: number;
+}
+
+/** librdkafka's rebalance_cb codes. */
+const ASSIGN_PARTITIONS = -175;
+const REVOKE_PARTITIONS = -174;
+
+/**
+ * Connects, subscribes and starts processing `cfg.inputTopic` with `processor`.
+ *
+ * Pipelined: each fetched partition batch is handed on without waiting, so one partition's
+ * next batch is scored while the previous batch's outputs travel to the broker. Per-key
+ * order holds because a partition's batches are produced in fetch order (each waits for
+ * the one before it to be handed to the producer, which keeps order per partition), and
+ * the commit point of a partition moves only over batches that are all acknowledged
+ * ({@link CommitTracker}). Commits are coalesced: at most one in flight, carrying every
+ * partition that moved. When more than `maxInFlight` events are fetched and not yet
+ * acknowledged, the input topic's partitions are paused; they resume once in-flight work
+ * is under half the bound, so memory stays bounded under any backlog.
+ */
 export async function startKafkaStream(
   cfg: StreamSection,
-  processor: StreamProcessor,
+  processor: BatchProcessor,
   log: (line: string) => void,
+  options: KafkaStreamOptions = {},
 ): Promise<KafkaStream> {
   const KafkaJS = await loadKafka();
-  const logger = kafkaLogger(log);
+  const metrics = options.metrics;
+  const revokeWaitMs = options.revokeWaitMs ?? 30_000;
+  const logger = kafkaLogger(log, () => metrics?.errors.inc({ kind: 'client' }));
   const kafka = new KafkaJS.Kafka({
     kafkaJS: {
       brokers: cfg.brokers, logLevel: KafkaJS.logLevel.WARN, logger,
@@ -62,18 +101,118 @@ export async function startKafkaStream(
     'linger.ms': cfg.lingerMs,
     ...cfg.rdkafka,
   } as never);
-  const consumer = kafka.consumer({
-    kafkaJS: { groupId: cfg.groupId, autoCommit: false, fromBeginning: cfg.autoOffsetReset === 'earliest' },
-    'js.consumer.max.batch.size': cfg.batchSize,
-    ...cfg.rdkafka,
-  } as never);
 
+  const tracker = new CommitTracker();
+  const assigned = new Set<number>();
+  /** Per partition: settles once the latest batch's outputs are handed to the producer. */
+  const issued = new Map<number, Promise<unknown>>();
+  const lag = new Map<number, number>();
+  const maxInFlight = cfg.maxInFlight;
   let stopping = false;
-  let inflight = 0;
-  let onIdle: (() => void) | undefined;
+  let fatal: unknown;
+  let paused = false;
   let fail!: (e: unknown) => void;
   const failed = new Promise<never>((_, reject) => (fail = reject));
   failed.catch(() => {});
+  const idleWaiters: (() => void)[] = [];
+  const notifyIdle = () => {
+    if (tracker.pendingBatches > 0 && fatal === undefined) return;
+    for (const w of idleWaiters.splice(0)) w();
+  };
+
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: cfg.groupId, autoCommit: false, fromBeginning: cfg.autoOffsetReset === 'earliest' },
+    'js.consumer.max.batch.size': cfg.batchSize,
+    ...(metrics ? { 'statistics.interval.ms': 1000, stats_cb: (d: unknown) => readLag(d, cfg.inputTopic, assigned, lag) } : {}),
+    rebalance_cb: async (err: { code: number }, assignment: { topic: string; partition: number }[]) => {
+      const mine = assignment.filter((a) => a.topic === cfg.inputTopic);
+      if (err.code === ASSIGN_PARTITIONS) {
+        metrics?.rebalances.inc({ kind: 'assign' });
+        for (const a of mine) assigned.add(a.partition);
+      } else if (err.code === REVOKE_PARTITIONS) {
+        metrics?.rebalances.inc({ kind: 'revoke' });
+        // Finish what was fetched from the revoked partitions and commit it, so the next
+        // owner starts after it; what does not finish in time is abandoned uncommitted.
+        const deadline = Date.now() + revokeWaitMs;
+        while (fatal === undefined && tracker.pendingOf(mine).length > 0 && Date.now() < deadline) await sleep(10);
+        await flushCommits();
+        tracker.drop(mine);
+        for (const a of mine) {
+          assigned.delete(a.partition);
+          issued.delete(a.partition);
+          lag.delete(a.partition);
+        }
+        maybeResume();
+      }
+    },
+    ...cfg.rdkafka,
+  } as never);
+
+  // Commits: at most one in flight; points that move meanwhile go in the next one.
+  let committing: Promise<void> | undefined;
+  let commitAgain = false;
+  const commit = (): Promise<void> => {
+    if (committing) {
+      commitAgain = true;
+      return committing;
+    }
+    committing = (async () => {
+      do {
+        commitAgain = false;
+        const points = tracker.takeCommits().filter((p) => assigned.has(p.partition));
+        if (points.length === 0) break;
+        try {
+          await consumer.commitOffsets(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
+          metrics?.commits.inc();
+        } catch (e) {
+          // Not fatal: the outputs are safe, only the commit point lags (a rebalance, a
+          // coordinator move); the next commit carries it again.
+          metrics?.errors.inc({ kind: 'commit' });
+          log(`omniserve stream: commit failed (will retry): ${(e as Error).message}`);
+          tracker.restore(points);
+          break;
+        }
+      } while (commitAgain);
+    })().finally(() => {
+      committing = undefined;
+    });
+    return committing;
+  };
+  /** Commits every point that moved, retrying a failed commit a few times. */
+  const flushCommits = async () => {
+    for (let i = 0; i < 5; i++) {
+      await committing;
+      await commit();
+      if (tracker.takeCommits().length === 0 && !committing) return;
+      await sleep(100 * (i + 1));
+    }
+  };
+
+  const topic = cfg.inputTopic;
+  const pause = () => {
+    if (paused || stopping) return;
+    try {
+      consumer.pause([{ topic }]);
+      paused = true;
+      metrics?.pauses.inc();
+    } catch (e) {
+      log(`omniserve stream: pause failed: ${(e as Error).message}`);
+    }
+  };
+  function maybeResume(): void {
+    if (!paused || tracker.inFlight > maxInFlight / 2) return;
+    try {
+      consumer.resume([{ topic }]);
+      paused = false;
+    } catch (e) {
+      log(`omniserve stream: resume failed: ${(e as Error).message}`);
+    }
+  }
+  metrics?.setSources({
+    lag: () => [...lag].map(([p, n]) => [topic, p, n] as const),
+    inFlight: () => tracker.inFlight,
+    paused: () => (paused ? 1 : 0),
+  });
 
   await producer.connect();
   try {
@@ -84,34 +223,63 @@ export async function startKafkaStream(
     throw e;
   }
   const toKafka = (m: OutboundMessage) => ({ key: bytes(m.key), value: bytes(m.value)!, ...(m.headers ? { headers: { ...m.headers } } : {}) });
+  const outputTopic = cfg.outputTopic;
+  const dlqTopic = cfg.deadLetterTopic;
+  const die = (e: unknown) => {
+    if (fatal !== undefined) return;
+    // Retrying in place would hide a broken model or cluster: stop without committing
+    // past the failed batch and let a restart (or another member) take over.
+    fatal = e;
+    stopping = true;
+    metrics?.errors.inc({ kind: 'fatal' });
+    fail(e);
+    notifyIdle();
+  };
 
   await consumer.run({
     partitionsConsumedConcurrently: cfg.concurrency,
-    eachBatch: async ({ batch }) => {
+    eachBatch: async ({ batch, resolveOffset }) => {
       // After stop(): fetched but never committed, so the next member fetches it again.
       if (stopping || batch.messages.length === 0) return;
-      inflight++;
-      try {
-        const receivedAt = Date.now();
-        const messages = batch.messages.map((m) => ({
-          topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value,
-        }));
-        const r = await processor.process(messages, receivedAt);
+      const receivedAt = Date.now();
+      const partition = batch.partition;
+      const messages = batch.messages.map((m) => ({
+        topic: batch.topic, partition, offset: m.offset, key: m.key, value: m.value,
+      }));
+      const last = messages[messages.length - 1]!.offset;
+      // Consumed (not committed): a pause() below must not make the client fetch it again.
+      resolveOffset(last);
+      metrics?.consumed.inc({ topic: batch.topic }, messages.length);
+      metrics?.fetchBatchSize.observe(undefined, messages.length);
+      const tracked = tracker.begin(batch.topic, partition, (BigInt(last) + 1n).toString(), messages.length);
+      const before = issued.get(partition);
+      const handed = processor.process(messages, receivedAt).then(async (r) => {
+        if (before) await before;
         const topicMessages = [];
-        if (r.outputs.length > 0) topicMessages.push({ topic: cfg.outputTopic, messages: r.outputs.map(toKafka) });
-        if (r.deadLetters.length > 0) topicMessages.push({ topic: cfg.deadLetterTopic, messages: r.deadLetters.map(toKafka) });
+        if (r.outputs.length > 0) topicMessages.push({ topic: outputTopic, messages: r.outputs.map(toKafka) });
+        if (r.deadLetters.length > 0) topicMessages.push({ topic: dlqTopic, messages: r.deadLetters.map(toKafka) });
+        // sendBatch hands every message to librdkafka before its first await: issued in order.
+        const acked = topicMessages.length > 0 ? producer.sendBatch({ topicMessages }) : Promise.resolve([]);
+        return { r, acked };
+      });
+      issued.set(partition, handed.then(() => {}, () => {}));
+      handed.then(async ({ r, acked }) => {
         // Resolves once every message is acknowledged; rejects if any delivery failed.
-        if (topicMessages.length > 0) await producer.sendBatch({ topicMessages });
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: r.nextOffset }]);
-      } catch (e) {
-        // Retrying in place would hide a broken model or cluster: stop without
-        // committing and let a restart (or another member) take over.
-        stopping = true;
-        fail(e);
-        throw e;
-      } finally {
-        if (--inflight === 0) onIdle?.();
-      }
+        await acked;
+        if (metrics) {
+          if (r.outputs.length > 0) metrics.produced.inc({ topic: outputTopic, kind: 'output' }, r.outputs.length);
+          if (r.deadLetters.length > 0) metrics.produced.inc({ topic: dlqTopic, kind: 'dead_letter' }, r.deadLetters.length);
+          for (const code of r.deadLetterCodes) metrics.deadLetters.inc({ code });
+          metrics.processingLatency.observe(undefined, (Date.now() - receivedAt) / 1000);
+        }
+        if (tracker.done(tracked) && fatal === undefined) void commit();
+        maybeResume();
+        notifyIdle();
+      }).catch((e: unknown) => {
+        metrics?.errors.inc({ kind: 'produce' });
+        die(e);
+      });
+      if (tracker.inFlight > maxInFlight) pause();
     },
   });
 
@@ -120,10 +288,13 @@ export async function startKafkaStream(
   let stopped: Promise<void> | undefined;
   return {
     joined, failed,
+    get inFlight() { return tracker.inFlight; },
+    get paused() { return paused; },
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        if (inflight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+        if (tracker.pendingBatches > 0 && fatal === undefined) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+        await flushCommits();
         await consumer.disconnect();
         await producer.disconnect();
         await processor.close();
@@ -132,6 +303,22 @@ export async function startKafkaStream(
     },
   };
 }
+
+/** Consumer lag of the input topic's assigned partitions, from librdkafka's statistics JSON. */
+function readLag(data: unknown, topic: string, assigned: ReadonlySet<number>, into: Map<number, number>): void {
+  try {
+    const json = typeof data === 'string' ? data : (data as { message?: string }).message;
+    if (typeof json !== 'string') return;
+    const stats = JSON.parse(json) as { topics?: Record<string, { partitions?: Record<string, { partition: number; consumer_lag: number }> }> };
+    for (const p of Object.values(stats.topics?.[topic]?.partitions ?? {})) {
+      if (p.partition >= 0 && assigned.has(p.partition) && p.consumer_lag >= 0) into.set(p.partition, p.consumer_lag);
+    }
+  } catch {
+    // A statistics line we cannot read: keep the last known lag.
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until the group has assigned partitions (the first join takes a few seconds). */
 async function waitForAssignment(consumer: KafkaJSNamespace.Consumer, cancelled: () => boolean, failed: Promise<never>): Promise<number[]> {
@@ -154,11 +341,12 @@ function bytes(x: Uint8Array | string | null): Buffer | string | null {
 }
 
 /** librdkafka's debug/info chatter dropped; warnings and errors as one line each. */
-function kafkaLogger(log: (line: string) => void): KafkaJSNamespace.Logger {
+function kafkaLogger(log: (line: string) => void, onError: () => void): KafkaJSNamespace.Logger {
   const emit = (level: string) => (message: string, extra?: object) =>
     log(`omniserve stream: kafka ${level}: ${message}${extra ? ` ${JSON.stringify(extra)}` : ''}`);
+  const error = emit('error');
   const logger: KafkaJSNamespace.Logger = {
-    debug: () => {}, info: () => {}, warn: emit('warn'), error: emit('error'),
+    debug: () => {}, info: () => {}, warn: emit('warn'), error: (m, e) => { onError(); error(m, e); },
     namespace: () => logger, setLogLevel: () => {},
   };
   return logger;

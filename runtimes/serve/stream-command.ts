@@ -16,6 +16,9 @@ import { applyStreamEnv, parseStreamConfig, type StreamConfig } from '../../src/
 import { StreamProcessor } from '../../src/stream/processor.ts';
 import { Errors, messageOf } from '../../src/errors.ts';
 import { startKafkaStream } from '../native/stream-kafka.ts';
+import { startMetricsServer, type MetricsServer } from '../native/stream-metrics-server.ts';
+import { MetricsRegistry } from '../../src/metrics/registry.ts';
+import { createStreamMetrics } from '../../src/stream/metrics.ts';
 import { configDir } from './build-server.ts';
 
 /** Graceful stop's longest wait before giving up (uncommitted batches are fetched again). */
@@ -40,18 +43,37 @@ export async function streamCommand(
   try {
     const model = await loadModels(engine, cfg, configDir(values.config));
     const s = cfg.stream;
-    const processor = new StreamProcessor(model, { batchSize: s.batchSize, lingerMs: s.lingerMs, concurrency: s.concurrency, keyField: s.keyField });
-    const log = (line: string) => void io.stderr.write(`${line}\n`);
-    const stream = await startKafkaStream(s, processor, log);
-    const partitions = await Promise.race([stream.joined, stream.failed]).catch(async (e) => {
-      await stream.stop().catch(() => {});
-      throw e;
+    const registry = s.metrics ? new MetricsRegistry({ onCollectError: (m, e) => io.stderr.write(`omniserve stream: metric ${m}: ${messageOf(e)}\n`) }) : undefined;
+    const metrics = registry ? createStreamMetrics(registry) : undefined;
+    const processor = new StreamProcessor(model, {
+      batchSize: s.batchSize, lingerMs: s.lingerMs, concurrency: s.concurrency, keyField: s.keyField,
+      ...(metrics ? {
+        onBatch: (rows: number, ms: number) => {
+          metrics.inferenceBatchSize.observe(undefined, rows);
+          metrics.inferenceLatency.observe(undefined, ms / 1000);
+        },
+      } : {}),
     });
-    io.stdout.write(JSON.stringify({
-      event: 'streaming', pid: process.pid, groupId: s.groupId, inputTopic: s.inputTopic, outputTopic: s.outputTopic,
-      deadLetterTopic: s.deadLetterTopic, model: `${model.name}@${model.version}`, backend: model.backend.id, partitions,
-    }) + '\n');
-    return await runUntilSignal(stream, processor, io);
+    const log = (line: string) => void io.stderr.write(`${line}\n`);
+    const stream = await startKafkaStream(s, processor, log, metrics ? { metrics } : {});
+    let server: MetricsServer | undefined;
+    let failedYet = false;
+    stream.failed.catch(() => (failedYet = true));
+    try {
+      if (registry && s.metrics) server = await startMetricsServer(registry, s.metrics.port, s.metrics.host, () => !failedYet);
+      const partitions = await Promise.race([stream.joined, stream.failed]).catch(async (e) => {
+        await stream.stop().catch(() => {});
+        throw e;
+      });
+      io.stdout.write(JSON.stringify({
+        event: 'streaming', pid: process.pid, groupId: s.groupId, inputTopic: s.inputTopic, outputTopic: s.outputTopic,
+        deadLetterTopic: s.deadLetterTopic, model: `${model.name}@${model.version}`, backend: model.backend.id, partitions,
+        ...(server ? { metricsUrl: `http://${s.metrics!.host === '0.0.0.0' ? '127.0.0.1' : s.metrics!.host}:${server.port}/metrics` } : {}),
+      }) + '\n');
+      return await runUntilSignal(stream, processor, io);
+    } finally {
+      await server?.close();
+    }
   } finally {
     await engine.close();
   }

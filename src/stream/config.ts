@@ -32,6 +32,17 @@ const Stream = v.strictObject({
   lingerMs: v.optional(NonNegInt, 20),
   /** Partitions processed at once (each one in order, so per-key order holds). */
   concurrency: v.optional(PositiveInt, 4),
+  /**
+   * Backpressure: most events fetched and not yet acknowledged downstream. Past it the
+   * input partitions pause; they resume under half of it. Default: `batchSize ×
+   * concurrency × 4`.
+   */
+  maxInFlight: v.optional(PositiveInt),
+  /** A Prometheus endpoint (`GET /metrics`) on this port; 0 picks a free one. Off when absent. */
+  metrics: v.optional(v.strictObject({
+    port: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)),
+    host: v.optional(Name, '0.0.0.0'),
+  })),
   /** Output key from this event field instead of the input message's key. */
   keyField: v.optional(Name),
   /**
@@ -55,13 +66,18 @@ export const StreamConfigSchema = v.strictObject({
   models: ServerConfigSchema.entries.models,
 });
 
-export type StreamConfig = v.InferOutput<typeof StreamConfigSchema>;
-export type StreamSection = StreamConfig['stream'];
+type ParsedStreamConfig = v.InferOutput<typeof StreamConfigSchema>;
+/** A parsed config: defaults filled in, `maxInFlight` included. */
+export type StreamConfig = Omit<ParsedStreamConfig, 'stream'> & { stream: StreamSection };
+export type StreamSection = ParsedStreamConfig['stream'] & { maxInFlight: number };
 
 /** Validates a parsed config file; INVALID_CONFIG lists every bad field by path. */
 export function parseStreamConfig(input: unknown, where = 'stream config'): StreamConfig {
   const r = v.safeParse(StreamConfigSchema, input);
-  if (r.success) return r.output;
+  if (r.success) {
+    const s = r.output.stream;
+    return { ...r.output, stream: { ...s, maxInFlight: s.maxInFlight ?? s.batchSize * s.concurrency * 4 } };
+  }
   const issues = formatIssues(r.issues);
   throw Errors.INVALID_CONFIG(`${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
 }

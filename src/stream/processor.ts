@@ -3,10 +3,11 @@
  * dead letters, in offset order. No Kafka client here: the host's runner fetches, produces
  * and commits, so this part runs (and is tested) anywhere.
  *
- * Every event is its own request to a {@link DynamicBatcher}: batches fetched from several
- * partitions at once merge into shared model runs of up to `batchSize` rows, and when one
- * bad record fails a run, the batcher re-runs request by request, so only that record
- * fails (and is dead-lettered) while its neighbours are scored.
+ * A fetched batch's valid events go to a {@link DynamicBatcher} as one request (small
+ * batches from several partitions merge into shared model runs of up to `batchSize` rows).
+ * When a record fails the run, the batch is submitted again event by event, so only that
+ * record fails (and is dead-lettered) while its neighbours are scored: the common case
+ * costs one promise per batch, not one per event.
  * @module
  */
 import { DynamicBatcher } from '../core/batcher.ts';
@@ -27,6 +28,14 @@ export interface StreamProcessorOptions {
   /** Partition batches processed at once (sizes the batcher's queue). */
   readonly concurrency: number;
   readonly keyField?: string;
+  /**
+   * Most events handed to `process` and not yet scored, over all calls (sizes the
+   * batcher's queue). Default: no limit of its own; the runner's backpressure
+   * (`maxInFlight`) is what bounds it.
+   */
+  readonly maxQueuedEvents?: number;
+  /** After each model run: rows and milliseconds (for metrics). */
+  readonly onBatch?: (rows: number, ms: number) => void;
 }
 
 /** What one fetched batch turned into, in input order. */
@@ -35,6 +44,8 @@ export interface ProcessedBatch {
   readonly deadLetters: OutboundMessage[];
   /** The offset to commit once everything above is acknowledged (last + 1). */
   readonly nextOffset: string;
+  /** The reason code of each dead letter, in the same order. */
+  readonly deadLetterCodes: string[];
 }
 
 /** Running totals, for logs and the stop line. */
@@ -53,10 +64,11 @@ export class StreamProcessor {
     this.#batcher = new DynamicBatcher((records) => model.predict(records), {
       maxBatchSize: options.batchSize,
       maxDelayMs: options.lingerMs,
-      // Every fetched event is queued at once: room for all partitions' batches, so the
-      // batcher never answers OVERLOADED (backpressure is the fetch loop's job).
-      maxQueueRows: options.batchSize * (options.concurrency + 1) * 2,
+      // Every fetched event is queued at once, so the batcher must never answer OVERLOADED
+      // (that would stop the stream): backpressure is the fetch loop's job.
+      maxQueueRows: options.maxQueuedEvents ?? Number.MAX_SAFE_INTEGER,
       maxConcurrent: 1,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
   }
 
@@ -67,31 +79,53 @@ export class StreamProcessor {
   async process(messages: readonly InboundMessage[], receivedAt = Date.now()): Promise<ProcessedBatch> {
     if (messages.length === 0) throw new RangeError('process() needs at least one message');
     const decoded = messages.map((m) => decodeEvent(m, this.options.keyField));
-    const settled = await Promise.allSettled(decoded.map((d) =>
-      d.kind === 'event' ? this.#batcher.submit([d.record]).then((r) => r[0]!) : Promise.resolve(undefined)));
+    const events: StreamEvent[] = [];
+    for (const d of decoded) if (d.kind === 'event') events.push(d);
+    const verdicts = await this.#score(events);
     const outputs: OutboundMessage[] = [];
     const deadLetters: OutboundMessage[] = [];
+    const deadLetterCodes: string[] = [];
     const now = Date.now();
+    const meta = { model: this.model.name, version: this.model.version, receivedAt };
+    let e = 0;
     for (let i = 0; i < messages.length; i++) {
       const msg = messages[i]!;
       const d = decoded[i]!;
-      const s = settled[i]!;
       let verdict: StreamEvent | Poison = d;
-      if (s.status === 'rejected') {
-        if (!isRecordError(s.reason)) throw s.reason;
-        verdict = poison(s.reason.code, messageOf(s.reason));
+      let result: PredictionResult | undefined;
+      if (d.kind === 'event') {
+        const v = verdicts[e++]!;
+        if ('kind' in v) verdict = v;
+        else result = v;
       }
       if (verdict.kind === 'poison') {
         deadLetters.push(encodeDeadLetter(msg, verdict));
+        deadLetterCodes.push(verdict.code);
         continue;
       }
-      const result = (s as PromiseFulfilledResult<PredictionResult>).value;
-      outputs.push(encodePrediction(msg, verdict, { model: this.model.name, version: this.model.version, result, receivedAt }, now));
+      outputs.push(encodePrediction(msg, verdict, { ...meta, result: result! }, now));
     }
     this.counts.scored += outputs.length;
     this.counts.deadLettered += deadLetters.length;
     this.counts.batches++;
-    return { outputs, deadLetters, nextOffset: (BigInt(messages[messages.length - 1]!.offset) + 1n).toString() };
+    return { outputs, deadLetters, deadLetterCodes, nextOffset: (BigInt(messages[messages.length - 1]!.offset) + 1n).toString() };
+  }
+
+  /** One request for the whole batch; event by event only when a record fails it. */
+  async #score(events: readonly StreamEvent[]): Promise<(PredictionResult | Poison)[]> {
+    if (events.length === 0) return [];
+    try {
+      return await this.#batcher.submit(events.map((d) => d.record));
+    } catch (e) {
+      if (!isRecordError(e)) throw e;
+    }
+    const settled = await Promise.allSettled(events.map((d) => this.#batcher.submit([d.record]).then((r) => r[0]!)));
+    return settled.map((s) => {
+      if (s.status === 'fulfilled') return s.value;
+      // Not the record's fault (a broken session): the caller must not commit.
+      if (!isRecordError(s.reason)) throw s.reason;
+      return poison(s.reason.code, messageOf(s.reason));
+    });
   }
 
   /** Finishes queued runs; further `process` calls fail. */
