@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createEngine, type Engine, type RuntimeAdapter } from '../../src/index.ts';
-import { createApp } from '../../src/http/app.ts';
+import { createApp, type DemoFiles } from '../../src/http/app.ts';
 import type { ServerConfig } from '../../src/config/schema.ts';
 import { createMemoryFeatureStore } from '../../src/features/memory-store.ts';
 import { parseFeatureFile } from '../../src/features/load-file.ts';
@@ -47,6 +47,8 @@ export interface BuiltServer {
 /** Options for tests. */
 export interface BuildServerOptions {
   readonly webhooks?: JobWebhookOptions;
+  /** Serve the browser demo at `/demo/` (`omniserve serve --demo`; runtimes/browser/host/demo-mount.ts). */
+  readonly demo?: DemoFiles;
 }
 
 /** Builds everything a config describes. `baseDir` resolves relative paths in it. */
@@ -125,6 +127,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     admin: cfg.server.admin,
     defaultModel: cfg.defaultModel,
     host: engine.host,
+    ...(options.demo ? { demo: options.demo } : {}),
   });
   return {
     engine, serving, app, features, cache, queue, worker, webhooks,

@@ -16,6 +16,7 @@ import { untilSignal } from './until-signal.ts';
 import type { Listen } from './listener.ts';
 import { availableParallelism } from 'node:os';
 import { isSupervisedChild, supervise, type SpawnChild } from './supervisor.ts';
+import { createDemoMount, withDemoModel } from '../browser/host/demo-mount.ts';
 
 /** The embedded defaults: the bundled demo model, an in-memory feature store and cache. */
 export function embeddedConfig(): unknown {
@@ -43,6 +44,7 @@ export async function serveCommand(
       model: { type: 'string', multiple: true },
       backend: { type: 'string' },
       workers: { type: 'string' },
+      demo: { type: 'boolean' },
     },
   });
   let raw: unknown;
@@ -64,6 +66,8 @@ export async function serveCommand(
   if (values.host !== undefined) cfg = { ...cfg, server: { ...cfg.server, host: values.host } };
   if (values.backend !== undefined) cfg = { ...cfg, backend: values.backend as ServerConfig['backend'] };
   if (values.workers !== undefined) cfg = { ...cfg, server: { ...cfg.server, workers: Number(values.workers) } };
+  // The browser demo runs the digits model locally and compares with this server's answer.
+  if (values.demo) cfg = withDemoModel(cfg);
   cfg = parseServerConfig(cfg, 'config after overrides');
 
   const workers = cfg.server.workers === 0 ? availableParallelism() : cfg.server.workers;
@@ -72,7 +76,8 @@ export async function serveCommand(
     return supervise(workers, spawnChild, io);
   }
 
-  const server = await buildServer(cfg, runtime(), baseDir);
+  const demo = values.demo ? await createDemoMount() : undefined;
+  const server = await buildServer(cfg, runtime(), baseDir, demo ? { demo } : {});
   const http = trackRequests(server.app.fetch);
   const listening = await listen(http.fetch, { port: cfg.server.port, host: cfg.server.host, reusePort: isSupervisedChild() });
   const models = server.engine.models.list().map((m) => `${m.name}@${m.default}`);

@@ -27,8 +27,14 @@ function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
   return [...out];
 }
 
+/** The files of the browser demo (`omniserve serve --demo`): the host reads them (runtimes/browser/host). */
+export interface DemoFiles {
+  /** The response for a path under `/demo/` (`''` is the page), or undefined for a 404. */
+  get(path: string): Promise<Response | undefined>;
+}
+
 /** Builds the app. */
-export function createApp(o: AppOptions): Hono<AppEnv> {
+export function createApp(o: AppOptions & { readonly demo?: DemoFiles }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const m = o.metrics?.serving;
 
@@ -61,6 +67,12 @@ export function createApp(o: AppOptions): Hono<AppEnv> {
   if (o.corsOrigins?.length) {
     const origins = [...o.corsOrigins];
     app.use(cors({ origin: origins.includes('*') ? '*' : origins, allowHeaders: ['Content-Type', 'Authorization', 'Idempotency-Key'], maxAge: 600 }));
+  }
+  if (o.demo) {
+    // Before the bearer-key check: a browser cannot send a key with a page load.
+    const demo = o.demo;
+    app.get('/demo', (c) => c.redirect('/demo/'));
+    app.get('/demo/*', async (c) => (await demo.get(c.req.path.slice('/demo/'.length))) ?? errorResponse(c, Errors.NOT_FOUND(`no demo file ${c.req.path}`)));
   }
   if (o.apiKeys?.length) {
     const keys = new Set(o.apiKeys);
