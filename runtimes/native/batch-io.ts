@@ -4,9 +4,12 @@
  * or a whole file), and input globs.
  * @module
  */
+import { openAsBlob, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AsyncBuffer } from 'hyparquet';
+import { initParquetWasm, parquetWasmReady } from '../../src/batch/arrow-io.ts';
 import type { BatchHost } from '../../src/batch/run.ts';
 
 /** Opens a file for ranged reads; the handle is read with positional reads, never loaded whole. */
@@ -47,10 +50,18 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
   }
 }
 
-/** The batch host on node:fs. */
+/** Compiles parquet-wasm from the module file inside the package (no network, no fetch). */
+export function loadParquetWasm(): void {
+  if (parquetWasmReady()) return;
+  initParquetWasm(readFileSync(fileURLToPath(import.meta.resolve('parquet-wasm/esm/parquet_wasm_bg.wasm'))));
+}
+
+/** The batch host on node:fs (Node, Bun and Deno all have `fs.openAsBlob`). Loads parquet-wasm in this thread. */
 export function nodeBatchHost(): BatchHost {
+  loadParquetWasm();
   return {
     open: openAsyncBuffer,
+    blob: (path) => openAsBlob(path),
     writeAtomic,
     readText: async (path) => {
       try {

@@ -1,6 +1,6 @@
 /**
  * `omniserve batch --config F --input GLOB --output DIR [--partition-by COL] [--resume]
- * [--incremental --watermark-column COL]`: Parquet in, scored Parquet out, per the batch
+ * [--incremental --watermark-column COL] [--shard i/n]`: Parquet in, scored Parquet out, per the batch
  * contract in docs/DESIGN.md. Exit codes: 0 committed (or nothing new), 1 error, 2 usage,
  * 3 some inputs or units failed (the manifest lists them; --resume retries them).
  * @module
@@ -15,6 +15,7 @@ import { parseBatchConfig } from '../../src/batch/config.ts';
 import { createProgress } from '../../src/batch/progress.ts';
 import { BatchUsageError, runBatch } from '../../src/batch/run.ts';
 import { featureInput } from '../../src/batch/score.ts';
+import { parseShard } from '../../src/batch/plan.ts';
 import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
 import { createBatchPool } from '../native/batch-pool.ts';
 
@@ -26,10 +27,13 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       config: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' },
       'partition-by': { type: 'string' }, resume: { type: 'boolean', default: false },
       incremental: { type: 'boolean', default: false }, 'watermark-column': { type: 'string' },
+      shard: { type: 'string' },
     },
   });
   if (!values.config || !values.input || !values.output) throw new BatchUsageError('--config, --input and --output are required');
   if (values.incremental !== (values['watermark-column'] !== undefined)) throw new BatchUsageError('--incremental and --watermark-column go together');
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard);
+  if (values.shard !== undefined && !shard) throw new BatchUsageError(`--shard ${values.shard}: expected i/n with 0 <= i < n (e.g. 0/4)`);
   const configPath = resolve(values.config);
   const config = parseBatchConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
   const base = dirname(configPath);
@@ -51,7 +55,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       inputs, outDir: resolve(values.output), config,
       model: { name: model.name, version: model.version, features: fi.features },
       ...(values['partition-by'] ? { partitionBy: values['partition-by'] } : {}),
-      resume: values.resume, ...(values.incremental ? { incremental: { column: values['watermark-column']! } } : {}),
+      resume: values.resume, ...(shard ? { shard } : {}), ...(values.incremental ? { incremental: { column: values['watermark-column']! } } : {}),
       newRunId: randomUUID,
       onEvent: createProgress((t) => stderr.write(t), stderr.isTTY === true),
       executor: async (settings) => {

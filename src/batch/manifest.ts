@@ -12,6 +12,11 @@ import type { UnitResult } from './unit.ts';
 /** The manifest file name inside the output directory. */
 export const MANIFEST = '_manifest.json';
 
+/** The manifest of a run, or of one shard of it (`_manifest.shard-1-of-4.json`: shards never share a file). */
+export function manifestName(shard?: { index: number; count: number }): string {
+  return shard ? `_manifest.shard-${shard.index}-of-${shard.count}.json` : MANIFEST;
+}
+
 /** An earlier committed run of an incremental output. */
 export interface RunHistory {
   readonly runId: string;
@@ -32,6 +37,8 @@ export interface Manifest {
   finishedAt?: string;
   model: { name: string; version: string };
   partitionBy?: string;
+  /** Set when this run is one shard (`--shard i/n`) of a run split by an external scheduler. */
+  shard?: { index: number; count: number };
   inputs: InputFile[];
   failedInputs: { file: string; message: string }[];
   unitsPlanned: number;

@@ -74,13 +74,44 @@ export function toWatermark(x: unknown): number | undefined {
   return undefined;
 }
 
-/** A short stable name for a path (FNV-1a, 32 bits, plus the file's base name for humans). */
-export function fileTag(path: string): string {
+/** One shard of a run split by an external scheduler: `index` of `count` (0-based). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Parses `i/n` (0 ≤ i < n); undefined when malformed. */
+export function parseShard(text: string): Shard | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  return count >= 1 && index < count ? { index, count } : undefined;
+}
+
+/**
+ * The units of `path` (as `planUnits` cut them) that belong to `shard`: the file's units
+ * are dealt round-robin starting at a shard picked by a hash of the path, so every shard
+ * of every file gets its share, each unit goes to exactly one shard, and the deal depends
+ * only on the file itself (a file added between two shards' starts moves no other unit).
+ */
+export function shardUnits(path: string, units: readonly WorkUnit[], shard: Shard): WorkUnit[] {
+  const first = fnv1a(path) % shard.count;
+  return units.filter((_, k) => (first + k) % shard.count === shard.index);
+}
+
+function fnv1a(text: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < path.length; i++) {
-    h ^= path.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
+  return h;
+}
+
+/** A short stable name for a path (FNV-1a, 32 bits, plus the file's base name for humans). */
+export function fileTag(path: string): string {
+  const h = fnv1a(path);
   const base = (path.split('/').pop() ?? 'input').replace(/\.parquet$/i, '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
   return `${base}-${h.toString(16).padStart(8, '0')}`;
 }

@@ -7,8 +7,8 @@
 import { parquetMetadataAsync } from 'hyparquet';
 import { messageOf } from '../errors.ts';
 import type { BatchConfig } from './config.ts';
-import { MANIFEST, parseManifest, recordFailure, recordUnit, runWatermark, type Manifest } from './manifest.ts';
-import { checkColumns, describeInput, planUnits, rowGroupMax, type InputFile, type WorkUnit } from './plan.ts';
+import { manifestName, parseManifest, recordFailure, recordUnit, runWatermark, type Manifest } from './manifest.ts';
+import { checkColumns, describeInput, planUnits, rowGroupMax, shardUnits, type InputFile, type Shard, type WorkUnit } from './plan.ts';
 import { emptyStats } from './stats.ts';
 import type { BatchFiles, UnitResult, UnitSettings } from './unit.ts';
 
@@ -39,6 +39,8 @@ export interface BatchRunOptions {
   readonly partitionBy?: string;
   readonly resume?: boolean;
   readonly incremental?: { readonly column: string };
+  /** Only this shard's units (`--shard i/n`); its manifest is `manifestName(shard)`. */
+  readonly shard?: Shard;
   readonly newRunId: () => string;
   readonly now?: () => Date;
   readonly onEvent?: (e: BatchEvent) => void;
@@ -59,7 +61,8 @@ export class BatchUsageError extends Error {}
 /** Runs (or resumes) a batch job. Column errors throw before any unit is scored. */
 export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<BatchSummary> {
   const now = o.now ?? (() => new Date());
-  const manifestPath = `${o.outDir}/${MANIFEST}`;
+  if (o.shard && o.incremental) throw new BatchUsageError('--shard and --incremental do not go together yet: shards would keep separate watermarks');
+  const manifestPath = `${o.outDir}/${manifestName(o.shard)}`;
   const prev = parseManifest(await host.readText(manifestPath), manifestPath);
   const resuming = prev?.status !== undefined && prev.status !== 'committed' && (o.resume ?? false);
   if (prev && prev.status !== 'committed' && !o.resume) {
@@ -94,7 +97,8 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
     checkColumns(inputs[inputs.length - 1]!, needed);
     const col = o.incremental?.column;
     const skip = col && above !== undefined ? (rg: Parameters<typeof rowGroupMax>[0]) => { const m = rowGroupMax(rg, col); return m !== undefined && m <= above; } : undefined;
-    units.push(...planUnits(path, metadata, o.config.unitRows, skip));
+    const planned = planUnits(path, metadata, o.config.unitRows, skip);
+    units.push(...(o.shard ? shardUnits(path, planned, o.shard) : planned));
   }
   if (o.incremental && !resuming && units.length === 0 && failedInputs.length === 0) {
     return { status: 'nothing-new', ...(prev ? { manifest: prev } : {}), message: `nothing new above the watermark ${above ?? '(none)'} of ${o.incremental.column}` };
@@ -103,6 +107,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
   const m: Manifest = resuming ? { ...prev!, inputs, failedInputs, unitsPlanned: units.length, status: 'running' } : {
     version: 1, runId: o.newRunId(), status: 'running', startedAt: now().toISOString(),
     model: { name: o.model.name, version: o.model.version }, ...(o.partitionBy ? { partitionBy: o.partitionBy } : {}),
+    ...(o.shard ? { shard: { index: o.shard.index, count: o.shard.count } } : {}),
     inputs, failedInputs, unitsPlanned: units.length, units: {}, failedUnits: [], rows: 0, stats: { ...emptyStats(), partitions: {} },
     ...(o.incremental ? { incremental: { column: o.incremental.column, ...(above === undefined ? {} : { from: above }) } } : {}),
     ...(prev?.watermark === undefined ? {} : { watermark: prev.watermark }), history: prev ? historyOf(prev) : [],

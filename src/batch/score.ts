@@ -4,10 +4,10 @@
  * post-processed with `model.results`, and checked before anything is written.
  * @module
  */
-import type { DecodedArray } from 'hyparquet';
 import { Errors } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import type { TensorData } from '../core/tensor.ts';
+import { planOutputs, type OutputPlan, type PredictionResult } from '../core/postprocess.ts';
 
 /** Predictions and probabilities of a unit's rows. */
 export interface Scores {
@@ -40,37 +40,127 @@ export function featureInput(model: Model): FeatureInput {
 }
 
 /**
- * Scores `rows` rows of `columns` in calls of `batchSize` rows. `firstRow` is the file row
- * of row 0, so errors name rows as the user sees them.
+ * Scores `rows` rows of the feature columns `cols` (in `fi.features` order) in calls of
+ * `batchSize` rows. The tensor is filled column by column in blocks of 1024 rows (the block
+ * stays in cache), and outputs are post-processed column-wise (`postColumns`), so no
+ * per-row object is made. `firstRow` is the file row of row 0, so errors name rows as the
+ * user sees them.
  */
-export async function scoreColumns(model: Model, fi: FeatureInput, columns: Readonly<Record<string, DecodedArray>>, rows: number, batchSize: number, firstRow = 0): Promise<Scores> {
+export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly ArrayLike<number>[], rows: number, batchSize: number, firstRow = 0): Promise<Scores> {
   const prediction = new Float64Array(rows);
   const probability = new Float64Array(rows);
-  const cols = fi.features.map((f) => columns[f]!);
   const width = cols.length;
+  const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
+  let data: Float32Array | Float64Array | undefined;
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
-    const data = fi.dtype === 'float32' ? new Float32Array(n * width) : new Float64Array(n * width);
-    for (let j = 0; j < width; j++) {
-      const col = cols[j]!;
-      for (let r = 0; r < n; r++) {
-        const x = Number(col[start + r] ?? NaN);
-        // One comparison per value: NaN and ±Infinity both fail it.
-        if (!(x - x === 0)) throw badFeature(fi.features[j]!, firstRow + start + r, col[start + r]);
-        data[r * width + j] = x;
+    if (!data || data.length !== n * width) data = fi.dtype === 'float32' ? new Float32Array(n * width) : new Float64Array(n * width);
+    for (let b = 0; b < n; b += 1024) {
+      const e = Math.min(n, b + 1024);
+      for (let j = 0; j < width; j++) {
+        const col = cols[j]!;
+        for (let r = b, o = b * width + j; r < e; r++, o += width) {
+          const x = col[start + r]!;
+          // One comparison per value: NaN and ±Infinity both fail it.
+          if (!(x - x === 0)) throw badFeature(fi.features[j]!, firstRow + start + r, x);
+          data[o] = x;
+        }
       }
     }
     const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data, dims: [n, width] } };
-    const results = model.results(await model.infer(feeds), n);
-    if (start === 0) hasProbability = results[0]?.probability !== undefined;
-    for (let r = 0; r < n; r++) {
-      const res = results[r]!;
-      prediction[start + r] = res.prediction ?? firstOutput(res.outputs);
-      probability[start + r] = res.probability ?? NaN;
-    }
+    const out = await model.infer(feeds);
+    const has = postColumns(plan, out, n, prediction, probability, start) ?? fromResults(model.results(out, n), prediction, probability, start);
+    if (start === 0) hasProbability = has;
   }
   return { prediction, probability, hasProbability };
+}
+
+/**
+ * `model.results(out, n)`'s prediction and probability, computed column-wise into
+ * `prediction`/`probability` at `at` with the same arithmetic; returns whether the model
+ * gives probabilities, or undefined for a post-processing it does not know (the caller
+ * then goes through `model.results`).
+ */
+export function postColumns(plan: OutputPlan, out: Readonly<Record<string, TensorData>>, n: number, prediction: Float64Array, probability: Float64Array, at: number): boolean | undefined {
+  const primary = plan.primary;
+  const t = primary ? out[primary.name] : undefined;
+  if (!primary || !t || primary.config.postprocess === 'none') {
+    // No post-processing: the prediction is the first output's (first) value.
+    const first = plan.outputs.map((s) => out[s.name]).find((x) => x !== undefined);
+    const per = first ? perRow(first) : 0;
+    for (let r = 0; r < n; r++) {
+      prediction[at + r] = first && per > 0 ? Number(first.data[r * per]) : NaN;
+      probability[at + r] = NaN;
+    }
+    return false;
+  }
+  const c = primary.config;
+  const per = perRow(t);
+  const d = t.data;
+  if (per < 1) return undefined;
+  switch (c.postprocess) {
+    case 'sigmoid':
+      if (per === 1) {
+        for (let r = 0; r < n; r++) {
+          const p = 1 / (1 + Math.exp(-Number(d[r])));
+          probability[at + r] = p;
+          prediction[at + r] = p >= c.threshold ? 1 : 0;
+        }
+      } else {
+        for (let r = 0; r < n; r++) {
+          let best = 0;
+          let bp = -Infinity;
+          for (let j = 0; j < per; j++) {
+            const p = 1 / (1 + Math.exp(-Number(d[r * per + j])));
+            if (j === 0 || p > bp) { best = j; bp = p; }
+          }
+          prediction[at + r] = best;
+          probability[at + r] = bp;
+        }
+      }
+      return true;
+    case 'softmax':
+      for (let r = 0; r < n; r++) {
+        let max = -Infinity;
+        for (let j = 0; j < per; j++) { const x = Number(d[r * per + j]); if (x > max) max = x; }
+        let sum = 0;
+        for (let j = 0; j < per; j++) sum += Math.exp(Number(d[r * per + j]) - max);
+        let best = 0;
+        let be = -Infinity;
+        for (let j = 0; j < per; j++) {
+          const p = Math.exp(Number(d[r * per + j]) - max) / sum;
+          if (j === 0 || p > be) { best = j; be = p; }
+        }
+        prediction[at + r] = best;
+        probability[at + r] = be;
+      }
+      return true;
+    case 'argmax':
+      for (let r = 0; r < n; r++) {
+        let best = 0;
+        for (let j = 1; j < per; j++) if (Number(d[r * per + j]) > Number(d[r * per + best])) best = j;
+        prediction[at + r] = best;
+        probability[at + r] = NaN;
+      }
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+function perRow(t: TensorData): number {
+  const batch = t.dims[0] ?? 1;
+  return batch > 0 ? t.data.length / batch : 0;
+}
+
+function fromResults(results: readonly PredictionResult[], prediction: Float64Array, probability: Float64Array, at: number): boolean {
+  for (let r = 0; r < results.length; r++) {
+    const res = results[r]!;
+    prediction[at + r] = res.prediction ?? firstOutput(res.outputs);
+    probability[at + r] = res.probability ?? NaN;
+  }
+  return results[0]?.probability !== undefined;
 }
 
 function firstOutput(outputs: Record<string, number | number[]>): number {

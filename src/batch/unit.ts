@@ -4,17 +4,21 @@
  * Runs the same in a worker thread or in the main thread; file access is injected.
  * @module
  */
-import { parquetMetadataAsync, parquetScan, type AsyncBuffer, type DecodedArray, type FileMetaData } from 'hyparquet';
-import { isOmniserveError, messageOf } from '../errors.ts';
+import { parquetMetadataAsync, type AsyncBuffer } from 'hyparquet';
+import { Errors, isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
-import { columnSpec, encodeUnit, take, type OutputContext } from './output.ts';
+import { firstNull, numericValues, openParquet, takeRows, type ParquetSource } from './arrow-io.ts';
+import { cellValue, encodeUnit, type OutputContext } from './output.ts';
 import { toWatermark, type WorkUnit } from './plan.ts';
 import { scoreColumns, validateScores, type FeatureInput } from './score.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
 
 /** File access a unit needs. `writeAtomic` must leave either the old file or the whole new one. */
 export interface BatchFiles {
+  /** Ranged reads of a file (footers: planning, row-group statistics). */
   open(path: string): Promise<AsyncBuffer>;
+  /** The file as a Blob read lazily by range (row groups are read through it). */
+  blob(path: string): Promise<Blob>;
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
 }
 
@@ -52,9 +56,18 @@ export interface UnitResult {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-/** Keeps parsed footers per file so a worker reads each file's metadata once. */
+/** An input file open for units: its row-group starts and its reader. */
+interface OpenInput {
+  readonly groupStarts: readonly number[];
+  readonly source: ParquetSource;
+}
+
+/** Files kept open per runner (units mostly come file by file). */
+const OPEN_FILES = 4;
+
+/** Keeps open inputs per file so a worker reads each file's footer once. */
 export class UnitRunner {
-  readonly #meta = new Map<string, Promise<{ file: AsyncBuffer; metadata: FileMetaData }>>();
+  readonly #open = new Map<string, Promise<OpenInput>>();
   constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {}
 
   /** Processes `unit`; failures come back as a result with `error`, never as a rejection. */
@@ -68,37 +81,57 @@ export class UnitRunner {
     }
   }
 
+  /** Frees the open inputs. */
+  async close(): Promise<void> {
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    for (const p of open) (await p.catch(() => undefined))?.source.close();
+  }
+
   async #run(unit: WorkUnit): Promise<Omit<UnitResult, keyof WorkUnit | 'file'>> {
-    const { file, metadata } = await this.#open(unit.file);
-    const specs = metadata.schema.slice(1).filter((e) => e.num_children === undefined).map(columnSpec);
-    const names = specs.map((c) => c.name);
-    const scan = await parquetScan({ file, metadata, columns: names });
-    let columns: Record<string, DecodedArray> = {};
-    for (const name of names) columns[name] = await scan.readColumn({ column: name, rowStart: unit.rowStart, rowEnd: unit.rowEnd });
-    let rows = unit.rowEnd - unit.rowStart;
+    const input = await this.#input(unit.file);
+    // A unit never spans row groups (planUnits cuts inside them).
+    let rg = 0;
+    while (rg + 1 < input.groupStarts.length && input.groupStarts[rg + 1]! <= unit.rowStart) rg++;
+    let table = await input.source.read(rg, unit.rowStart - input.groupStarts[rg]!, unit.rowEnd - unit.rowStart);
+    let rows = table.numRows;
+    if (rows !== unit.rowEnd - unit.rowStart) throw new Error(`read ${rows} rows, expected ${unit.rowEnd - unit.rowStart}`);
     let maxWatermark: number | undefined;
+    // File row of each kept row, when the watermark dropped some (errors name file rows).
+    let kept: Uint32Array | undefined;
     const wm = this.s.watermark;
     if (wm) {
-      const col = columns[wm.column]!;
-      const keep: number[] = [];
+      const col = table.getChild(wm.column)!;
+      const keep = new Uint32Array(rows);
+      let k = 0;
       for (let i = 0; i < rows; i++) {
-        const x = toWatermark(col[i]);
+        const x = toWatermark(cellValue(col, i));
         if (x === undefined || (wm.above !== undefined && !(x > wm.above))) continue;
-        keep.push(i);
+        keep[k++] = i;
         if (maxWatermark === undefined || x > maxWatermark) maxWatermark = x;
       }
-      if (keep.length < rows) {
-        columns = Object.fromEntries(names.map((n) => [n, take(columns[n]!, keep)]));
-        rows = keep.length;
+      if (k < rows) {
+        kept = keep.subarray(0, k);
+        table = takeRows(table, kept);
+        rows = k;
       }
     }
     if (rows === 0) return { rows: 0, outputs: [], stats: statsOf(new Float64Array(0)) };
-    const scores = await scoreColumns(this.model, this.fi, columns, rows, this.s.batchSize, unit.rowStart);
+    const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
+    const cols = this.fi.features.map((f) => {
+      const v = table.getChild(f)!;
+      const nul = firstNull(v);
+      if (nul >= 0) throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(nul)}: column "${f}" is null; features must be finite numbers`, { row: fileRow(nul), feature: f });
+      const values = numericValues(v);
+      if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; features must be numbers`, { feature: f });
+      return values;
+    });
+    const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart);
     if (this.s.validation === 'fail') {
-      const report = validateScores(scores, unit.rowStart);
+      const report = validateScores(scores, kept ? 0 : unit.rowStart);
       if (report) throw Object.assign(new Error(report), { code: 'INVALID_OUTPUT' });
     }
-    const parts = encodeUnit(columns, specs, scores, { ...this.s, timestamp: new Date(this.s.timestamp) });
+    const parts = encodeUnit(table, scores, { ...this.s, timestamp: new Date(this.s.timestamp) });
     const outputs: UnitOutput[] = [];
     for (const p of parts) {
       const path = `${this.s.outDir}/${p.partition ? `${p.partition}/` : ''}part-${this.s.runId.slice(0, 8)}-${unit.id}.parquet`;
@@ -108,12 +141,22 @@ export class UnitRunner {
     return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }) };
   }
 
-  #open(path: string): Promise<{ file: AsyncBuffer; metadata: FileMetaData }> {
-    let p = this.#meta.get(path);
-    if (!p) {
-      p = this.files.open(path).then(async (file) => ({ file, metadata: await parquetMetadataAsync(file) }));
-      this.#meta.set(path, p);
-      p.catch(() => this.#meta.delete(path));
+  #input(path: string): Promise<OpenInput> {
+    let p = this.#open.get(path);
+    if (p) return p;
+    p = (async () => {
+      const metadata = await parquetMetadataAsync(await this.files.open(path));
+      const groupStarts: number[] = [];
+      let n = 0;
+      for (const g of metadata.row_groups) { groupStarts.push(n); n += Number(g.num_rows); }
+      return { groupStarts, source: await openParquet(await this.files.blob(path)) };
+    })();
+    this.#open.set(path, p);
+    p.catch(() => this.#open.delete(path));
+    if (this.#open.size > OPEN_FILES) {
+      const [oldest, q] = this.#open.entries().next().value!;
+      this.#open.delete(oldest);
+      void q.then((o) => o.source.close(), () => {});
     }
     return p;
   }

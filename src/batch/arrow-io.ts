@@ -1,0 +1,136 @@
+/**
+ * Parquet ↔ Arrow for batch units: a unit's rows are read from one row group by
+ * parquet-wasm (Rust's parquet crate in WebAssembly, ranged reads through a Blob, so a
+ * file is never loaded whole), handed to apache-arrow as zero-copy typed-array columns,
+ * and the output table (input columns plus prediction columns) is written back through
+ * parquet-wasm. No per-row JavaScript objects on the numeric path. The WebAssembly module
+ * is compiled by the host (`initParquetWasm`), so this stays Web-API-only.
+ * @module
+ */
+import * as arrow from 'apache-arrow';
+import { initSync, ParquetFile, Table as WasmTable, writeParquet, WriterPropertiesBuilder, Compression, EnabledStatistics } from 'parquet-wasm/esm';
+
+let ready = false;
+
+/** Instantiates parquet-wasm from its module bytes (`parquet-wasm/esm/parquet_wasm_bg.wasm`) or a compiled module; once per thread. */
+export function initParquetWasm(module: BufferSource | WebAssembly.Module): void {
+  if (ready) return;
+  initSync({ module });
+  ready = true;
+}
+
+/** True once `initParquetWasm` ran in this thread. */
+export function parquetWasmReady(): boolean {
+  return ready;
+}
+
+/** An open input file: footer parsed once, row groups read on demand. */
+export interface ParquetSource {
+  /** Rows [offset, offset + limit) of row group `rowGroup`, as one Arrow record batch. */
+  read(rowGroup: number, offset: number, limit: number): Promise<arrow.Table>;
+  close(): void;
+}
+
+/** Opens a Parquet file held by a Blob (Node's `fs.openAsBlob`, `Bun.file`, a browser File). */
+export async function openParquet(blob: Blob): Promise<ParquetSource> {
+  const file = await ParquetFile.fromFile(blob);
+  return {
+    async read(rowGroup, offset, limit) {
+      const t = await file.read({ rowGroups: [rowGroup], offset, limit, batchSize: Math.max(1, limit) });
+      return arrow.tableFromIPC(t.intoIPCStream());
+    },
+    close: () => file.free(),
+  };
+}
+
+/** Typed arrays a numeric column can come as. */
+export type NumericArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+
+/**
+ * A numeric column's values as one typed array (zero-copy for a single chunk); 64-bit
+ * integers become doubles. undefined when the column is not numeric.
+ */
+export function numericValues(v: arrow.Vector): NumericArray | undefined {
+  const t = v.type;
+  if (!arrow.DataType.isFloat(t) && !arrow.DataType.isInt(t)) return undefined;
+  const a: unknown = v.data.length === 1 ? v.data[0]!.values : v.toArray();
+  if (a instanceof BigInt64Array || a instanceof BigUint64Array) {
+    const out = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = Number(a[i]!);
+    return out;
+  }
+  if (a instanceof Uint16Array && arrow.DataType.isFloat(t) && t.precision === arrow.Precision.HALF) return undefined;
+  return a as NumericArray;
+}
+
+/** The first null row of `v`, or -1. */
+export function firstNull(v: arrow.Vector): number {
+  if (v.nullCount === 0) return -1;
+  for (let i = 0; i < v.length; i++) if (!v.isValid(i)) return i;
+  return -1;
+}
+
+/** Rows `idx` of `table`, in that order, with the same schema. */
+export function takeRows(table: arrow.Table, idx: Uint32Array): arrow.Table {
+  const cols: Record<string, arrow.Vector> = {};
+  for (const f of table.schema.fields) cols[f.name] = takeVector(table.getChild(f.name)!, idx);
+  return new arrow.Table(cols);
+}
+
+function takeVector(v: arrow.Vector, idx: Uint32Array): arrow.Vector {
+  const t = v.type;
+  const fixed = arrow.DataType.isInt(t) || arrow.DataType.isFloat(t) || arrow.DataType.isTimestamp(t) || arrow.DataType.isDate(t) || arrow.DataType.isTime(t) || arrow.DataType.isDuration(t);
+  if (fixed && v.nullCount === 0 && v.data.length === 1 && v.data[0]!.stride === 1) {
+    const src = v.data[0]!.values as unknown as { length: number; [i: number]: number | bigint; constructor: new (n: number) => unknown };
+    const out = new src.constructor(idx.length) as { [i: number]: number | bigint };
+    for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!;
+    return arrow.makeVector(arrow.makeData({ type: t, length: idx.length, data: out } as never));
+  }
+  const values = new Array<unknown>(idx.length);
+  for (let i = 0; i < idx.length; i++) values[i] = v.get(idx[i]!);
+  return arrow.vectorFromArray(values, t);
+}
+
+/** What every output row of a run carries, and how the file is written. */
+export interface OutputColumns {
+  readonly prediction: Float64Array;
+  readonly probability: Float64Array;
+  readonly hasProbability: boolean;
+  readonly runId: string;
+  /** Epoch milliseconds of the run's start. */
+  readonly timestamp: number;
+}
+
+/**
+ * The output table: the input columns as read, then `prediction`, `probability` (null when
+ * the model gives none), `prediction_run_id` (dictionary-encoded: one value per file) and
+ * `prediction_timestamp` (UTC milliseconds).
+ */
+export function outputTable(input: arrow.Table, o: OutputColumns): arrow.Table {
+  const rows = input.numRows;
+  const cols: Record<string, arrow.Vector> = {};
+  for (const f of input.schema.fields) cols[f.name] = input.getChild(f.name)!;
+  cols['prediction'] = arrow.makeVector(o.prediction);
+  cols['probability'] = o.hasProbability ? arrow.makeVector(o.probability)
+    : arrow.makeVector(arrow.makeData({ type: new arrow.Float64(), length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), data: new Float64Array(rows) }));
+  cols['prediction_run_id'] = arrow.makeVector(arrow.makeData({
+    type: new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()), length: rows, data: new Int32Array(rows),
+    dictionary: arrow.vectorFromArray([o.runId], new arrow.Utf8()),
+  }));
+  cols['prediction_timestamp'] = arrow.makeVector(arrow.makeData({ type: new arrow.TimestampMillisecond('UTC'), length: rows, data: new BigInt64Array(rows).fill(BigInt(o.timestamp)) }));
+  return new arrow.Table(cols);
+}
+
+/**
+ * Encodes a table as one Parquet row group. PLAIN numbers (trying dictionaries on float
+ * features costs more than it saves), dictionaries only for strings, no column statistics
+ * (the manifest holds the statistics of predictions).
+ */
+export function encodeParquet(table: arrow.Table, compression: 'SNAPPY' | 'UNCOMPRESSED'): Uint8Array {
+  let props = new WriterPropertiesBuilder()
+    .setCompression(compression === 'SNAPPY' ? Compression.SNAPPY : Compression.UNCOMPRESSED)
+    .setDictionaryEnabled(false).setStatisticsEnabled(EnabledStatistics.None)
+    .setMaxRowGroupSize(Math.max(1, table.numRows)).setWriteBatchSize(65_536).setCreatedBy('omniserve batch');
+  for (const f of table.schema.fields) if (arrow.DataType.isUtf8(f.type) || arrow.DataType.isDictionary(f.type)) props = props.setColumnDictionaryEnabled(f.name, true);
+  return writeParquet(WasmTable.fromIPCStream(arrow.tableToIPC(table, 'stream')), props.build());
+}
