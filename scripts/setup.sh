@@ -11,6 +11,7 @@ APT_PACKAGES=(
   mesa-vulkan-drivers     # llvmpipe Vulkan device: WebGPU (Deno + onnxruntime-web) without a GPU
   prometheus              # promtool: the tests check /metrics with `promtool check metrics`
   wrk                     # HTTP load generator for bench/realtime
+  chromium                # the browser client's end-to-end tests and bench/browser (driven by playwright-core)
   build-essential python3 pkg-config  # node-gyp build of @confluentinc/kafka-javascript
   zlib1g-dev libssl-dev libzstd-dev libcurl4-openssl-dev liblz4-dev libsasl2-dev
 )
@@ -38,4 +39,6 @@ node_modules/.bin/bun --version >/dev/null || { echo "setup: bun did not install
 node_modules/.bin/deno --version >/dev/null || { echo "setup: deno did not install" >&2; exit 1; }
 node -e "require('onnxruntime-node')" || { echo "setup: onnxruntime-node does not load" >&2; exit 1; }
 node -e "require('@confluentinc/kafka-javascript')" || { echo "setup: @confluentinc/kafka-javascript did not build" >&2; exit 1; }
+node -e "require('playwright-core')" || { echo "setup: playwright-core does not load" >&2; exit 1; }
+/usr/bin/chromium --headless --no-sandbox --disable-gpu --user-data-dir="$(mktemp -d)" --dump-dom about:blank >/dev/null 2>&1 || { echo "setup: chromium does not start headless" >&2; exit 1; }
 echo "setup: ok (node $(node --version), bun $(node_modules/.bin/bun --version), $(node_modules/.bin/deno --version | head -1))"

@@ -49,6 +49,10 @@ export async function launchChromium(o: LaunchOptions = {}): Promise<RunningChro
   const args = [...BASE_FLAGS, ...(o.webgpu === false ? [] : ['--enable-unsafe-webgpu']), ...(o.extraFlags ?? [])];
   // A persistent context is how playwright takes a --user-data-dir of our own.
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, viewport: { width: 1100, height: 900 } });
+  // tsx compiles the tests with esbuild's keepNames, which wraps named functions in a
+  // `__name(fn, "name")` helper; a callback passed to page.evaluate carries those calls
+  // into the page, where the helper must exist.
+  await context.addInitScript('globalThis.__name = (fn) => fn;');
   const log: string[] = [];
   const watch = (p: Page) => {
     p.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));

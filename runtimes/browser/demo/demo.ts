@@ -188,7 +188,11 @@ async function run(state: DemoState): Promise<void> {
     el('draw-server-p').textContent = `${show(theirs.predictions[0])} · ${fmt(ms)} ms round trip`;
   };
   const pad = setupPad(() => void classify());
-  el('clear').addEventListener('click', () => pad.clear());
+  el('clear').addEventListener('click', () => {
+    pad.clear();
+    for (const id of ['draw-local', 'draw-server']) el(id).textContent = '–';
+    for (const id of ['draw-local-p', 'draw-server-p']) el(id).textContent = '';
+  });
   el('classify').addEventListener('click', () => void classify());
   // Start with a sample in the pad so the page shows a full round at once.
   pad.draw(samples[0]!.image);
