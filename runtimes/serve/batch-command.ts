@@ -1,12 +1,15 @@
 /**
  * `omniserve batch --config F --input GLOB --output DIR [--partition-by COL] [--resume]
- * [--incremental --watermark-column COL] [--shard i/n]`: Parquet in, scored Parquet out, per the batch
- * contract in docs/DESIGN.md. Exit codes: 0 committed (or nothing new), 1 error, 2 usage,
- * 3 some inputs or units failed (the manifest lists them; --resume retries them).
+ * [--incremental --watermark-column COL] [--shard i/n] [--redis URL]`: Parquet in, scored
+ * Parquet out, per the batch contract in docs/batch.md. With --redis the units go to
+ * `omniserve batch --worker --redis URL` processes (runtimes/native/batch-redis.ts).
+ * Exit codes: 0 committed (or nothing new), 1 error, 2 usage, 3 some inputs or units
+ * failed (the manifest lists them; --resume retries them).
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
@@ -18,6 +21,9 @@ import { featureInput } from '../../src/batch/score.ts';
 import { parseShard } from '../../src/batch/plan.ts';
 import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
 import { createBatchPool } from '../native/batch-pool.ts';
+import { createRedisCoordinator, startBatchWorker, type BatchRedisOptions } from '../native/batch-redis.ts';
+import { redactUrl } from '../native/redis-store.ts';
+import { untilSignal } from './until-signal.ts';
 
 /** Runs the command; returns the exit code. Usage mistakes throw BatchUsageError. */
 export async function batchCommand(args: readonly string[], runtime: () => RuntimeAdapter, io: { stdout: Writable; stderr: Writable }): Promise<number> {
@@ -27,9 +33,24 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       config: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' },
       'partition-by': { type: 'string' }, resume: { type: 'boolean', default: false },
       incremental: { type: 'boolean', default: false }, 'watermark-column': { type: 'string' },
-      shard: { type: 'string' },
+      shard: { type: 'string' }, redis: { type: 'string' }, worker: { type: 'boolean', default: false },
+      workers: { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
     },
   });
+  const positive = (name: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new BatchUsageError(`--${name} must be a positive integer`);
+    return n;
+  };
+  const redis = values.redis === undefined ? undefined : {
+    url: values.redis, claimIdleMs: positive('claim-idle-ms', values['claim-idle-ms']) ?? 30_000,
+    maxDeliveries: positive('max-deliveries', values['max-deliveries']) ?? 5,
+  };
+  if (values.worker) {
+    if (!redis) throw new BatchUsageError('--worker needs --redis URL (the coordinator\'s Redis)');
+    return workerMode(redis, positive('workers', values.workers) ?? availableParallelism(), io.stderr);
+  }
   if (!values.config || !values.input || !values.output) throw new BatchUsageError('--config, --input and --output are required');
   if (values.incremental !== (values['watermark-column'] !== undefined)) throw new BatchUsageError('--incremental and --watermark-column go together');
   const shard = values.shard === undefined ? undefined : parseShard(values.shard);
@@ -59,6 +80,10 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       newRunId: randomUUID,
       onEvent: createProgress((t) => stderr.write(t), stderr.isTTY === true),
       executor: async (settings) => {
+        if (redis) {
+          io.stderr.write(`omniserve batch: run ${settings.runId}: units on ${redactUrl(redis.url)} for omniserve batch --worker processes\n`);
+          return createRedisCoordinator(redis, { settings, model: { path: modelPath, config: modelConfig, ...(config.model.backend ? { backend: config.model.backend } : {}) } });
+        }
         if (config.workers === 0) {
           const { UnitRunner } = await import('../../src/batch/unit.ts');
           const runner = new UnitRunner(model, fi, host, settings);
@@ -73,4 +98,23 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * `omniserve batch --worker --redis URL [--workers N]`: scores units of coordinated runs
+ * with N worker threads (default: one per core) until SIGTERM/SIGINT, then finishes the
+ * units it holds. The run (model, settings) comes from Redis.
+ */
+async function workerMode(redis: BatchRedisOptions, threads: number, stderr: Writable): Promise<number> {
+  const log = (line: string) => stderr.write(`omniserve batch --worker: ${line}\n`);
+  const worker = startBatchWorker({ ...redis, lanes: threads, log }, (run) => createBatchPool(run.model, run.settings, threads));
+  log(`claiming units on ${redactUrl(redis.url)} with ${threads} thread(s)`);
+  let failed: unknown;
+  worker.done.catch((e) => { failed = e; });
+  const code = await Promise.race([
+    untilSignal({ name: 'omniserve batch --worker', stderr, timeoutMs: 120_000, stopping: 'finishing the units held', stop: async () => { await worker.stop(); return `${worker.finished()} units`; } }),
+    worker.done.then(() => 0, () => 1),
+  ]);
+  if (failed) log(`stopped: ${String((failed as Error).message ?? failed)}`);
+  return code;
 }

@@ -1,0 +1,275 @@
+/**
+ * Coordinated batch runs over Redis Streams: the coordinator (`omniserve batch ... --redis
+ * URL`) plans the run and writes the manifest as usual, but its units go on the stream
+ * `{p}batch:units`, read by the consumer group `omniserve-batch` of any number of
+ * `omniserve batch --worker --redis URL` processes on any machine (inputs, outputs and
+ * the model on a path every machine sees).
+ *
+ * - `{p}batch:run:{runId}` holds what a worker needs for the run: the unit settings and the
+ *   model (path, config, backend). Workers need no config of their own.
+ * - A worker claims abandoned units first (XAUTOCLAIM past `claimIdleMs`: a worker killed
+ *   mid-unit loses nothing), then new ones (XREADGROUP). While it scores a unit it resets the
+ *   entry's idle time (XCLAIM JUSTID) every third of `claimIdleMs`, so a slow unit is not
+ *   taken from a live worker.
+ * - A finished unit is one Lua script: HSETNX the result in `{p}batch:run:{runId}:done`
+ *   (the first result of a unit wins), XADD it to `{p}batch:run:{runId}:results` only then,
+ *   XACK and XDEL. A unit scored twice (reclaimed from a worker that was only slow) writes
+ *   the same files under the same names with the same content, and is recorded once.
+ * - A unit delivered more than `maxDeliveries` times (it kills workers) fails for good.
+ * - The coordinator reads the results stream from the start (a resumed coordinator sees
+ *   the results of units finished while it was gone), records each unit in the manifest,
+ *   commits when all are in, then deletes the run's keys.
+ * @module
+ */
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { messageOf } from '../../src/errors.ts';
+import type { UnitExecutor } from '../../src/batch/run.ts';
+import type { UnitResult, UnitSettings } from '../../src/batch/unit.ts';
+import type { WorkUnit } from '../../src/batch/plan.ts';
+import { statsOf } from '../../src/batch/stats.ts';
+import { quit, redisClientOptions } from './redis-store.ts';
+import type { BatchModelSpec } from './batch-pool.ts';
+
+/** Where the coordination lives and how patient it is. */
+export interface BatchRedisOptions {
+  readonly url: string;
+  /** Key prefix (default `omniserve:`). */
+  readonly prefix?: string;
+  /** A unit held this long by a worker that stopped answering is taken by another (default 30 s). */
+  readonly claimIdleMs?: number;
+  /** Deliveries of one unit before it fails for good (default 5). */
+  readonly maxDeliveries?: number;
+}
+
+/** The run as workers see it. */
+export interface CoordinatedRun {
+  readonly settings: UnitSettings;
+  readonly model: BatchModelSpec;
+}
+
+const GROUP = 'omniserve-batch';
+const FINISH = `
+local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if first == 1 then redis.call('XADD', KEYS[2], '*', 'unit', ARGV[1], 'result', ARGV[2]) end
+redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
+redis.call('XDEL', KEYS[3], ARGV[4])
+return first`;
+
+function keys(prefix = 'omniserve:') {
+  return {
+    units: `${prefix}batch:units`,
+    run: (id: string) => `${prefix}batch:run:${id}`,
+    done: (id: string) => `${prefix}batch:run:${id}:done`,
+    results: (id: string) => `${prefix}batch:run:${id}:results`,
+    attempts: (id: string) => `${prefix}batch:run:${id}:attempts`,
+  };
+}
+
+function client(url: string, commandTimeoutMs = 5_000): Redis {
+  const r = new Redis(url, redisClientOptions({ connectTimeoutMs: 2_000, commandTimeoutMs }));
+  r.on('error', () => { /* surfaced by the command that fails */ });
+  return r;
+}
+
+async function ensureGroup(r: Redis, stream: string): Promise<void> {
+  try {
+    await r.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+  } catch (e) {
+    if (!/BUSYGROUP/.test(messageOf(e))) throw e;
+  }
+}
+
+function fieldsOf(flat: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
+  return o;
+}
+
+/**
+ * The coordinator's executor: `run(unit)` puts the unit on the stream and resolves with
+ * the result a worker recorded. All units of the run are queued at once.
+ */
+export async function createRedisCoordinator(o: BatchRedisOptions, run: CoordinatedRun): Promise<UnitExecutor & { close(): Promise<void> }> {
+  const k = keys(o.prefix);
+  const runId = run.settings.runId;
+  const r = client(o.url);
+  const reader = client(o.url, 10_000);
+  await r.connect();
+  await reader.connect();
+  await ensureGroup(r, k.units);
+  await r.set(k.run(runId), JSON.stringify(run));
+  const waiting = new Map<string, (res: UnitResult) => void>();
+  const early = new Map<string, UnitResult>();
+  let closed = false;
+  let failure: unknown;
+  // One reader from the start of the results stream: results of units finished while a
+  // crashed coordinator was gone are in there too.
+  const reading = (async () => {
+    let last = '0-0';
+    while (!closed) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await reader.xread('COUNT', 1000, 'BLOCK', 500, 'STREAMS', k.results(runId), last)) as typeof reply;
+      } catch (e) {
+        if (closed) return;
+        failure = e;
+        await new Promise((res) => setTimeout(res, 500));
+        continue;
+      }
+      for (const [eid, flat] of reply?.[0]?.[1] ?? []) {
+        last = eid;
+        const f = fieldsOf(flat);
+        const res = JSON.parse(f['result']!) as UnitResult;
+        const w = waiting.get(f['unit']!);
+        if (w) { waiting.delete(f['unit']!); w(res); } else early.set(f['unit']!, res);
+      }
+    }
+  })();
+  let pending = 0;
+  return {
+    capacity: 4096,
+    async run(unit: WorkUnit): Promise<UnitResult> {
+      const got = early.get(unit.id);
+      if (got) { early.delete(unit.id); return got; }
+      pending++;
+      const p = new Promise<UnitResult>((res) => waiting.set(unit.id, res));
+      await r.xadd(k.units, '*', 'run', runId, 'unit', JSON.stringify(unit));
+      try {
+        return await p;
+      } finally {
+        pending--;
+      }
+    },
+    async close() {
+      closed = true;
+      await reading;
+      // Every unit answered: the run's keys go (a stray duplicate entry finds no run and is dropped).
+      if (pending === 0 && waiting.size === 0) await r.del(k.run(runId), k.done(runId), k.results(runId), k.attempts(runId));
+      reader.disconnect();
+      await quit(r);
+      void failure;
+    },
+  };
+}
+
+/** What a worker process does with a run's units: typically a worker-thread pool per run. */
+export type RunExecutorFactory = (run: CoordinatedRun) => Promise<UnitExecutor & { close(): Promise<void> }>;
+
+/** A running `omniserve batch --worker`. */
+export interface BatchWorker {
+  /** Units finished by this process. */
+  readonly finished: () => number;
+  /** Stops claiming, finishes the units held, closes. */
+  stop(): Promise<void>;
+  /** Resolves when stopped. */
+  readonly done: Promise<void>;
+}
+
+/** Starts claiming units, `lanes` at once (match the executor's capacity). */
+export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: string; readonly lanes?: number; readonly log?: (line: string) => void }, makeExecutor: RunExecutorFactory): BatchWorker {
+  const k = keys(o.prefix);
+  const idleMs = o.claimIdleMs ?? 30_000;
+  const maxDeliveries = o.maxDeliveries ?? 5;
+  const consumer = o.consumer ?? `${hostname()}-${process.pid}`;
+  const r = client(o.url);
+  r.defineCommand('omniserveBatchFinish', { numberOfKeys: 3, lua: FINISH });
+  const log = o.log ?? (() => {});
+  let stopping = false;
+  let finished = 0;
+  const runs = new Map<string, Promise<{ run: CoordinatedRun; exec: UnitExecutor & { close(): Promise<void> }; busy: number }>>();
+  const blocking: Redis[] = [];
+
+  const forRun = (runId: string) => {
+    let p = runs.get(runId);
+    if (!p) {
+      p = (async () => {
+        const text = await r.get(k.run(runId));
+        if (!text) throw Object.assign(new Error(`run ${runId} is over`), { over: true });
+        const run = JSON.parse(text) as CoordinatedRun;
+        // A new run: executors of runs this process no longer works on go.
+        for (const [id, q] of runs) if (id !== runId) void q.then(async (x) => { if (x.busy === 0) { runs.delete(id); await x.exec.close(); } }, () => runs.delete(id));
+        log(`run ${runId}: scoring its units`);
+        return { run, exec: await makeExecutor(run), busy: 0 };
+      })();
+      runs.set(runId, p);
+      p.catch(() => runs.delete(runId));
+    }
+    return p;
+  };
+
+  const claim = async (conn: Redis): Promise<[string, Record<string, string>] | undefined> => {
+    const [, got] = (await r.xautoclaim(k.units, GROUP, consumer, idleMs, '0-0', 'COUNT', 1)) as [string, [string, string[] | null][]];
+    for (const [eid, flat] of got) if (flat) return [eid, fieldsOf(flat)];
+    const reply = (await conn.xreadgroup('GROUP', GROUP, consumer, 'COUNT', 1, 'BLOCK', 1000, 'STREAMS', k.units, '>')) as [string, [string, string[]][]][] | null;
+    const e = reply?.[0]?.[1]?.[0];
+    return e ? [e[0], fieldsOf(e[1])] : undefined;
+  };
+
+  const finish = async (eid: string, runId: string, unitId: string, result: UnitResult) => {
+    await (r as Redis & { omniserveBatchFinish(...a: string[]): Promise<number> })
+      .omniserveBatchFinish(k.done(runId), k.results(runId), k.units, unitId, JSON.stringify(result), GROUP, eid);
+  };
+
+  const lane = async (conn: Redis) => {
+    while (!stopping) {
+      let entry: [string, Record<string, string>] | undefined;
+      try {
+        entry = await claim(conn);
+      } catch (e) {
+        if (stopping) return;
+        if (/NOGROUP/.test(messageOf(e))) await ensureGroup(r, k.units).catch(() => {});
+        else log(`redis: ${messageOf(e)}`);
+        await new Promise((res) => setTimeout(res, 500));
+        continue;
+      }
+      if (!entry) continue;
+      const [eid, f] = entry;
+      const runId = f['run']!;
+      const unit = JSON.parse(f['unit']!) as WorkUnit;
+      let ctx;
+      try {
+        ctx = await forRun(runId);
+      } catch (e) {
+        if ((e as { over?: boolean }).over) { await r.multi().xack(k.units, GROUP, eid).xdel(k.units, eid).exec(); continue; }
+        log(`run ${runId}: ${messageOf(e)}`);
+        await new Promise((res) => setTimeout(res, 1000));
+        continue;
+      }
+      const attempts = await r.hincrby(k.attempts(runId), unit.id, 1);
+      let result: UnitResult;
+      if (attempts > maxDeliveries) {
+        result = { id: unit.id, file: unit.file, rowStart: unit.rowStart, rowEnd: unit.rowEnd, rows: 0, outputs: [], stats: statsOf(new Float64Array(0)),
+          error: { code: 'WORKER_DIED', message: `${unit.file} rows ${unit.rowStart}..${unit.rowEnd}: delivered ${attempts} times, its workers never finished it (the delivery limit is ${maxDeliveries})` } };
+      } else {
+        ctx.busy++;
+        // Keep the entry ours while we work on it.
+        const beat = setInterval(() => { void r.xclaim(k.units, GROUP, consumer, 0, eid, 'JUSTID').catch(() => {}); }, Math.max(100, Math.floor(idleMs / 3)));
+        try {
+          result = await ctx.exec.run(unit);
+        } finally {
+          clearInterval(beat);
+          ctx.busy--;
+        }
+      }
+      await finish(eid, runId, unit.id, result);
+      finished++;
+    }
+  };
+
+  const done = (async () => {
+    await r.connect();
+    await ensureGroup(r, k.units);
+    // One lane (and one blocking connection) per unit scored at once.
+    for (let i = 0; i < Math.max(1, o.lanes ?? 1); i++) blocking.push(client(o.url, 10_000));
+    await Promise.all(blocking.map((c) => lane(c)));
+    for (const q of runs.values()) await q.then((x) => x.exec.close(), () => {});
+    for (const c of blocking) c.disconnect();
+    await quit(r);
+  })();
+  return {
+    finished: () => finished,
+    async stop() { stopping = true; await done; },
+    done,
+  };
+}

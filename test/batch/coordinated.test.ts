@@ -1,0 +1,89 @@
+// Coordinated batch runs on one real Redis: a coordinator (`omniserve batch ... --redis`)
+// and three `omniserve batch --worker` processes; one worker is killed with SIGKILL while it
+// holds units; its units are reclaimed (XAUTOCLAIM) and the run commits with every input
+// row exactly once, checked id by id.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Manifest } from '../../src/batch/manifest.ts';
+import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { ROOT, readOutput, tempDir, writeConfig, writeInput } from './fixtures.ts';
+
+let redis: RedisServer;
+let client: Redis;
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+before(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+});
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  client.disconnect();
+  await redis.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; out: string; err: string }>; saw: (re: RegExp) => Promise<void> } {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'batch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  const waiters: [RegExp, () => void][] = [];
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { err += d; for (const w of waiters.filter(([re]) => re.test(err))) w[1](); });
+  const done = new Promise<{ code: number | null; signal: string | null; out: string; err: string }>((res) => child.on('close', (code, signal) => res({ code, signal, out, err })));
+  return { child, done, saw: (re) => new Promise<void>((res) => { if (re.test(err)) res(); else waiters.push([re, res]); }) };
+}
+
+const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+test('three workers on one Redis, one killed with SIGKILL mid-run: the run completes exactly once', { timeout: 120_000 }, async () => {
+  const dir = tempDir(); dirs.push(dir);
+  writeInput(join(dir, 'in/a.parquet'), ids(2400), { rowGroupSize: 40 });
+  writeInput(join(dir, 'in/b.parquet'), ids(1600, 10_000), { rowGroupSize: 40 });
+  const config = writeConfig(dir, { unitRows: 40 });
+  const workerArgs = ['--worker', '--redis', redis.url, '--workers', '1', '--claim-idle-ms', '1500'];
+  const workers = [start(workerArgs), start(workerArgs), start(workerArgs)];
+  await Promise.all(workers.map((w) => w.saw(/claiming units/)));
+  const coord = start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out'), '--partition-by', 'segment', '--redis', redis.url]);
+
+  // Kill the first worker once the run is under way and it holds a unit.
+  const victim = `${hostname()}-${workers[0]!.child.pid}`;
+  const deadline = Date.now() + 60_000;
+  let killedHolding = 0;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the victim never held a unit mid-run');
+    const pending = (await client.xpending('omniserve:batch:units', 'omniserve-batch').catch(() => null)) as [number, string, string, [string, string][] | null] | null;
+    const held = Number(pending?.[3]?.find(([c]) => c === victim)?.[1] ?? 0);
+    const keys = await client.keys('omniserve:batch:run:*:results');
+    const finished = keys.length ? await client.xlen(keys[0]!) : 0;
+    if (held > 0 && finished >= 5) { killedHolding = held; break; }
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  workers[0]!.child.kill('SIGKILL');
+  assert.equal((await workers[0]!.done).signal, 'SIGKILL');
+  assert.ok(killedHolding > 0);
+
+  const r = await coord.done;
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  const rows = await readOutput(join(dir, 'out'));
+  const seen = new Map<number, number>();
+  for (const row of rows) seen.set(Number(row['id']), (seen.get(Number(row['id'])) ?? 0) + 1);
+  const expected = [...ids(2400), ...ids(1600, 10_000)];
+  assert.equal(rows.length, expected.length, 'no row twice');
+  for (const id of expected) assert.equal(seen.get(id), 1, `id ${id} exactly once`);
+  const m = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+  assert.equal(m.status, 'committed');
+  assert.equal(m.rows, expected.length);
+  assert.equal(Object.keys(m.units).length, 100);
+  assert.ok(rows.every((row) => row['prediction_run_id'] === m.runId));
+  // The run's keys are gone; the surviving workers stop cleanly on SIGTERM.
+  assert.deepEqual(await client.keys(`omniserve:batch:run:${m.runId}*`), []);
+  for (const w of workers.slice(1)) w.child.kill('SIGTERM');
+  for (const w of workers.slice(1)) assert.equal((await w.done).code, 0);
+});
