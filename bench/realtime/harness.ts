@@ -4,7 +4,7 @@
  * measured, and one measured wrk run with omniserve's /metrics around it.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import process from 'node:process';
 import { fmtMs } from '../core/format.ts';
@@ -49,11 +49,53 @@ export async function smoke(url: string, body: string, check: (status: number, j
   if (why) throw new Error(`smoke request to ${url}: ${why}: ${res.status} ${text.slice(0, 300)}`);
 }
 
-/** One measured wrk run against a running server, with omniserve's /metrics over it when `metrics`. */
+const TICK_S = 0.01; // USER_HZ: /proc times are in 1/100 s on Linux
+
+/**
+ * CPU seconds (user + system) used so far by `pid` and every live process below it (the
+ * `--workers` supervisor's children), from /proc. Undefined where /proc is missing.
+ */
+export function cpuSeconds(pid: number): number | undefined {
+  const stat = new Map<number, { ppid: number; ticks: number }>();
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        // Fields after the ")" that ends the command name: state ppid ... utime(14) stime(15).
+        const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        stat.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      } catch { /* exited meanwhile */ }
+    }
+  } catch {
+    return undefined;
+  }
+  if (!stat.has(pid)) return undefined;
+  let ticks = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    ticks += stat.get(p)?.ticks ?? 0;
+    for (const [child, s] of stat) if (s.ppid === p) todo.push(child);
+  }
+  return ticks * TICK_S;
+}
+
+/**
+ * One measured wrk run against a running server, with omniserve's /metrics over it when
+ * `metrics`, and CPU per request of the server (and of Redis, given its pid): unlike req/s
+ * on a shared 2-core machine, CPU per request barely moves when other work takes cores.
+ */
 export async function wrkRun(server: RunningServer, variant: string, round: number, startSeconds: number, warmupRps: number,
-  opts: WrkOptions, metrics: boolean): Promise<WrkRun> {
+  opts: WrkOptions, metrics: boolean, redisPid?: number): Promise<WrkRun> {
   const before = metrics ? await scrapeMetrics(server.url) : undefined;
+  const cpu0 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid)];
   const m = await runWrk(opts);
+  const cpu1 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid)];
+  const perRequestUs = (i: number) => (cpu0[i] === undefined || cpu1[i] === undefined || m.result.requests === 0
+    ? undefined : ((cpu1[i]! - cpu0[i]!) * 1e6) / m.result.requests);
+  const serverUs = perRequestUs(0);
+  const redisUs = metrics ? perRequestUs(1) : undefined;
   const stats = before ? statsBetween(before, await scrapeMetrics(server.url)) : undefined;
   const problems = wrkProblems(m.result);
   if (server.process.hasExited()) problems.push(`the server exited during the run: ${server.process.outputTail().slice(-300)}`);
@@ -61,6 +103,7 @@ export async function wrkRun(server: RunningServer, variant: string, round: numb
     variant, round, server: server.argv, startSeconds,
     wrk: ['wrk', ...m.args.map((a) => (isAbsolute(a) && a.startsWith(ROOT) ? rel(a) : a))].join(' '),
     warmupRequestsPerSec: warmupRps, result: m.result, raw: m.raw, problems, ...(stats ? { stats } : {}),
+    ...(serverUs !== undefined ? { cpu: { serverUsPerRequest: serverUs, ...(redisUs !== undefined ? { redisUsPerRequest: redisUs } : {}) } } : {}),
   };
 }
 

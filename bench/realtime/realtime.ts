@@ -81,7 +81,7 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
           await realtimeCheck(v)(url);
           const opts = { url, threads: THREADS, connections: CONNECTIONS, ...(v.featuresInBody ? { bodyFile: featuresBody } : {}) };
           const warm = await runWrk({ ...opts, seconds: plan.warmupS });
-          run = await wrkRun(server, v.id, round, startSeconds, warm.result.requestsPerSec, { ...opts, seconds: plan.durationS }, v.kind === 'omniserve');
+          run = await wrkRun(server, v.id, round, startSeconds, warm.result.requestsPerSec, { ...opts, seconds: plan.durationS }, v.kind === 'omniserve', redis.process.pid);
         } finally {
           await server.stop();
         }

@@ -14,8 +14,9 @@ const verdict = (ok: boolean) => (ok ? '**yes**' : '**NO**');
 
 function realtimeTable(res: RealtimeResults): string[] {
   const lines = [
-    row(['host', 'server', 'req/s (median)', '×hello', 'p50 ms', 'p99 ms', 'goal: ×hello', 'goal: p99 ≤ 10 ms', 'flags']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---']),
+    row(['host', 'server', 'req/s (median)', '×hello', 'p50 ms', 'p99 ms', 'goal: ×hello', 'goal: p99 ≤ 10 ms',
+      'server CPU µs/req', 'Redis CPU µs/req', 'flags']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---']),
   ];
   for (const h of res.realtime) {
     for (const v of res.settings.variants) {
@@ -29,10 +30,11 @@ function realtimeTable(res: RealtimeResults): string[] {
         fmtMs(s.p50Ms), fmtMs(s.p99Ms),
         v.kind === 'hello' ? '' : clean ? `${verdict(ratio !== undefined && ratio >= goalRatio)} (≥ ${goalRatio.toFixed(2)}×)` : 'n/a (errors)',
         v.kind === 'hello' ? '' : clean ? verdict(s.p99Ms <= GOALS.p99Ms) : 'n/a (errors)',
+        s.serverCpuUs === undefined ? '' : s.serverCpuUs.toFixed(0), s.redisCpuUs === undefined ? '' : s.redisCpuUs.toFixed(0),
         clean ? '' : `**${s.problems.length} flagged run(s)**`,
       ]));
     }
-    if (h.status === 'failed') lines.push(row([h.host, `**failed**: ${esc(h.reason ?? '')}`, '', '', '', '', '', '', '']));
+    if (h.status === 'failed') lines.push(row([h.host, `**failed**: ${esc(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '']));
   }
   return lines;
 }
@@ -70,8 +72,8 @@ function heavyTable(heavy: readonly HeavyHost[]): string[] {
 function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
   const lines = [
     row(['host', 'server', 'round', 'start s', 'warm-up req/s', 'req/s', 'requests', 'p50', 'p75', 'p90', 'p99 ms',
-      'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'problems']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+      'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'server CPU µs/req', 'Redis CPU µs/req', 'problems']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   const num = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? '' : f(x));
   for (const r of runs) {
@@ -79,7 +81,8 @@ function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
     lines.push(row([r.host, r.variant, r.round, r.startSeconds.toFixed(1), fmtRate(r.warmupRequestsPerSec), fmtRate(r.result.requestsPerSec),
       r.result.requests, fmtMs(l.p50), fmtMs(l.p75), fmtMs(l.p90), fmtMs(l.p99),
       num(r.stats?.meanBatchRows, (x) => x.toFixed(1)), num(r.stats?.meanInferenceMs, fmtMs), num(r.stats?.meanFeatureStoreMs, fmtMs),
-      num(r.stats?.meanRequestMs, fmtMs), esc(r.problems.join('; '))]));
+      num(r.stats?.meanRequestMs, fmtMs), num(r.cpu?.serverUsPerRequest, (x) => x.toFixed(0)), num(r.cpu?.redisUsPerRequest, (x) => x.toFixed(0)),
+      esc(r.problems.join('; '))]));
   }
   return lines;
 }
@@ -108,6 +111,8 @@ export function renderMarkdown(res: RealtimeResults): string {
       `(omniserve: all 30 features found), gets ${s.warmupS} s of wrk warm-up, then ${s.durationS} s measured. ` +
       `The servers take turns (${s.variants.map((v) => v.id).join(', ')}; ${s.rounds} round(s)); figures are medians over rounds. ` +
       '**×hello** = omniserve req/s ÷ the Hono hello-world POST endpoint\'s (bench/realtime/hello.ts: parses the JSON body, same listener) on the same host. ' +
+      '**CPU µs/req**: CPU time (user + system, from /proc) the server process and its workers, and redis-server, spent per request over the measured ' +
+      'seconds; it moves far less than req/s when other work takes the cores, so it tells where the cost is. ' +
       'A run with non-2xx responses or socket errors is flagged and never counts as meeting a goal.',
     '',
     ...realtimeTable(res),

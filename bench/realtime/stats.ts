@@ -20,6 +20,16 @@ export function summarizeRuns(runs: readonly WrkRun[]): VariantSummary {
     requestsPerSec: median(runs.map((r) => r.result.requestsPerSec)),
     p50Ms: median(runs.map((r) => r.result.latencyMs.p50)),
     p99Ms: median(runs.map((r) => r.result.latencyMs.p99)),
+    ...cpuMedians(runs),
     problems: runs.flatMap((r) => r.problems.map((p) => `round ${r.round}: ${p}`)),
+  };
+}
+
+function cpuMedians(runs: readonly WrkRun[]): Pick<VariantSummary, 'serverCpuUs' | 'redisCpuUs'> {
+  const server = runs.map((r) => r.cpu?.serverUsPerRequest).filter((x): x is number => x !== undefined);
+  const redis = runs.map((r) => r.cpu?.redisUsPerRequest).filter((x): x is number => x !== undefined);
+  return {
+    ...(server.length ? { serverCpuUs: median(server) } : {}),
+    ...(redis.length ? { redisCpuUs: median(redis) } : {}),
   };
 }

@@ -39,6 +39,8 @@ export interface WrkRun {
   readonly problems: readonly string[];
   /** omniserve's /metrics over the measurement (batch sizes, run and lookup times). */
   readonly stats?: ServerStats;
+  /** CPU µs per request over the measurement: the server's (with its child processes) and Redis's. */
+  readonly cpu?: { readonly serverUsPerRequest: number; readonly redisUsPerRequest?: number };
 }
 
 /** A server configuration the realtime part loads. */
@@ -62,6 +64,9 @@ export interface VariantSummary {
   readonly requestsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Median CPU µs per request of the server (and its workers), and of Redis for its lookups. */
+  readonly serverCpuUs?: number;
+  readonly redisCpuUs?: number;
   /** Every round's problems, prefixed with its round. */
   readonly problems: readonly string[];
 }

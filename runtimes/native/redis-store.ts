@@ -21,7 +21,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { Errors, messageOf } from '../../src/errors.ts';
-import { createCoalescer, type CoalescerStats } from '../../src/features/coalesce.ts';
+import { createCoalescer, SERVER_COALESCING, type CoalescerStats } from '../../src/features/coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from '../../src/features/types.ts';
 
 /** Options for {@link createRedisFeatureStore}. */
@@ -71,29 +71,22 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
     if (everReady && client.status !== 'ready') throw unavailable();
   };
 
-  // One EVALSHA per coalesced batch, answered with ONE JSON string in which each hash is
-  // already an object and numeric fields already numbers: ioredis spends ~35 µs of CPU per
-  // command object and parses every bulk string of a reply in JavaScript (60 per 30-feature
-  // lookup), while JSON.parse of one string is native and builds the objects itself.
-  // Missing keys encode as false; an error about one key (WRONGTYPE, via pcall) as a string,
-  // so it fails only the calls that asked for that key. A value becomes a number only when
-  // it round-trips exactly through Lua's 14-digit formatting (what cjson writes): "0.7" and
-  // "42" do; a 17-digit id, "1e5" or "inf" stay strings, for the feature check to coerce.
+  // One EVALSHA per coalesced batch, answered with ONE JSON string holding each hash as its
+  // flat [field, value, ...] reply: ioredis spends ~20-40 µs of CPU per command object and
+  // parses every bulk string of a reply in JavaScript (60 per 30-feature lookup), while
+  // JSON.parse of one string is native. The script does nothing per field: per lookup of 2
+  // hashes (30 fields), converting numbers inside Lua cost Redis 60-100 µs of CPU against
+  // 20-30 µs without, and Redis shares the cores with the server (bench/realtime/
+  // redis-lookup.ts measures the ways side by side). Missing keys encode as false; an error
+  // about one key (WRONGTYPE, via pcall) as a string, so it fails only the calls that asked
+  // for that key.
   client.defineCommand('omniserveHgetallMany', {
     lua: `local out = {}
 for i, k in ipairs(KEYS) do
   local r = redis.pcall('HGETALL', k)
   if type(r) == 'table' and r.err then out[i] = 'ERR ' .. r.err
   elseif #r == 0 then out[i] = false
-  else
-    local h = {}
-    for j = 1, #r, 2 do
-      local v = r[j + 1]
-      local n = tonumber(v)
-      if n and n == n and n ~= math.huge and n ~= -math.huge and tostring(n) == v then h[r[j]] = n else h[r[j]] = v end
-    end
-    out[i] = h
-  end
+  else out[i] = r end
 end
 return cjson.encode(out)`,
   });
@@ -101,7 +94,7 @@ return cjson.encode(out)`,
 
   const loader = createCoalescer<Slot>(async (keys) => {
     usable();
-    let replies: (FeatureValues | false | string)[];
+    let replies: (string[] | false | string)[];
     try {
       replies = JSON.parse(await many.omniserveHgetallMany(keys.length, ...keys));
     } catch (e) {
@@ -110,9 +103,9 @@ return cjson.encode(out)`,
     return replies.map((reply, i) => {
       if (reply === false) return null;
       if (typeof reply === 'string') return unavailable(`${keys[i]}: ${reply.slice(4)}`);
-      return reply;
+      return hashOf(reply);
     });
-  });
+  }, SERVER_COALESCING);
 
   return {
     kind: 'redis',
@@ -193,3 +186,19 @@ export function redactUrl(url: string): string {
 }
 
 /** ioredis answers HGETALL of a missing key with {}: that is "no such entity". */
+
+/**
+ * A flat HGETALL reply as an object. A value becomes a number only when it round-trips
+ * exactly ("0.7", "42"); a 17-digit id, "1e5", "inf" or "" stay strings, for the feature
+ * check to coerce or refuse. (A hand-written scan that skips the formatting was measured
+ * slower on real feature values, which have 16-17 digits and need the exact check anyway.)
+ */
+export function hashOf(flat: readonly string[]): FeatureValues {
+  const h: Record<string, string | number> = {};
+  for (let j = 0; j < flat.length; j += 2) {
+    const v = flat[j + 1]!;
+    const n = Number(v);
+    h[flat[j]!] = v !== '' && String(n) === v ? n : v;
+  }
+  return h;
+}

@@ -12,6 +12,7 @@ import type { ServerConfig } from '../../src/config/schema.ts';
 import { createMemoryFeatureStore } from '../../src/features/memory-store.ts';
 import { parseFeatureFile } from '../../src/features/load-file.ts';
 import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
+import { SERVER_COALESCING } from '../../src/features/coalesce.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import type { PredictionCache } from '../../src/cache/types.ts';
@@ -170,7 +171,7 @@ async function createFeatureStore(cfg: ServerConfig, at: (p: string) => string):
       if (!fs.url || !fs.token) {
         throw Errors.INVALID_CONFIG('featureStore: url and token are needed (or UPSTASH_REDIS_REST_URL/TOKEN)', { path: 'featureStore' });
       }
-      return createUpstashFeatureStore({ url: fs.url, token: fs.token });
+      return createUpstashFeatureStore({ url: fs.url, token: fs.token, coalescing: SERVER_COALESCING });
   }
 }
 

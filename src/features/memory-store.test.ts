@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createCoalescer } from './coalesce.ts';
+import { createCoalescer, SERVER_COALESCING } from './coalesce.ts';
 import { createMemoryFeatureStore } from './memory-store.ts';
 
 const T = { timeout: 5_000 };
@@ -57,6 +57,44 @@ describe('coalescer', () => {
     };
     assert.deepEqual(await Promise.all([loader.load(['1']), late()]), [[1], [2]]);
     assert.equal(flushes, 1);
+  });
+
+  test('calls from separate callbacks of one event-loop turn share one fetch', T, async () => {
+    const fetched: string[][] = [];
+    const loader = createCoalescer<string>(async (keys) => (fetched.push(keys), keys), SERVER_COALESCING);
+    // Two timers due together run in one turn with microtasks drained between them, as
+    // two HTTP requests read in one poll do: a microtask-scheduled flush would split them.
+    const calls = await new Promise<Promise<string[]>[]>((done) => {
+      const out: Promise<string[]>[] = [];
+      setTimeout(() => void out.push(loader.load(['a'])), 0);
+      setTimeout(() => { out.push(loader.load(['b'])); done(out); }, 0);
+    });
+    assert.deepEqual(await Promise.all(calls), [['a'], ['b']]);
+    assert.deepEqual(fetched, [['a', 'b']]);
+  });
+
+  test('at most maxInFlight round trips are out; calls made meanwhile leave together', T, async () => {
+    const fetched: string[][] = [];
+    const gates: (() => void)[] = [];
+    const loader = createCoalescer<string>((keys) => {
+      fetched.push(keys);
+      return new Promise((resolve) => gates.push(() => resolve(keys)));
+    }, { ...SERVER_COALESCING, maxInFlight: 1 });
+    const first = loader.load(['a']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(fetched, [['a']]);
+    const later = [loader.load(['b'])];
+    await new Promise((r) => setImmediate(r));
+    later.push(loader.load(['c', 'b']));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(fetched, [['a']], 'nothing else is sent while one round trip is out');
+    gates.shift()!();
+    assert.deepEqual(await first, ['a']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(fetched, [['a'], ['b', 'c']], 'the waiting calls went as one batch');
+    gates.shift()!();
+    assert.deepEqual(await Promise.all(later), [['b'], ['c', 'b']]);
+    assert.deepEqual(loader.stats, { calls: 3, flushes: 2, keys: 3 });
   });
 
   test('maxBatch starts a new batch but never splits one call; failures reach every caller', T, async () => {

@@ -8,7 +8,7 @@
 // with Buffer and reads process.env.
 import { Redis } from '@upstash/redis/cloudflare';
 import { Errors, messageOf } from '../errors.ts';
-import { createCoalescer, type CoalescerStats } from './coalesce.ts';
+import { createCoalescer, type CoalescerOptions, type CoalescerStats } from './coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from './types.ts';
 
 /** Options for {@link createUpstashFeatureStore}. */
@@ -25,6 +25,8 @@ export interface UpstashStoreOptions {
    * exponential backoff, over 4 s before an outage surfaces: too slow for a request path.
    */
   retries?: number;
+  /** How lookups are batched (default: per microtask turn; servers pass SERVER_COALESCING). */
+  coalescing?: CoalescerOptions;
 }
 
 /** A {@link FeatureStore} over Upstash REST; `stats.flushes` counts pipeline requests. */
@@ -37,7 +39,7 @@ type Slot = FeatureValues | null | Error;
 
 /** Creates the store; no request is made until the first call. */
 export function createUpstashFeatureStore(options: UpstashStoreOptions): UpstashFeatureStore {
-  const { url, token, keyPrefix = '', timeoutMs = 1_000, retries = 1 } = options;
+  const { url, token, keyPrefix = '', timeoutMs = 1_000, retries = 1, coalescing } = options;
   if (!/^https?:\/\//.test(url) || !token) {
     throw Errors.INVALID_CONFIG('the Upstash feature store needs an http(s) url and a token', { url });
   }
@@ -67,7 +69,7 @@ export function createUpstashFeatureStore(options: UpstashStoreOptions): Upstash
       throw unavailable(e);
     }
     return replies.map((r, i) => (r.error ? unavailable(`${keys[i]}: ${r.error}`) : toValues(r.result)));
-  });
+  }, coalescing);
 
   return {
     kind: 'upstash',
