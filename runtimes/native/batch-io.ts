@@ -9,7 +9,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AsyncBuffer } from 'hyparquet';
-import { initParquetWasm, parquetWasmReady } from '../../src/batch/arrow-io.ts';
+import { initParquetWasm, parquetWasmReady } from '../../src/batch/parquet-wasm.ts';
 import type { BatchHost } from '../../src/batch/run.ts';
 
 /** Opens a file for ranged reads; the handle is read with positional reads, never loaded whole. */
@@ -56,12 +56,14 @@ export function loadParquetWasm(): void {
   initParquetWasm(readFileSync(fileURLToPath(import.meta.resolve('parquet-wasm/esm/parquet_wasm_bg.wasm'))));
 }
 
-/** The batch host on node:fs (Node, Bun and Deno all have `fs.openAsBlob`). Loads parquet-wasm in this thread. */
+/**
+ * The batch host on node:fs (Node, Bun and Deno all have `fs.openAsBlob`). parquet-wasm is
+ * instantiated in this thread on the first `blob()` (a thread that only plans never does).
+ */
 export function nodeBatchHost(): BatchHost {
-  loadParquetWasm();
   return {
     open: openAsyncBuffer,
-    blob: (path) => openAsBlob(path),
+    blob: (path) => { loadParquetWasm(); return openAsBlob(path); },
     writeAtomic,
     readText: async (path) => {
       try {

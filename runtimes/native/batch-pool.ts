@@ -1,7 +1,10 @@
 /**
- * A pool of batch worker threads, one unit per worker at a time. A worker that dies fails
- * the unit it held (reported, retried by --resume) and is not replaced: a unit that kills
- * one worker would kill the next.
+ * A pool of batch worker threads, one unit per worker at a time. Workers boot (modules,
+ * model, parquet-wasm) as soon as the pool starts, before the run's settings are known, so
+ * booting overlaps the main thread's planning. A worker that dies fails the unit it held
+ * (reported; --resume retries it) and is replaced by a fresh one, so the other units keep
+ * every core; a unit is never retried within the run (one that kills a worker would kill
+ * the next), and after `maxReplacements` deaths dead workers stay dead.
  * @module
  */
 import { availableParallelism } from 'node:os';
@@ -23,45 +26,101 @@ export interface BatchModelSpec {
   readonly backend?: string;
 }
 
-interface Slot { worker: Worker; api: Comlink.Remote<BatchWorkerApi>; dead?: string; died: Promise<string> }
+interface Slot { worker: Worker; api: Comlink.Remote<BatchWorkerApi>; dead?: string; died: Promise<string>; ready: Promise<void> }
 
-/** Starts `size` workers (default: one per core), each with the model loaded. */
-export async function createBatchPool(model: BatchModelSpec, settings: UnitSettings, size = availableParallelism()): Promise<UnitExecutor & { close(): Promise<void> }> {
-  const slots: Slot[] = Array.from({ length: Math.max(1, size) }, () => {
+/** A started pool: `executor(settings)` once the run is known, `close()` in any case. */
+export interface BatchPool {
+  readonly size: number;
+  /** Resolves when every worker has its model loaded; rejects when one failed to. */
+  readonly ready: Promise<void>;
+  executor(settings: UnitSettings): Promise<UnitExecutor & { close(): Promise<void> }>;
+  /** Workers started to replace dead ones. */
+  readonly replaced: () => number;
+  close(): Promise<void>;
+}
+
+/** Starts `size` workers (default: one per core), each loading the model now. */
+export function startBatchPool(model: BatchModelSpec, size = availableParallelism(), opts: { maxReplacements?: number } = {}): BatchPool {
+  const n = Math.max(1, size);
+  const maxReplacements = opts.maxReplacements ?? n * 4;
+  let replaced = 0;
+  let closed = false;
+  let settings: UnitSettings | undefined;
+  const spawnSlot = (): Slot => {
     const worker = startWorker();
     let error = '';
     worker.on('error', (e) => { error ||= e.message; });
-    const slot: Slot = {
+    const slot = {
       worker, api: Comlink.wrap<BatchWorkerApi>(nodeEndpoint(worker)),
-      died: new Promise((res) => worker.on('exit', (code) => { slot.dead = `batch worker exited with code ${code}${error ? `: ${error}` : ''}`; res(slot.dead); })),
-    };
+      died: new Promise<string>((res) => worker.on('exit', (code) => { slot.dead = `batch worker exited with code ${code}${error ? `: ${error}` : ''}`; res(slot.dead); })),
+    } as Slot;
+    slot.ready = Promise.race([slot.api.init(model), slot.died.then((d) => Promise.reject(new Error(d)))]);
+    slot.ready.catch(() => {});
     return slot;
-  });
-  const close = async () => { await Promise.all(slots.map((s) => s.worker.terminate())); };
-  try {
-    await Promise.all(slots.map((s) => Promise.race([s.api.init(model, settings), s.died.then((d) => Promise.reject(new Error(d)))])));
-  } catch (e) {
-    await close();
-    throw e;
-  }
-  const idle = [...slots];
-  const waiting: ((s: Slot) => void)[] = [];
-  const release = (s: Slot) => { const w = waiting.shift(); if (w) w(s); else idle.push(s); };
-  return {
-    capacity: slots.length,
-    async run(unit: WorkUnit): Promise<UnitResult> {
-      const slot = idle.pop() ?? await new Promise<Slot>((res) => waiting.push(res));
-      const failed = (message: string): UnitResult => ({
-        id: unit.id, file: unit.file, rowStart: unit.rowStart, rowEnd: unit.rowEnd, rows: 0, outputs: [], stats: statsOf(new Float64Array(0)),
-        error: { code: 'WORKER_DIED', message: `${unit.file} rows ${unit.rowStart}..${unit.rowEnd}: ${message}` },
-      });
-      if (slot.dead) return failed(slot.dead);
-      const r = await Promise.race([slot.api.run(unit), slot.died.then(failed)]);
-      release(slot);
-      return r;
-    },
-    close,
   };
+  const slots: Slot[] = Array.from({ length: n }, spawnSlot);
+  const ready = Promise.all(slots.map((s) => s.ready)).then(() => {});
+  ready.catch(() => {});
+  const close = async () => {
+    closed = true;
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  };
+  return {
+    size: n,
+    ready,
+    replaced: () => replaced,
+    close,
+    async executor(s: UnitSettings) {
+      settings = s;
+      try {
+        await ready;
+        await Promise.all(slots.map((slot) => Promise.race([slot.api.configure(s), slot.died.then((d) => Promise.reject(new Error(d)))])));
+      } catch (e) {
+        await close();
+        throw e;
+      }
+      const idle = [...slots.keys()];
+      const waiting: ((i: number) => void)[] = [];
+      const release = (i: number) => { const w = waiting.shift(); if (w) w(i); else idle.push(i); };
+      // A dead worker's slot gets a fresh worker (booted, configured) unless the pool gave up.
+      const replace = async (i: number): Promise<boolean> => {
+        if (closed || replaced >= maxReplacements) return false;
+        replaced++;
+        const fresh = spawnSlot();
+        slots[i] = fresh;
+        try {
+          await fresh.ready;
+          await Promise.race([fresh.api.configure(settings!), fresh.died.then((d) => Promise.reject(new Error(d)))]);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      return {
+        capacity: slots.length,
+        async run(unit: WorkUnit): Promise<UnitResult> {
+          const i = idle.pop() ?? await new Promise<number>((res) => waiting.push(res));
+          const slot = slots[i]!;
+          const failed = (message: string): UnitResult => ({
+            id: unit.id, file: unit.file, rowStart: unit.rowStart, rowEnd: unit.rowEnd, rows: 0, outputs: [], stats: statsOf(new Float64Array(0)),
+            error: { code: 'WORKER_DIED', message: `${unit.file} rows ${unit.rowStart}..${unit.rowEnd}: ${message}` },
+          });
+          // A slot that stays dead answers every unit it gets with its death (the run ends failed; --resume retries).
+          if (slot.dead) { release(i); return failed(slot.dead); }
+          const r = await Promise.race([slot.api.run(unit), slot.died.then(failed)]);
+          if (slot.dead) await replace(i);
+          release(i);
+          return r;
+        },
+        close,
+      };
+    },
+  };
+}
+
+/** Starts a pool and hands it the run's settings. */
+export async function createBatchPool(model: BatchModelSpec, settings: UnitSettings, size = availableParallelism()): Promise<UnitExecutor & { close(): Promise<void> }> {
+  return startBatchPool(model, size).executor(settings);
 }
 
 /** Bun and Deno run the TypeScript entry as is; Node registers tsx in the thread first. */

@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { createEngine, parseBackendRequest } from '../../src/index.ts';
+import { createEngine, parseBackendRequest, type Model } from '../../src/index.ts';
 import { featureInput } from '../../src/batch/score.ts';
 import { UnitRunner, type UnitSettings } from '../../src/batch/unit.ts';
 import type { WorkUnit } from '../../src/batch/plan.ts';
@@ -17,18 +17,26 @@ import type { BatchModelSpec } from './batch-pool.ts';
 
 if (!parentPort) throw new Error('batch-worker.node.ts runs as a worker thread; start it with createBatchPool()');
 
+let model: Model | undefined;
 let runner: UnitRunner | undefined;
+const host = nodeBatchHost();
 const api = {
-  async init(model: BatchModelSpec, settings: UnitSettings): Promise<void> {
+  /** Loads the model (the pool boots workers before the run's settings are known). */
+  async init(spec: BatchModelSpec): Promise<void> {
     const engine = createEngine(createNativeRuntime());
     // One intra-op thread: the pool already runs one worker per core.
-    const m = await engine.models.load({
-      source: model.path, config: model.config, backend: parseBackendRequest(model.backend), session: { threads: 1 },
+    model = await engine.models.load({
+      source: spec.path, config: spec.config, backend: parseBackendRequest(spec.backend), session: { threads: 1 },
     });
-    runner = new UnitRunner(m, featureInput(m), nodeBatchHost(), settings);
+  },
+  /** The run this worker scores units of. */
+  async configure(settings: UnitSettings): Promise<void> {
+    if (!model) throw new Error('batch worker: init() first');
+    await runner?.close();
+    runner = new UnitRunner(model, featureInput(model), host, settings);
   },
   run(unit: WorkUnit) {
-    if (!runner) throw new Error('batch worker: init() first');
+    if (!runner) throw new Error('batch worker: configure() first');
     return runner.run(unit);
   },
 };

@@ -20,7 +20,7 @@ import { BatchUsageError, runBatch } from '../../src/batch/run.ts';
 import { featureInput } from '../../src/batch/score.ts';
 import { parseShard } from '../../src/batch/plan.ts';
 import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
-import { createBatchPool } from '../native/batch-pool.ts';
+import { createBatchPool, startBatchPool } from '../native/batch-pool.ts';
 import { createRedisCoordinator, startBatchWorker, type BatchRedisOptions } from '../native/batch-redis.ts';
 import { redactUrl } from '../native/redis-store.ts';
 import { untilSignal } from './until-signal.ts';
@@ -63,9 +63,12 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
     : JSON.parse(await readFile(resolve(base, config.model.config), 'utf8'));
   const inputs = await expandInputs(values.input);
   if (inputs.length === 0) throw new BatchUsageError(`--input ${values.input} matches no file`);
+  const modelSpec = { path: modelPath, config: modelConfig, ...(config.model.backend ? { backend: config.model.backend } : {}) };
 
+  // Worker threads boot (modules, model, parquet-wasm) while the main thread plans.
+  const pool = !redis && config.workers !== 0 ? startBatchPool(modelSpec, config.workers ?? availableParallelism()) : undefined;
   // The main thread loads the model once too: its feature list is checked against every
-  // input's columns before a worker starts, and workers: 0 scores with it.
+  // input's columns before any scoring, and workers: 0 scores with it.
   const engine = createEngine(runtime());
   try {
     const model = await engine.models.load({ source: modelPath, config: modelConfig, backend: parseBackendRequest(config.model.backend) });
@@ -82,20 +85,21 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       executor: async (settings) => {
         if (redis) {
           io.stderr.write(`omniserve batch: run ${settings.runId}: units on ${redactUrl(redis.url)} for omniserve batch --worker processes\n`);
-          return createRedisCoordinator(redis, { settings, model: { path: modelPath, config: modelConfig, ...(config.model.backend ? { backend: config.model.backend } : {}) } });
+          return createRedisCoordinator(redis, { settings, model: modelSpec });
         }
         if (config.workers === 0) {
           const { UnitRunner } = await import('../../src/batch/unit.ts');
           const runner = new UnitRunner(model, fi, host, settings);
           return { capacity: 1, run: (u) => runner.run(u), close: async () => {} };
         }
-        return createBatchPool({ path: modelPath, config: modelConfig, ...(config.model.backend ? { backend: config.model.backend } : {}) }, settings, config.workers);
+        return pool!.executor(settings);
       },
     }, host);
     io.stdout.write(JSON.stringify({ status: summary.status, message: summary.message, runId: summary.manifest?.runId, rows: summary.manifest?.rows,
       failedUnits: summary.manifest?.failedUnits.length ?? 0, failedInputs: summary.manifest?.failedInputs.length ?? 0 }) + '\n');
     return summary.status === 'failed' ? 3 : 0;
   } finally {
+    await pool?.close();
     await engine.close();
   }
 }

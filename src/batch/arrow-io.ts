@@ -4,25 +4,14 @@
  * file is never loaded whole), handed to apache-arrow as zero-copy typed-array columns,
  * and the output table (input columns plus prediction columns) is written back through
  * parquet-wasm. No per-row JavaScript objects on the numeric path. The WebAssembly module
- * is compiled by the host (`initParquetWasm`), so this stays Web-API-only.
+ * is instantiated by the host first (`initParquetWasm` in ./parquet-wasm.ts), so this
+ * stays Web-API-only.
  * @module
  */
-import * as arrow from 'apache-arrow';
-import { initSync, ParquetFile, Table as WasmTable, writeParquet, WriterPropertiesBuilder, Compression, EnabledStatistics } from 'parquet-wasm/esm';
-
-let ready = false;
-
-/** Instantiates parquet-wasm from its module bytes (`parquet-wasm/esm/parquet_wasm_bg.wasm`) or a compiled module; once per thread. */
-export function initParquetWasm(module: BufferSource | WebAssembly.Module): void {
-  if (ready) return;
-  initSync({ module });
-  ready = true;
-}
-
-/** True once `initParquetWasm` ran in this thread. */
-export function parquetWasmReady(): boolean {
-  return ready;
-}
+// The DOM build of Arrow: the same API without Node stream adapters, and half the modules
+// to load (worker threads start faster).
+import * as arrow from 'apache-arrow/Arrow.dom';
+import { ParquetFile, Table as WasmTable, writeParquet, WriterPropertiesBuilder, Compression, EnabledStatistics } from 'parquet-wasm/esm';
 
 /** An open input file: footer parsed once, row groups read on demand. */
 export interface ParquetSource {

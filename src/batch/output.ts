@@ -5,7 +5,7 @@
  * bytes atomically.
  * @module
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from 'apache-arrow/Arrow.dom';
 import { encodeParquet, outputTable, takeRows } from './arrow-io.ts';
 import type { Scores } from './score.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
