@@ -36,6 +36,8 @@ export interface BatchPool {
   executor(settings: UnitSettings): Promise<UnitExecutor & { close(): Promise<void> }>;
   /** Workers started to replace dead ones. */
   readonly replaced: () => number;
+  /** The worker threads now in the slots (for tests and operators). */
+  readonly threads: () => readonly Worker[];
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export function startBatchPool(model: BatchModelSpec, size = availableParallelis
     size: n,
     ready,
     replaced: () => replaced,
+    threads: () => slots.map((s) => s.worker),
     close,
     async executor(s: UnitSettings) {
       settings = s;

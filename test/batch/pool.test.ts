@@ -1,0 +1,41 @@
+// The batch worker pool: a worker thread that dies mid-unit fails that unit only; a fresh
+// worker takes its slot and the remaining units are scored on every slot.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startBatchPool } from '../../runtimes/native/batch-pool.ts';
+import { planUnits } from '../../src/batch/plan.ts';
+import { parquetMetadata } from 'hyparquet';
+import { readFileSync } from 'node:fs';
+import { MODEL, MODEL_CONFIG, readOutput, tempDir, writeInput } from './fixtures.ts';
+
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+test('a pool worker that dies fails its unit and is replaced; the other units complete', { timeout: 60_000 }, async () => {
+  const dir = tempDir(); dirs.push(dir);
+  const file = join(dir, 'in/a.parquet');
+  writeInput(file, Array.from({ length: 60_000 }, (_, i) => i), { rowGroupSize: 20_000 });
+  const units = planUnits(file, parquetMetadata(new Uint8Array(readFileSync(file)).buffer), 20_000);
+  const pool = startBatchPool({ path: MODEL, config: MODEL_CONFIG, backend: 'cpu' }, 2);
+  try {
+    const exec = await pool.executor({ runId: 'pool-test-run', timestamp: new Date(0).toISOString(), outDir: join(dir, 'out'), batchSize: 4096, validation: 'fail', compression: 'UNCOMPRESSED' });
+    const victim = pool.threads()[1]!;
+    // Units go to the slot popped last (slot 1) first: kill it while it reads.
+    const first = exec.run(units[0]!);
+    await new Promise((res) => setTimeout(res, 5));
+    await victim.terminate();
+    const r0 = await first;
+    assert.equal(r0.error?.code, 'WORKER_DIED', JSON.stringify(r0));
+    assert.equal(pool.replaced(), 1);
+    assert.notEqual(pool.threads()[1], victim, 'a fresh worker in the slot');
+    const rest = await Promise.all(units.slice(1).map((u) => exec.run(u)));
+    for (const r of rest) assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const again = await exec.run(units[0]!);
+    assert.equal(again.error, undefined, 'the slot that died scores again');
+    assert.equal((await readOutput(join(dir, 'out'))).length, 60_000);
+  } finally {
+    await pool.close();
+  }
+});
