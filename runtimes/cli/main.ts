@@ -13,6 +13,7 @@ import { workerCommand } from '../serve/worker-command.ts';
 import { streamCommand } from '../serve/stream-command.ts';
 import { redisRestCommand } from '../native/redis-rest-cli.ts';
 import { backendsReport } from './backends.ts';
+import { benchCommand } from './bench.ts';
 import { predictCommand } from './predict.ts';
 import { batchCommand } from '../serve/batch-command.ts';
 import { BatchUsageError } from '../../src/batch/run.ts';
@@ -46,13 +47,16 @@ Commands:
   batch     --config F --input GLOB --output DIR [--partition-by COL] [--resume]
             [--incremental --watermark-column COL]
             score Parquet files into partitioned Parquet plus DIR/_manifest.json
-  bench     ...                                benchmark suite (see bench/)     (not yet)
+  bench     [--scenario core,realtime,async,stream,batch,browser] [--runtime node,bun,deno,workerd]
+            [--backend B,...] [--quick] [--repeat N]
+            the benchmark suite: each scenario against its same-run baseline; writes
+            bench/results/suite.{json,md} and SVG charts (from a clone; see bench/README.md)
 
 Backends (--backend): ${BACKEND_REQUESTS.join(', ')}
 Exit codes: 0 ok, 1 error, 2 usage, 3 some rows failed.
 `;
 
-const NOT_YET = new Set(['bench']);
+const NOT_YET = new Set<string>();
 
 /** Runs the CLI with `argv` (without the executable and script). Returns the exit code. */
 export async function runCli(
@@ -108,6 +112,8 @@ export async function runCli(
         return await workerCommand(rest, runtime, io);
       case 'stream':
         return await streamCommand(rest, runtime, io);
+      case 'bench':
+        return await benchCommand(rest, io);
       case 'redis-rest':
         return await redisRestCommand(rest, io);
       case 'backends': {

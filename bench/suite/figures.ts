@@ -1,0 +1,200 @@
+/**
+ * The suite's common currency: every scenario's results file (bench/results/<scenario>.json,
+ * each in its own shape) read into figures of one shape — a value, the baseline measured
+ * beside it in the same run, their ratio and the issue's goal where there is one — and
+ * figures of repeated runs folded into min / median / max.
+ * @module
+ */
+
+/** One measured figure of one run. */
+export interface Figure {
+  readonly scenario: string;
+  readonly runtime: string;
+  /** Backend or mode ('auto' where the server picks). */
+  readonly backend: string;
+  /** What was measured within the scenario: a model and batch, a server variant, a worker count. */
+  readonly case: string;
+  readonly metric: string;
+  readonly unit: string;
+  readonly value: number;
+  /** The baseline measured in the same run, beside this figure. */
+  readonly baseline: string;
+  readonly baselineValue: number;
+  /** value ÷ baselineValue. */
+  readonly ratio: number;
+  /** The issue's goal on the ratio (at least), if it sets one. */
+  readonly goalRatio?: number;
+  /** Latency beside the throughput, where the scenario reports it. */
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  /** A run with errors (non-2xx, failed units) is flagged and never meets a goal. */
+  readonly flagged?: string;
+}
+
+/** Min, median and max over repeated runs. */
+export interface Spread {
+  readonly min: number;
+  readonly median: number;
+  readonly max: number;
+}
+
+/** Figures of the same scenario/runtime/backend/case/metric over repeated runs. */
+export interface FoldedFigure extends Omit<Figure, 'value' | 'baselineValue' | 'ratio' | 'p50Ms' | 'p99Ms' | 'flagged'> {
+  readonly runs: number;
+  readonly value: Spread;
+  readonly baselineValue: Spread;
+  readonly ratio: Spread;
+  readonly p50Ms?: Spread;
+  readonly p99Ms?: Spread;
+  readonly flagged: readonly string[];
+  /** Median ratio at or above the goal, and no flagged run. */
+  readonly goalMet?: boolean;
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- results files are read as data
+const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const fig = (f: Omit<Figure, 'ratio'>): Figure[] =>
+  num(f.value) && num(f.baselineValue) && f.baselineValue > 0 ? [{ ...f, ratio: f.value / f.baselineValue }] : [];
+
+/** bench/core: predict rows/s against the backend's raw session run, per host × backend, model, batch. */
+function core(j: Json): Figure[] {
+  const out: Figure[] = [];
+  for (const p of j.pairs ?? []) {
+    if (p.status !== 'ok') continue;
+    const [runtime, backend] = String(p.pair).split(':');
+    for (const r of p.report?.results ?? []) {
+      if (r.batch !== 1 && r.batch !== 64) continue;
+      out.push(...fig({
+        scenario: 'core', runtime: runtime!, backend: backend!, case: `${r.model} ×${r.batch}`,
+        metric: 'predict rows/s', unit: 'rows/s', value: r.predict?.rowsPerSec, baseline: 'raw session run', baselineValue: r.raw?.rowsPerSec,
+        p50Ms: r.predict?.latencyMs?.p50, p99Ms: r.predict?.latencyMs?.p99,
+      }));
+    }
+  }
+  return out;
+}
+
+/** bench/realtime: req/s against a Hono hello-world; heavy MLP rows/s against raw in-process. */
+function realtime(j: Json): Figure[] {
+  const out: Figure[] = [];
+  const titles = new Map<string, string>((j.settings?.variants ?? []).map((v: Json) => [v.id, v.title]));
+  for (const h of j.realtime ?? []) {
+    const hello = h.summary?.hello;
+    for (const [id, s] of Object.entries<Json>(h.summary ?? {})) {
+      if (id === 'hello') continue;
+      out.push(...fig({
+        scenario: 'realtime', runtime: h.host, backend: 'auto', case: titles.get(id) ?? id,
+        metric: 'req/s, Redis features', unit: 'req/s', value: s.requestsPerSec, baseline: 'Hono hello-world', baselineValue: hello?.requestsPerSec,
+        ...(id === 'omniserve' ? { goalRatio: j.goals?.ratio?.[h.host] } : {}),
+        p50Ms: s.p50Ms, p99Ms: s.p99Ms, ...(s.problems?.length ? { flagged: s.problems.join('; ') } : {}),
+      }));
+    }
+  }
+  for (const h of j.heavy ?? []) {
+    for (const [id, s] of Object.entries<Json>(h.served ?? {})) {
+      out.push(...fig({
+        scenario: 'realtime', runtime: h.host, backend: h.raw?.[0]?.backend ?? 'auto', case: `heavy MLP, ${s.rowsPerRequest}-row requests`,
+        metric: 'served rows/s', unit: 'rows/s', value: s.rowsPerSec, baseline: 'raw in-process batch 64', baselineValue: h.rawRowsPerSec,
+        ...(id === 'batch64' ? { goalRatio: j.goals?.heavyRatio } : {}),
+        p50Ms: s.p50Ms, p99Ms: s.p99Ms, ...(s.problems?.length ? { flagged: s.problems.join('; ') } : {}),
+      }));
+    }
+  }
+  return out;
+}
+
+/** bench/async: jobs/s (live: submitted while workers run) against realtime req/s of the same server. */
+function async(j: Json): Figure[] {
+  return (j.runs ?? []).filter((r: Json) => r.mode === 'live').flatMap((r: Json) => fig({
+    scenario: 'async', runtime: 'node', backend: 'auto', case: `${r.workers} worker${r.workers === 1 ? '' : 's'}`,
+    metric: 'jobs/s', unit: 'jobs/s', value: r.jobsPerSec, baseline: 'realtime POST /predict', baselineValue: r.realtimeReqPerSec,
+    p50Ms: r.endToEndLatencyMs?.p50, p99Ms: r.endToEndLatencyMs?.p99,
+    ...(r.failed || r.bad ? { flagged: `${r.failed} failed, ${r.bad} bad` } : {}),
+  }));
+}
+
+/** bench/batch: end-to-end rows/s against raw in-process inference on the same model. */
+function batch(j: Json): Figure[] {
+  const e = j.endToEnd ?? {};
+  const raw = j.rawInference ?? {};
+  const failed = (e.summary?.failedUnits ?? 0) + (e.summary?.failedInputs ?? 0);
+  return fig({
+    scenario: 'batch', runtime: 'node', backend: 'native-cpu', case: `${Number(j.rows).toLocaleString('en-US')} rows, ${j.workers} workers`,
+    metric: 'rows/s end to end', unit: 'rows/s', value: e.rowsPerSecond, baseline: 'raw in-process inference', baselineValue: raw.rowsPerSecond,
+    goalRatio: j.goals?.ratio, ...(failed ? { flagged: `${failed} failed units/inputs` } : {}),
+  });
+}
+
+/** bench/stream: events/s end to end against a no-op consume → produce pipe with the same client. */
+function stream(j: Json): Figure[] {
+  const out: Figure[] = [];
+  for (const r of j.figures ?? j.results ?? j.runs ?? []) {
+    const value = r.eventsPerSec ?? r.eventsPerSecond ?? r.value;
+    const base = r.baselineEventsPerSec ?? r.noopEventsPerSec ?? r.pipeEventsPerSec ?? r.baselineValue;
+    out.push(...fig({
+      scenario: 'stream', runtime: r.runtime ?? r.host ?? 'node', backend: r.backend ?? 'auto',
+      case: r.case ?? `${r.processes ?? 1} process${(r.processes ?? 1) === 1 ? '' : 'es'}`,
+      metric: 'events/s end to end', unit: 'events/s', value, baseline: 'no-op consume → produce pipe', baselineValue: base,
+      goalRatio: j.goals?.ratio ?? 0.6, p50Ms: r.latencyMs?.p50 ?? r.p50Ms, p99Ms: r.latencyMs?.p99 ?? r.p99Ms,
+    }));
+  }
+  return out;
+}
+
+/** bench/browser: rows/s in headless Chromium against the same model in Node (bench/core's raw run). */
+function browser(j: Json): Figure[] {
+  const out: Figure[] = [];
+  for (const r of j.figures ?? j.results ?? j.rows ?? []) {
+    const value = r.rowsPerSec ?? r.browserRowsPerSec ?? r.value;
+    const base = r.nodeRowsPerSec ?? r.baselineRowsPerSec ?? r.baselineValue;
+    out.push(...fig({
+      scenario: 'browser', runtime: r.runtime ?? 'chromium', backend: r.backend ?? 'web-wasm', case: r.case ?? `${r.model} ×${r.batch}`,
+      metric: 'rows/s in the page', unit: 'rows/s', value, baseline: r.baseline ?? 'Node, same model and batch', baselineValue: base,
+      p50Ms: r.latencyMs?.p50 ?? r.p50Ms, p99Ms: r.latencyMs?.p99 ?? r.p99Ms,
+    }));
+  }
+  return out;
+}
+
+/** Reads one scenario's results file into figures. */
+export const EXTRACT: Readonly<Record<string, (j: Json) => Figure[]>> = { core, realtime, async, batch, stream, browser };
+
+function spread(xs: readonly number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { min: s[0]!, median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, max: s[s.length - 1]! };
+}
+
+/** Groups figures of repeated runs and folds each group into min / median / max. */
+export function fold(figures: readonly Figure[]): FoldedFigure[] {
+  const groups = new Map<string, Figure[]>();
+  for (const f of figures) {
+    const k = [f.scenario, f.runtime, f.backend, f.case, f.metric].join('\u0000');
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  return [...groups.values()].map((fs) => {
+    const f = fs[0]!;
+    const ratio = spread(fs.map((x) => x.ratio));
+    const flagged = fs.flatMap((x) => (x.flagged ? [x.flagged] : []));
+    const lat = (k: 'p50Ms' | 'p99Ms') => {
+      const xs = fs.map((x) => x[k]).filter(num);
+      return xs.length ? { [k]: spread(xs) } : {};
+    };
+    return {
+      scenario: f.scenario, runtime: f.runtime, backend: f.backend, case: f.case, metric: f.metric, unit: f.unit, baseline: f.baseline,
+      runs: fs.length, value: spread(fs.map((x) => x.value)), baselineValue: spread(fs.map((x) => x.baselineValue)), ratio,
+      ...lat('p50Ms'), ...lat('p99Ms'), flagged,
+      ...(f.goalRatio !== undefined ? { goalRatio: f.goalRatio, goalMet: flagged.length === 0 && ratio.median >= f.goalRatio } : {}),
+    };
+  });
+}
+
+/**
+ * The figures of the headline chart: every one the issues set a goal on, bench/core at one
+ * representative case per host × backend (digits ×64), and the scenarios without goals whole.
+ */
+export function headline(figures: readonly FoldedFigure[]): FoldedFigure[] {
+  return figures.filter((f) => f.goalRatio !== undefined
+    || (f.scenario === 'core' && f.case === 'digits ×64')
+    || f.scenario === 'async' || f.scenario === 'browser');
+}
