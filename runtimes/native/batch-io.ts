@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { AsyncBuffer } from 'hyparquet';
 import { initParquetWasm, parquetWasmReady } from '../../src/batch/parquet-wasm.ts';
 import type { BatchHost } from '../../src/batch/run.ts';
+import type { EnrichSpec } from '../../src/batch/config.ts';
+import type { FeatureStore } from '../../src/features/types.ts';
 
 /** Opens a file for ranged reads; the handle is read with positional reads, never loaded whole. */
 export async function openAsyncBuffer(path: string): Promise<AsyncBuffer> {
@@ -33,6 +35,16 @@ export async function openAsyncBuffer(path: string): Promise<AsyncBuffer> {
       }
     },
   };
+}
+
+/** The read-only feature store of `enrich`: Redis over TCP, or a file loaded into memory. */
+export async function openFeatureStore(spec: EnrichSpec['store']): Promise<FeatureStore> {
+  // Loaded here, not at the top: a worker thread that does not enrich never loads a driver.
+  if (spec.kind === 'redis') return (await import('./redis-store.ts')).createRedisFeatureStore({ url: spec.url, ...(spec.keyPrefix ? { keyPrefix: spec.keyPrefix } : {}), commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+  const bytes = new Uint8Array(await readFile(spec.path));
+  const { createMemoryFeatureStore } = await import('../../src/features/memory-store.ts');
+  const { parseFeatureFile } = await import('../../src/features/load-file.ts');
+  return createMemoryFeatureStore(await parseFeatureFile(bytes, spec.path, { keyColumn: spec.keyColumn, prefix: spec.prefix }));
 }
 
 let seq = 0;
@@ -64,6 +76,7 @@ export function nodeBatchHost(): BatchHost {
   return {
     open: openAsyncBuffer,
     blob: (path) => { loadParquetWasm(); return openAsBlob(path); },
+    featureStore: openFeatureStore,
     writeAtomic,
     readText: async (path) => {
       try {

@@ -56,8 +56,11 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
   const shard = values.shard === undefined ? undefined : parseShard(values.shard);
   if (values.shard !== undefined && !shard) throw new BatchUsageError(`--shard ${values.shard}: expected i/n with 0 <= i < n (e.g. 0/4)`);
   const configPath = resolve(values.config);
-  const config = parseBatchConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
+  const parsed = parseBatchConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
   const base = dirname(configPath);
+  // A memory store's file is relative to the config file; workers get it absolute.
+  const e = parsed.enrich;
+  const config = e?.store.kind === 'memory' ? { ...parsed, enrich: { ...e, store: { ...e.store, path: resolve(base, e.store.path) } } } : parsed;
   const modelPath = resolve(base, config.model.path);
   const modelConfig = config.model.config === undefined ? JSON.parse(await readFile(`${modelPath.replace(/\.onnx$/, '')}.config.json`, 'utf8').catch(() => '{}'))
     : JSON.parse(await readFile(resolve(base, config.model.config), 'utf8'));

@@ -31,7 +31,29 @@ export const BatchConfigSchema = v.strictObject({
   unitRows: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1_048_576),
   /** Output compression (UNCOMPRESSED is faster to write, SNAPPY smaller). */
   compression: v.optional(v.picklist(['SNAPPY', 'UNCOMPRESSED']), 'SNAPPY'),
+  /**
+   * Columns looked up in the feature store by a key column, in bulk (one `getMany` per
+   * `chunk` distinct keys of a unit), added to the rows before scoring (and written out).
+   */
+  enrich: v.optional(v.strictObject({
+    store: v.variant('kind', [
+      v.strictObject({ kind: v.literal('redis'), url: v.pipe(v.string(), v.minLength(1)), keyPrefix: v.optional(v.string()) }),
+      /** A JSON, JSON lines, CSV or Parquet file of entities, loaded by each worker. */
+      v.strictObject({ kind: v.literal('memory'), path: v.pipe(v.string(), v.minLength(1)), keyColumn: v.optional(v.string(), 'id'), prefix: v.optional(v.string(), 'user') }),
+    ]),
+    /** The input column holding the entity id. */
+    keyColumn: v.pipe(v.string(), v.minLength(1)),
+    /** Store key = `<prefix>:<id>` (the serving path's convention: `user:42`). */
+    prefix: v.optional(v.string(), 'user'),
+    /** Hash fields to add as numeric (double) columns; a missing entity or field is null. */
+    fields: v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1)),
+    /** Distinct keys per store call. */
+    chunk: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000)), 2_000),
+  })),
 });
+
+/** The `enrich` section. */
+export type EnrichSpec = NonNullable<BatchConfig['enrich']>;
 
 export type BatchConfig = v.InferOutput<typeof BatchConfigSchema>;
 

@@ -81,7 +81,10 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
   const inputs: InputFile[] = [];
   const failedInputs: Manifest['failedInputs'] = [];
   const units: WorkUnit[] = [];
-  const needed = [...o.model.features, ...(o.partitionBy ? [o.partitionBy] : []), ...(o.incremental ? [o.incremental.column] : [])];
+  const enrich = o.config.enrich;
+  const enriched = new Set(enrich?.fields ?? []);
+  const needed = [...o.model.features.filter((f) => !enriched.has(f)), ...(enrich ? [enrich.keyColumn] : []),
+    ...(o.partitionBy ? [o.partitionBy] : []), ...(o.incremental ? [o.incremental.column] : [])];
   for (const path of o.inputs) {
     let metadata;
     try {
@@ -95,6 +98,8 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
       continue;
     }
     checkColumns(inputs[inputs.length - 1]!, needed);
+    const clash = enrich?.fields.filter((f) => inputs[inputs.length - 1]!.columns.includes(f)) ?? [];
+    if (clash.length) throw new BatchUsageError(`${path}: enrich.fields ${clash.join(', ')} ${clash.length > 1 ? 'are' : 'is'} already input column(s); drop them from enrich.fields or from the input`);
     const col = o.incremental?.column;
     const skip = col && above !== undefined ? (rg: Parameters<typeof rowGroupMax>[0]) => { const m = rowGroupMax(rg, col); return m !== undefined && m <= above; } : undefined;
     const planned = planUnits(path, metadata, o.config.unitRows, skip);
@@ -121,7 +126,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
 
   const settings: UnitSettings = {
     runId: m.runId, timestamp: m.startedAt, outDir: o.outDir, batchSize: o.config.batchSize, validation: o.config.validation,
-    compression: o.config.compression, ...(o.partitionBy ? { partitionBy: o.partitionBy } : {}),
+    compression: o.config.compression, ...(o.partitionBy ? { partitionBy: o.partitionBy } : {}), ...(enrich ? { enrich } : {}),
     ...(o.incremental ? { watermark: { column: o.incremental.column, ...(above === undefined ? {} : { above }) } } : {}),
   };
   if (todo.length) {

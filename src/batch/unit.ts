@@ -10,6 +10,9 @@ import type { Model } from '../core/model.ts';
 import { firstNull, numericValues, openParquet, takeRows, type ParquetSource } from './arrow-io.ts';
 import { cellValue, encodeUnit, type OutputContext } from './output.ts';
 import { toWatermark, type WorkUnit } from './plan.ts';
+import type { EnrichSpec } from './config.ts';
+import { enrichKey, enrichTable } from './enrich.ts';
+import type { FeatureStore } from '../features/types.ts';
 import { scoreColumns, validateScores, type FeatureInput } from './score.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
 
@@ -19,6 +22,8 @@ export interface BatchFiles {
   open(path: string): Promise<AsyncBuffer>;
   /** The file as a Blob read lazily by range (row groups are read through it). */
   blob(path: string): Promise<Blob>;
+  /** A read-only feature store for `enrich` (hosts without one cannot enrich). */
+  featureStore?(spec: EnrichSpec['store']): Promise<FeatureStore>;
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
 }
 
@@ -31,6 +36,8 @@ export interface UnitSettings extends Omit<OutputContext, 'timestamp'> {
   readonly validation: 'fail' | 'off';
   /** Incremental runs: only rows whose `column` is above `above` (no bound: every row). */
   readonly watermark?: { readonly column: string; readonly above?: number };
+  /** Columns from the feature store, by a key column. */
+  readonly enrich?: EnrichSpec;
 }
 
 /** One file written for a unit. */
@@ -68,6 +75,7 @@ const OPEN_FILES = 4;
 /** Keeps open inputs per file so a worker reads each file's footer once. */
 export class UnitRunner {
   readonly #open = new Map<string, Promise<OpenInput>>();
+  #store: Promise<FeatureStore> | undefined;
   constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {}
 
   /** Processes `unit`; failures come back as a result with `error`, never as a rejection. */
@@ -83,6 +91,9 @@ export class UnitRunner {
 
   /** Frees the open inputs. */
   async close(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    await (await store?.catch(() => undefined))?.close();
     const open = [...this.#open.values()];
     this.#open.clear();
     for (const p of open) (await p.catch(() => undefined))?.source.close();
@@ -117,11 +128,16 @@ export class UnitRunner {
       }
     }
     if (rows === 0) return { rows: 0, outputs: [], stats: statsOf(new Float64Array(0)) };
+    const enrich = this.s.enrich;
+    if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich));
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
     const cols = this.fi.features.map((f) => {
       const v = table.getChild(f)!;
       const nul = firstNull(v);
-      if (nul >= 0) throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(nul)}: column "${f}" is null; features must be finite numbers`, { row: fileRow(nul), feature: f });
+      if (nul >= 0) {
+        const from = enrich?.fields.includes(f) ? ` (the feature store has no "${f}" for ${enrichKey(table, enrich, nul) ?? `a null ${enrich.keyColumn}`})` : '';
+        throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(nul)}: column "${f}" is null${from}; features must be finite numbers`, { row: fileRow(nul), feature: f });
+      }
       const values = numericValues(v);
       if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; features must be numbers`, { feature: f });
       return values;
@@ -139,6 +155,15 @@ export class UnitRunner {
       outputs.push({ path, partition: p.partition, rows: p.rows, stats: p.stats });
     }
     return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }) };
+  }
+
+  #featureStore(spec: EnrichSpec): Promise<FeatureStore> {
+    if (!this.#store) {
+      const make = this.files.featureStore;
+      this.#store = make ? make.call(this.files, spec.store) : Promise.reject(new Error('this host has no feature store for enrich'));
+      this.#store.catch(() => { this.#store = undefined; });
+    }
+    return this.#store;
   }
 
   #input(path: string): Promise<OpenInput> {
