@@ -75,8 +75,9 @@ const REVOKE_PARTITIONS = -174;
  * the commit point of a partition moves only over batches that are all acknowledged
  * ({@link CommitTracker}). Commits are coalesced: at most one in flight, carrying every
  * partition that moved. When more than `maxInFlight` events are fetched and not yet
- * acknowledged, the input topic's partitions are paused; they resume once in-flight work
- * is under half the bound, so memory stays bounded under any backlog.
+ * acknowledged, fetching pauses; it resumes once in-flight work is under half the bound,
+ * so memory stays bounded under any backlog (with librdkafka's own prefetch queue,
+ * `queued.max.messages.kbytes`, the other buffer).
  */
 export async function startKafkaStream(
   cfg: StreamSection,
@@ -107,6 +108,8 @@ export async function startKafkaStream(
   /** Per partition: settles once the latest batch's outputs are handed to the producer. */
   const issued = new Map<number, Promise<unknown>>();
   const lag = new Map<number, number>();
+  /** Per partition: the latest point a commit was acknowledged for. */
+  const lastCommitted = new Map<number, { topic: string; partition: number; offset: string }>();
   const maxInFlight = cfg.maxInFlight;
   let stopping = false;
   let fatal: unknown;
@@ -129,6 +132,7 @@ export async function startKafkaStream(
       if (err.code === ASSIGN_PARTITIONS) {
         metrics?.rebalances.inc({ kind: 'assign' });
         for (const a of mine) assigned.add(a.partition);
+
       } else if (err.code === REVOKE_PARTITIONS) {
         metrics?.rebalances.inc({ kind: 'revoke' });
         // Finish what was fetched from the revoked partitions and commit it, so the next
@@ -136,8 +140,18 @@ export async function startKafkaStream(
         const deadline = Date.now() + revokeWaitMs;
         while (fatal === undefined && tracker.pendingOf(mine).length > 0 && Date.now() < deadline) await sleep(10);
         await flushCommits();
+        // Once more, every revoked partition's latest point: a commit acknowledged while the
+        // group was already rebalancing can be dropped (seen on the mock cluster: the next
+        // owner started before points librdkafka had reported committed), while one made
+        // here, in the revoke callback, is the one the protocol provides for.
+        const last = mine.map((a) => lastCommitted.get(a.partition)).filter((p) => p !== undefined);
+        if (last.length > 0 && !stopping) {
+          await consumer.commitOffsets(last.map((p) => ({ ...p })))
+            .catch((e: Error) => log(`omniserve stream: commit on revoke failed: ${e.message}`));
+        }
         tracker.drop(mine);
         for (const a of mine) {
+          lastCommitted.delete(a.partition);
           assigned.delete(a.partition);
           issued.delete(a.partition);
           lag.delete(a.partition);
@@ -163,6 +177,7 @@ export async function startKafkaStream(
         if (points.length === 0) break;
         try {
           await consumer.commitOffsets(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
+          for (const p of points) lastCommitted.set(p.partition, p);
           metrics?.commits.inc();
         } catch (e) {
           // Not fatal: the outputs are safe, only the commit point lags (a rebalance, a
@@ -183,30 +198,28 @@ export async function startKafkaStream(
     for (let i = 0; i < 5; i++) {
       await committing;
       await commit();
-      if (tracker.takeCommits().length === 0 && !committing) return;
+      if (!tracker.hasCommits && !committing) return;
       await sleep(100 * (i + 1));
     }
   };
 
   const topic = cfg.inputTopic;
-  const pause = () => {
-    if (paused || stopping) return;
-    try {
-      consumer.pause([{ topic }]);
-      paused = true;
-      metrics?.pauses.inc();
-    } catch (e) {
-      log(`omniserve stream: pause failed: ${(e as Error).message}`);
-    }
+  // Backpressure by holding the partition workers: a worker whose hand-off took in-flight
+  // work past the bound waits before it returns for another batch, so nothing more is
+  // fetched into JS until the pipeline has drained to half the bound. (The KafkaJS-style
+  // consumer.pause()/resume() pair would do the same through the client, but in
+  // @confluentinc/kafka-javascript 1.10.1 repeated pause/resume under load left partitions
+  // unfetched for good: seen here, consumption stopped after the second resume.)
+  const resumeWaiters: (() => void)[] = [];
+  const holdFetching = async () => {
+    if (!paused) metrics?.pauses.inc();
+    paused = true;
+    await new Promise<void>((resolve) => resumeWaiters.push(resolve));
   };
   function maybeResume(): void {
-    if (!paused || tracker.inFlight > maxInFlight / 2) return;
-    try {
-      consumer.resume([{ topic }]);
-      paused = false;
-    } catch (e) {
-      log(`omniserve stream: resume failed: ${(e as Error).message}`);
-    }
+    if (!paused || (tracker.inFlight > maxInFlight / 2 && !stopping)) return;
+    paused = false;
+    for (const w of resumeWaiters.splice(0)) w();
   }
   metrics?.setSources({
     lag: () => [...lag].map(([p, n]) => [topic, p, n] as const),
@@ -234,6 +247,7 @@ export async function startKafkaStream(
     metrics?.errors.inc({ kind: 'fatal' });
     fail(e);
     notifyIdle();
+    maybeResume();
   };
 
   await consumer.run({
@@ -241,8 +255,10 @@ export async function startKafkaStream(
     eachBatch: async ({ batch, resolveOffset }) => {
       // After stop(): fetched but never committed, so the next member fetches it again.
       if (stopping || batch.messages.length === 0) return;
-      const receivedAt = Date.now();
       const partition = batch.partition;
+      // A batch of a partition revoked meanwhile: its next owner fetches it again.
+      if (!assigned.has(partition)) return;
+      const receivedAt = Date.now();
       const messages = batch.messages.map((m) => ({
         topic: batch.topic, partition, offset: m.offset, key: m.key, value: m.value,
       }));
@@ -279,7 +295,7 @@ export async function startKafkaStream(
         metrics?.errors.inc({ kind: 'produce' });
         die(e);
       });
-      if (tracker.inFlight > maxInFlight) pause();
+      if (tracker.inFlight > maxInFlight) await holdFetching();
     },
   });
 
@@ -293,6 +309,7 @@ export async function startKafkaStream(
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        maybeResume();
         if (tracker.pendingBatches > 0 && fatal === undefined) await new Promise<void>((resolve) => idleWaiters.push(resolve));
         await flushCommits();
         await consumer.disconnect();
@@ -304,14 +321,23 @@ export async function startKafkaStream(
   };
 }
 
-/** Consumer lag of the input topic's assigned partitions, from librdkafka's statistics JSON. */
+/**
+ * Consumer lag of the input topic's assigned partitions, from librdkafka's statistics JSON:
+ * the partition's high watermark minus the next offset this consumer will hand on
+ * (`app_offset`, which `resolveOffset` stores), else minus the committed offset.
+ * (librdkafka's own `consumer_lag` stays -1 until the group has committed through it.)
+ */
 function readLag(data: unknown, topic: string, assigned: ReadonlySet<number>, into: Map<number, number>): void {
   try {
     const json = typeof data === 'string' ? data : (data as { message?: string }).message;
     if (typeof json !== 'string') return;
-    const stats = JSON.parse(json) as { topics?: Record<string, { partitions?: Record<string, { partition: number; consumer_lag: number }> }> };
+    type P = { partition: number; hi_offset: number; app_offset: number; committed_offset: number; consumer_lag: number };
+    const stats = JSON.parse(json) as { topics?: Record<string, { partitions?: Record<string, P> }> };
     for (const p of Object.values(stats.topics?.[topic]?.partitions ?? {})) {
-      if (p.partition >= 0 && assigned.has(p.partition) && p.consumer_lag >= 0) into.set(p.partition, p.consumer_lag);
+      if (p.partition < 0 || !assigned.has(p.partition) || !(p.hi_offset >= 0)) continue;
+      const at = p.app_offset >= 0 ? p.app_offset : p.committed_offset;
+      const lag = at >= 0 ? p.hi_offset - at : p.consumer_lag;
+      if (lag >= 0) into.set(p.partition, lag);
     }
   } catch {
     // A statistics line we cannot read: keep the last known lag.

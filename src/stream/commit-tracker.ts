@@ -80,6 +80,9 @@ export class CommitTracker {
     return true;
   }
 
+  /** True when some partition's commit point moved and was not taken yet. */
+  get hasCommits(): boolean { return this.#ready.size > 0; }
+
   /** The commit points that moved since the last call (at most one per partition). */
   takeCommits(): CommitPoint[] {
     if (this.#ready.size === 0) return [];

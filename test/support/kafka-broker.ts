@@ -2,6 +2,12 @@
  * Throwaway Kafka clusters for tests, backed by librdkafka's mock cluster
  * (see mock-broker/mock-broker.c). Real Kafka protocol on loopback, no JVM,
  * starts in milliseconds.
+ *
+ * Retention: the mock keeps only the newest 5 MiB (or 100,000 messages) of
+ * each partition and silently drops older message sets (hard-coded in
+ * librdkafka's rdkafka_mock.c). A backlog bigger than that per partition
+ * loses its oldest events before anyone reads them: spread big backlogs
+ * over more partitions, or produce them paced.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
