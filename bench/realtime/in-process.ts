@@ -40,7 +40,7 @@ const body = () => (args.redis
   ? JSON.stringify({ user_id: String((Math.random() * USERS) | 0), item_id: String((Math.random() * ITEMS) | 0) })
   : featureBody);
 
-type Case = { name: string; one: () => Promise<Response> };
+type Case = { name: string; one: () => Response | Promise<Response> };
 const cases: Case[] = [
   { name: 'GET /v2/health/live (router + response only)', one: () => app.fetch(new Request('http://x/v2/health/live')) },
   { name: `POST /predict (${args.redis ? 'Redis features' : 'features in the body'})`, one: () => app.fetch(new Request('http://x/predict', {
@@ -53,7 +53,7 @@ async function measure(c: Case, s: number): Promise<{ rps: number; cpuUs: number
   const c0 = process.cpuUsage();
   let n = 0;
   while (performance.now() - t0 < s * 1000) {
-    const res = await Promise.all(Array.from({ length: concurrency }, () => c.one().then(async (r) => {
+    const res = await Promise.all(Array.from({ length: concurrency }, () => Promise.resolve(c.one()).then(async (r) => {
       if (r.status !== 200) throw new Error(`${c.name}: ${r.status} ${await r.text()}`);
       return r.text();
     })));

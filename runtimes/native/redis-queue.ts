@@ -22,7 +22,8 @@ import {
   type JobRecord, type NewJob, type QueueSettings,
 } from '../../src/queue/types.ts';
 import { quit, redactUrl, redisClientOptions } from './redis-store.ts';
-import { SCRIPTS } from './redis-queue-scripts.ts';
+import { SCRIPTS } from '../../src/queue/redis-scripts.ts';
+import { fromHash, fieldOf } from '../../src/queue/redis-records.ts';
 
 /** Options of {@link createRedisQueue}. */
 export interface RedisQueueOptions extends QueueSettings {
@@ -193,26 +194,4 @@ export function createRedisQueue(o: RedisQueueOptions): RedisJobQueue {
 /** HGETALL answers an object from ioredis, a flat list from Lua: both become a flat list. */
 function flatten(h: Record<string, string>): string[] {
   return Object.entries(h).flat();
-}
-
-function fieldOf(fields: string[], name: string): string {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
-  return '';
-}
-
-/** A stored hash (flat field/value list) → the record; empty (expired, unknown) → undefined. */
-function fromHash(flat: string[]): JobRecord | undefined {
-  if (!flat || flat.length === 0) return undefined;
-  const h: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-  if (h['meta'] === undefined) return undefined;
-  const meta = JSON.parse(h['meta']) as Omit<JobRecord, 'status' | 'attempts' | 'updated_at'>;
-  return {
-    ...meta,
-    status: (h['status'] ?? 'pending') as JobRecord['status'],
-    attempts: Number(h['attempts'] ?? 0),
-    updated_at: h['updated_at'] ?? meta.created_at,
-    ...(h['result'] !== undefined ? { result: JSON.parse(h['result']) } : {}),
-    ...(h['error'] !== undefined ? { error: JSON.parse(h['error']) as JobError } : {}),
-  };
 }

@@ -13,6 +13,8 @@ import { detectHost } from '../../src/backends/host.ts';
 import type { OrtModule } from '../../src/backends/onnxruntime.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
+import { createUpstashQueue } from '../../src/queue/upstash-queue.ts';
+import type { JobIntake } from '../../src/queue/types.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
@@ -61,6 +63,15 @@ export interface WorkerEnv {
   readonly OMNISERVE_CACHE_TTL_MS?: string;
   /** `error` (404, default) or `defaults` for an id missing from the feature store. */
   readonly OMNISERVE_MISSING_ENTITY?: string;
+  /**
+   * `upstash`: serve `POST /predict/async` and `GET /predict/{id}` over the Upstash REST
+   * database above, the same queue `omniserve worker` processes drain (`queue.kind: redis`
+   * on that database). Unset: no async routes.
+   */
+  readonly OMNISERVE_QUEUE?: string;
+  /** Queue key prefix (default `omniserve:`, the workers' default) and job TTL (s, default 86,400). */
+  readonly OMNISERVE_QUEUE_PREFIX?: string;
+  readonly OMNISERVE_JOB_TTL_SECONDS?: string;
   readonly [binding: string]: unknown;
 }
 
@@ -107,6 +118,24 @@ function featureStoreFrom(env: WorkerEnv): FeatureStore | undefined {
   return createUpstashFeatureStore({ url, token });
 }
 
+/** The async queue's intake, when OMNISERVE_QUEUE asks for one. */
+function queueFrom(env: WorkerEnv): JobIntake | undefined {
+  const kind = env.OMNISERVE_QUEUE;
+  if (kind === undefined || kind === '') return undefined;
+  if (kind !== 'upstash') {
+    throw Errors.INVALID_CONFIG(`OMNISERVE_QUEUE: only "upstash" on Workers, got ${JSON.stringify(kind)}`, { path: 'OMNISERVE_QUEUE' });
+  }
+  const url = env.UPSTASH_REDIS_REST_URL;
+  const token = env.UPSTASH_REDIS_REST_TOKEN;
+  if (!url || !token) {
+    throw Errors.INVALID_CONFIG('OMNISERVE_QUEUE=upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN', { path: 'OMNISERVE_QUEUE' });
+  }
+  return createUpstashQueue({
+    url, token, ...(env.OMNISERVE_QUEUE_PREFIX ? { prefix: env.OMNISERVE_QUEUE_PREFIX } : {}),
+    ...(intVar(env, 'OMNISERVE_JOB_TTL_SECONDS', 1) !== undefined ? { ttlSeconds: intVar(env, 'OMNISERVE_JOB_TTL_SECONDS', 1)! } : {}),
+  });
+}
+
 const modelName = (m: BundledModel) => {
   const n = (m.config as { name?: unknown } | undefined)?.name;
   return typeof n === 'string' ? n : m.file.replace(/\.onnx$/i, '');
@@ -124,6 +153,7 @@ async function build(bundle: WorkerBundle, env: WorkerEnv): Promise<Built> {
   const maxBodyBytes = intVar(env, 'OMNISERVE_MAX_BODY_BYTES', 1);
   const maxRecords = intVar(env, 'OMNISERVE_MAX_RECORDS', 1);
   const features = featureStoreFrom(env);
+  const queue = queueFrom(env);
 
   const host = detectHost(globalThis);
   // Only web-wasm: no WebGPU on Workers, and no native backend on any edge.
@@ -165,6 +195,7 @@ async function build(bundle: WorkerBundle, env: WorkerEnv): Promise<Built> {
     corsOrigins: listVar(env.OMNISERVE_CORS_ORIGINS),
     defaultModel: modelName(bundle.models[0]!),
     host,
+    ...(queue ? { queue } : {}),
   });
   return { engine, app };
 }

@@ -6,7 +6,7 @@ import type { HostInfo } from '../backends/host.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { ServingMetrics } from '../metrics/serving-metrics.ts';
 import type { Serving } from '../serving/serving.ts';
-import type { JobQueue } from '../queue/types.ts';
+import type { JobIntake } from '../queue/types.ts';
 import type { WebhookStatus } from '../webhooks/dispatcher.ts';
 
 /** Webhooks for async jobs (`callback_url`); without them a `callback_url` is refused. */
@@ -40,7 +40,7 @@ export interface AppOptions {
   /** Model management routes (`/admin/models…`); keep them behind `apiKeys` in production. */
   readonly admin?: boolean;
   /** The async job queue; when set, `POST /predict/async` and `GET /predict/{id}` are served. */
-  readonly queue?: JobQueue;
+  readonly queue?: JobIntake;
   /** Set when a webhook secret is configured; see {@link AppWebhooks}. */
   readonly webhooks?: AppWebhooks;
   readonly host?: HostInfo;

@@ -4,10 +4,10 @@
  * @module
  */
 import type { JobMetrics, JobQueueSnapshot } from '../metrics/serving-metrics.ts';
-import type { JobQueue } from './types.ts';
+import type { JobIntake } from './types.ts';
 
 /** Polls `queue.stats()` every `intervalMs` (default 1,000) into the gauges; returns a stop function. */
-export function pollQueueStats(queue: JobQueue, metrics: JobMetrics, intervalMs = 1_000): () => void {
+export function pollQueueStats(queue: JobIntake, metrics: JobMetrics, intervalMs = 1_000): () => void {
   let snap: JobQueueSnapshot | undefined;
   let busy = false;
   const tick = async () => {

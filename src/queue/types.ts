@@ -102,14 +102,24 @@ export interface QueueSettings {
   readonly maxDeliveries?: number;
 }
 
-/** An async job queue. */
-export interface JobQueue {
-  readonly kind: 'memory' | 'redis';
-  readonly maxDeliveries: number;
+/**
+ * The side of a queue that the HTTP routes need: submit, read, count. Edge hosts (workerd)
+ * have only this (over Upstash REST); workers elsewhere drain the same queue.
+ */
+export interface JobIntake {
+  readonly kind: 'memory' | 'redis' | 'upstash';
   /** Stores and enqueues a job; a repeated idempotency key returns the first job's id. */
   submit(job: NewJob, opts?: { idempotencyKey?: string }): Promise<{ request_id: string; duplicate: boolean }>;
   /** The job, or undefined when unknown or expired. */
   get(id: string): Promise<JobRecord | undefined>;
+  stats(): Promise<QueueStats>;
+  close(): Promise<void>;
+}
+
+/** An async job queue: the intake plus what workers do. */
+export interface JobQueue extends JobIntake {
+  readonly kind: 'memory' | 'redis';
+  readonly maxDeliveries: number;
   /** Takes up to `max` jobs for `consumer`: idle ones other workers abandoned first, then new ones. */
   claim(consumer: string, max: number, opts?: ClaimOptions): Promise<ClaimResult>;
   /** Stores the result, then acknowledges (a crash in between redelivers; it never loses). */
@@ -119,8 +129,6 @@ export interface JobQueue {
    * with the error noted, to be tried again (up to `maxDeliveries` attempts in all).
    */
   fail(claimed: ClaimedJob, error: JobError, opts: { final: boolean }): Promise<Finish>;
-  stats(): Promise<QueueStats>;
-  close(): Promise<void>;
 }
 
 /** Defaults of {@link QueueSettings}. */

@@ -15,6 +15,8 @@ import { buildWorkerd, type BuiltWorker } from '../../scripts/build-workerd.ts';
 import { startRedisRestGateway, type RedisRestGateway } from '../../runtimes/native/redis-rest.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { COMPATIBILITY_DATE } from '../../runtimes/workerd/compatibility.ts';
+import { writeFileSync } from 'node:fs';
+import { spawnProcess } from '../support/process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'workerd-test-token';
@@ -102,6 +104,7 @@ before(async () => {
       UPSTASH_REDIS_REST_TOKEN: TOKEN,
       OMNISERVE_API_KEYS: API_KEY,
       OMNISERVE_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+      OMNISERVE_QUEUE: 'upstash',
     },
   });
   base = await mf.ready;
@@ -229,6 +232,59 @@ describe('workerd itself', { timeout: 60_000 }, () => {
       assert.match(await res.text(), /CompileError: .*disallowed by embedder/);
     } finally {
       await probe.dispose();
+    }
+  });
+});
+
+describe('workerd async: the edge submits over Upstash REST, an omniserve worker on Node drains the same queue', { timeout: 180_000 }, () => {
+  const submit = (body: unknown, key?: string) => call('/predict/async', {
+    method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: JSON.stringify(body),
+  });
+
+  test('submit at the edge → 202 pending; a Node worker completes it; the edge answers the golden result', async () => {
+    const ids: string[] = [];
+    for (const i of [0, 1, 2]) {
+      const r = await submit({ user_id: i }, `edge-job-${i}`);
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.json?.['status'], 'pending');
+      ids.push(String(r.json?.['request_id']));
+    }
+    const again = await submit({ user_id: 0 }, 'edge-job-0');
+    assert.equal(again.status, 202, again.text);
+    assert.equal(again.json?.['request_id'], ids[0], 'the idempotency key gives the first id back');
+    const pending = await call(`/predict/${ids[1]}`);
+    assert.equal(pending.status, 200, pending.text);
+    assert.equal(pending.json?.['status'], 'pending', 'nothing drains the queue yet');
+    assert.equal((await call('/predict/no-such-job')).status, 404);
+    const bad = await submit({ features: { mean_radius: 'abc' } });
+    assert.equal(bad.status, 422, bad.text);
+
+    // The same Redis through TCP: what `omniserve worker` uses.
+    const config = join(outDir, 'worker.json');
+    writeFileSync(config, JSON.stringify({
+      models: [{ path: join(ROOT, 'test/fixtures/models/breast-cancer.onnx') }],
+      featureStore: { kind: 'redis', url: redis!.url },
+      queue: { kind: 'redis', url: redis!.url },
+    }));
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env['NODE_TEST_CONTEXT'];
+    const worker = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'worker', '--config', config], { cwd: ROOT, env, name: 'edge-worker' });
+    try {
+      for (const [k, id] of ids.entries()) {
+        let job: Json | undefined;
+        for (const t0 = Date.now(); Date.now() - t0 < 60_000;) {
+          const r = await call(`/predict/${id}`);
+          assert.equal(r.status, 200, r.text);
+          job = r.json;
+          if (job?.['status'] === 'completed' || job?.['status'] === 'failed') break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        assert.equal(job?.['status'], 'completed', `${JSON.stringify(job)}\n${worker.outputTail()}`);
+        const p = (job?.['result'] as Json)['probability'] as number;
+        assert.ok(Math.abs(p - sigmoid(logits[k]!)) <= TOL, `job ${k}: probability ${p} vs ${sigmoid(logits[k]!)}`);
+      }
+    } finally {
+      await worker.stop({ graceMs: 5_000 });
     }
   });
 });

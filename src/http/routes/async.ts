@@ -12,7 +12,7 @@ import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import { Errors } from '../../errors.ts';
 import { refusalOf } from '../../webhooks/ssrf.ts';
-import type { JobQueue, JobRecord, JobRequest } from '../../queue/types.ts';
+import type { JobIntake, JobRecord, JobRequest } from '../../queue/types.ts';
 import { checkFeatures } from '../../queue/validate.ts';
 import { modelRequest, PredictBody } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
@@ -51,7 +51,7 @@ export function jobView(j: JobRecord) {
 }
 
 /** Adds the async routes (when the server has a queue). */
-export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue: JobQueue }): void {
+export function asyncRoutes(app: Hono<AppEnv>, o: AppOptions & { readonly queue: JobIntake }): void {
   const { serving, queue } = o;
   const maxRecords = o.maxRecords ?? 10_000;
   const jobs = o.metrics?.serving.jobs;
