@@ -91,21 +91,29 @@ export interface Scored {
 /** The output message: keyed by the input key, carrying the input's `event_id`. */
 export function encodePrediction(msg: InboundMessage, event: StreamEvent, s: Scored, now = Date.now()): OutboundMessage {
   const { result } = s;
-  const out: Record<string, unknown> = {
-    event_id: event.eventId,
-    prediction: result.prediction ?? null,
-    probability: result.probability ?? null,
-  };
-  if (result.label !== undefined) out['label'] = result.label;
-  if (result.prediction === undefined) out['outputs'] = result.outputs;
-  out['model'] = s.model;
-  out['model_version'] = s.version;
-  if (event.timestamp !== undefined) out['timestamp'] = event.timestamp;
-  out['processed_at'] = new Date(now).toISOString();
-  out['latency_ms'] = now - s.receivedAt;
+  // Built as text, field by field in the documented order: the same JSON as stringifying
+  // the object, without building the object (this runs once per event).
+  let out = `{"event_id":${JSON.stringify(event.eventId)},"prediction":${JSON.stringify(result.prediction ?? null)},` +
+    `"probability":${JSON.stringify(result.probability ?? null)}`;
+  if (result.label !== undefined) out += `,"label":${JSON.stringify(result.label)}`;
+  if (result.prediction === undefined) out += `,"outputs":${JSON.stringify(result.outputs)}`;
+  out += `,"model":${JSON.stringify(s.model)},"model_version":${JSON.stringify(s.version)}`;
+  if (event.timestamp !== undefined) out += `,"timestamp":${JSON.stringify(event.timestamp)}`;
+  out += `,"processed_at":"${isoOf(now)}","latency_ms":${now - s.receivedAt}`;
   // Where it came from: lets anyone audit at-least-once (every offset has an output).
-  out['source'] = { topic: msg.topic, partition: msg.partition, offset: Number(msg.offset) };
-  return { key: event.key, value: JSON.stringify(out) };
+  out += `,"source":{"topic":${JSON.stringify(msg.topic)},"partition":${msg.partition},"offset":${Number(msg.offset)}}}`;
+  return { key: event.key, value: out };
+}
+
+// A batch's outputs share one `now`: format it once.
+let lastNow = NaN;
+let lastIso = '';
+function isoOf(now: number): string {
+  if (now !== lastNow) {
+    lastNow = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }
 
 /** The dead letter: the original bytes and key, the reason in headers. */
