@@ -49,12 +49,22 @@ export async function openFeatureStore(spec: EnrichSpec['store']): Promise<Featu
 
 let seq = 0;
 
-/** Writes `bytes` to `path` through a temporary file and a rename. */
-export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/** Writes `bytes` (or its pieces, in order) to `path` through a temporary file and a rename. */
+export async function writeAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${seq++}`;
   try {
-    await writeFile(tmp, bytes);
+    if (bytes instanceof Uint8Array) await writeFile(tmp, bytes);
+    else {
+      const fh = await open(tmp, 'w');
+      try {
+        for (const piece of bytes) {
+          for (let off = 0; off < piece.length;) off += (await fh.write(piece, off, piece.length - off)).bytesWritten;
+        }
+      } finally {
+        await fh.close();
+      }
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -15,8 +15,8 @@ import { ParquetFile, Table as WasmTable, writeParquet, WriterPropertiesBuilder,
 
 /** An open input file: footer parsed once, row groups read on demand. */
 export interface ParquetSource {
-  /** Rows [offset, offset + limit) of row group `rowGroup`, as one Arrow record batch. */
-  read(rowGroup: number, offset: number, limit: number): Promise<arrow.Table>;
+  /** Rows [offset, offset + limit) of row group `rowGroup` (all columns, or `columns`), as one Arrow record batch. */
+  read(rowGroup: number, offset: number, limit: number, columns?: readonly string[]): Promise<arrow.Table>;
   close(): void;
 }
 
@@ -24,8 +24,8 @@ export interface ParquetSource {
 export async function openParquet(blob: Blob): Promise<ParquetSource> {
   const file = await ParquetFile.fromFile(blob);
   return {
-    async read(rowGroup, offset, limit) {
-      const t = await file.read({ rowGroups: [rowGroup], offset, limit, batchSize: Math.max(1, limit) });
+    async read(rowGroup, offset, limit, columns) {
+      const t = await file.read({ rowGroups: [rowGroup], offset, limit, batchSize: Math.max(1, limit), ...(columns ? { columns: [...columns] } : {}) });
       return arrow.tableFromIPC(t.intoIPCStream());
     },
     close: () => file.free(),
@@ -96,9 +96,14 @@ export interface OutputColumns {
  * `prediction_timestamp` (UTC milliseconds).
  */
 export function outputTable(input: arrow.Table, o: OutputColumns): arrow.Table {
-  const rows = input.numRows;
   const cols: Record<string, arrow.Vector> = {};
   for (const f of input.schema.fields) cols[f.name] = input.getChild(f.name)!;
+  return new arrow.Table({ ...cols, ...predictionColumns(input.numRows, o) });
+}
+
+/** The four prediction columns of `rows` rows. */
+export function predictionColumns(rows: number, o: OutputColumns): Record<string, arrow.Vector> {
+  const cols: Record<string, arrow.Vector> = {};
   cols['prediction'] = arrow.makeVector(o.prediction);
   cols['probability'] = o.hasProbability ? arrow.makeVector(o.probability)
     : arrow.makeVector(arrow.makeData({ type: new arrow.Float64(), length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), data: new Float64Array(rows) }));
@@ -107,7 +112,7 @@ export function outputTable(input: arrow.Table, o: OutputColumns): arrow.Table {
     dictionary: arrow.vectorFromArray([o.runId], new arrow.Utf8()),
   }));
   cols['prediction_timestamp'] = arrow.makeVector(arrow.makeData({ type: new arrow.TimestampMillisecond('UTC'), length: rows, data: new BigInt64Array(rows).fill(BigInt(o.timestamp)) }));
-  return new arrow.Table(cols);
+  return cols;
 }
 
 /**

@@ -35,16 +35,22 @@ export function encodeUnit(table: arrow.Table, scores: Scores, ctx: OutputContex
   const rows = scores.prediction.length;
   if (!rows) return [];
   if (!ctx.partitionBy) return [encodePart('', table, scores, undefined, ctx)];
-  const col = table.getChild(ctx.partitionBy)!;
+  const groups = partitionGroups(table, ctx.partitionBy);
+  if (groups.size === 1) return [encodePart([...groups.keys()][0]!, table, scores, undefined, ctx)];
+  return [...groups].map(([dir, idx]) => encodePart(dir, table, scores, Uint32Array.from(idx), ctx));
+}
+
+/** Rows by partition directory (`col=value`), in first-seen order. */
+export function partitionGroups(table: arrow.Table, partitionBy: string): Map<string, number[]> {
+  const col = table.getChild(partitionBy)!;
   const groups = new Map<string, number[]>();
-  for (let i = 0; i < rows; i++) {
-    const dir = `${ctx.partitionBy}=${partitionValue(cellValue(col, i))}`;
+  for (let i = 0; i < table.numRows; i++) {
+    const dir = `${partitionBy}=${partitionValue(cellValue(col, i))}`;
     let g = groups.get(dir);
     if (!g) groups.set(dir, (g = []));
     g.push(i);
   }
-  if (groups.size === 1) return [encodePart([...groups.keys()][0]!, table, scores, undefined, ctx)];
-  return [...groups].map(([dir, idx]) => encodePart(dir, table, scores, Uint32Array.from(idx), ctx));
+  return groups;
 }
 
 /** A cell as a plain value: dates and timestamps as Date, everything else as Arrow gives it. */

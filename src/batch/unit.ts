@@ -4,11 +4,13 @@
  * Runs the same in a worker thread or in the main thread; file access is injected.
  * @module
  */
-import { parquetMetadataAsync, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { Errors, isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
-import { firstNull, numericValues, openParquet, takeRows, type ParquetSource } from './arrow-io.ts';
-import { cellValue, encodeUnit, type OutputContext } from './output.ts';
+import * as arrow from 'apache-arrow/Arrow.dom';
+import { encodeParquet, firstNull, numericValues, openParquet, predictionColumns, takeRows, type ParquetSource } from './arrow-io.ts';
+import { cellValue, encodeUnit, partitionGroups, type OutputContext } from './output.ts';
+import { canCopy, rowGroupRange, spliceParquet } from './splice.ts';
 import { toWatermark, type WorkUnit } from './plan.ts';
 import type { EnrichSpec } from './config.ts';
 import { enrichKey, enrichTable } from './enrich.ts';
@@ -24,7 +26,7 @@ export interface BatchFiles {
   blob(path: string): Promise<Blob>;
   /** A read-only feature store for `enrich` (hosts without one cannot enrich). */
   featureStore?(spec: EnrichSpec['store']): Promise<FeatureStore>;
-  writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  writeAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
 }
 
 /** How every unit of a run is processed. */
@@ -38,6 +40,8 @@ export interface UnitSettings extends Omit<OutputContext, 'timestamp'> {
   readonly watermark?: { readonly column: string; readonly above?: number };
   /** Columns from the feature store, by a key column. */
   readonly enrich?: EnrichSpec;
+  /** false: always decode and re-encode every column (default: copy whole row groups' column chunks). */
+  readonly copyColumns?: boolean;
 }
 
 /** One file written for a unit. */
@@ -60,11 +64,15 @@ export interface UnitResult {
   readonly stats: PredictionStats;
   /** Largest watermark-column value among the rows written. */
   readonly maxWatermark?: number;
+  /** Where the unit's time went, in milliseconds (read includes enrichment). */
+  readonly ms?: { readonly read: number; readonly score: number; readonly encode: number; readonly write: number };
   readonly error?: { readonly code: string; readonly message: string };
 }
 
 /** An input file open for units: its row-group starts and its reader. */
 interface OpenInput {
+  readonly file: AsyncBuffer;
+  readonly metadata: FileMetaData;
   readonly groupStarts: readonly number[];
   readonly source: ParquetSource;
 }
@@ -100,17 +108,27 @@ export class UnitRunner {
   }
 
   async #run(unit: WorkUnit): Promise<Omit<UnitResult, keyof WorkUnit | 'file'>> {
+    const t0 = performance.now();
     const input = await this.#input(unit.file);
     // A unit never spans row groups (planUnits cuts inside them).
     let rg = 0;
     while (rg + 1 < input.groupStarts.length && input.groupStarts[rg + 1]! <= unit.rowStart) rg++;
-    let table = await input.source.read(rg, unit.rowStart - input.groupStarts[rg]!, unit.rowEnd - unit.rowStart);
+    const offset = unit.rowStart - input.groupStarts[rg]!;
+    const group = input.metadata.row_groups[rg]!;
+    // A whole row group may be copied chunk by chunk: then only the columns scoring needs are decoded.
+    const copyable = this.s.copyColumns !== false && offset === 0 && unit.rowEnd - unit.rowStart === Number(group.num_rows) && canCopy(input.metadata, group);
+    const enrich = this.s.enrich;
+    const wm = this.s.watermark;
+    const needed = [...new Set([...this.fi.features.filter((f) => !enrich?.fields.includes(f)), ...(wm ? [wm.column] : []),
+      ...(this.s.partitionBy ? [this.s.partitionBy] : []), ...(enrich ? [enrich.keyColumn] : [])])];
+    const rgBytes = copyable ? Promise.resolve(input.file.slice(...rowGroupRange(group))) : undefined;
+    rgBytes?.catch(() => {});
+    let table = await input.source.read(rg, offset, unit.rowEnd - unit.rowStart, copyable ? needed : undefined);
     let rows = table.numRows;
     if (rows !== unit.rowEnd - unit.rowStart) throw new Error(`read ${rows} rows, expected ${unit.rowEnd - unit.rowStart}`);
     let maxWatermark: number | undefined;
     // File row of each kept row, when the watermark dropped some (errors name file rows).
     let kept: Uint32Array | undefined;
-    const wm = this.s.watermark;
     if (wm) {
       const col = table.getChild(wm.column)!;
       const keep = new Uint32Array(rows);
@@ -128,9 +146,9 @@ export class UnitRunner {
       }
     }
     if (rows === 0) return { rows: 0, outputs: [], stats: statsOf(new Float64Array(0)) };
-    const enrich = this.s.enrich;
     if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich));
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
+    const t1 = performance.now();
     const cols = this.fi.features.map((f) => {
       const v = table.getChild(f)!;
       const nul = firstNull(v);
@@ -147,14 +165,43 @@ export class UnitRunner {
       const report = validateScores(scores, kept ? 0 : unit.rowStart);
       if (report) throw Object.assign(new Error(report), { code: 'INVALID_OUTPUT' });
     }
-    const parts = encodeUnit(table, scores, { ...this.s, timestamp: new Date(this.s.timestamp) });
+    const t2 = performance.now();
+    const ctx = { ...this.s, timestamp: new Date(this.s.timestamp) };
+    const pathOf = (partition: string) => `${this.s.outDir}/${partition ? `${partition}/` : ''}part-${this.s.runId.slice(0, 8)}-${unit.id}.parquet`;
     const outputs: UnitOutput[] = [];
-    for (const p of parts) {
-      const path = `${this.s.outDir}/${p.partition ? `${p.partition}/` : ''}part-${this.s.runId.slice(0, 8)}-${unit.id}.parquet`;
-      await this.files.writeAtomic(path, p.bytes);
-      outputs.push({ path, partition: p.partition, rows: p.rows, stats: p.stats });
+    const groups = this.s.partitionBy ? partitionGroups(table, this.s.partitionBy) : undefined;
+    let t3: number;
+    if (rgBytes && !kept && (!groups || groups.size === 1)) {
+      // One file with every row of the group: the input's column chunks as they are, plus the new columns.
+      const partition = groups ? [...groups.keys()][0]! : '';
+      const extra: Record<string, arrow.Vector> = {};
+      for (const f of enrich?.fields ?? []) extra[f] = table.getChild(f)!;
+      Object.assign(extra, predictionColumns(rows, { ...scores, runId: this.s.runId, timestamp: ctx.timestamp.getTime() }));
+      const bytes = encodeParquet(new arrow.Table(extra), this.s.compression);
+      const pieces = spliceParquet(input.metadata, group, new Uint8Array(await rgBytes), bytes, 'omniserve batch (column chunks copied; new columns by parquet-wasm)');
+      t3 = performance.now();
+      await this.files.writeAtomic(pathOf(partition), pieces);
+      outputs.push({ path: pathOf(partition), partition, rows, stats: statsOf(scores.prediction) });
+    } else {
+      if (rgBytes) {
+        // Rows dropped or split over partitions: decode every column after all.
+        let full = await input.source.read(rg, offset, unit.rowEnd - unit.rowStart);
+        if (kept) full = takeRows(full, kept);
+        const cols: Record<string, arrow.Vector> = {};
+        for (const f of full.schema.fields) cols[f.name] = full.getChild(f.name)!;
+        for (const f of enrich?.fields ?? []) cols[f] = table.getChild(f)!;
+        table = new arrow.Table(cols);
+      }
+      const parts = encodeUnit(table, scores, ctx);
+      t3 = performance.now();
+      for (const p of parts) {
+        await this.files.writeAtomic(pathOf(p.partition), p.bytes);
+        outputs.push({ path: pathOf(p.partition), partition: p.partition, rows: p.rows, stats: p.stats });
+      }
     }
-    return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }) };
+    const t4 = performance.now();
+    const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
+    return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }), ms };
   }
 
   #featureStore(spec: EnrichSpec): Promise<FeatureStore> {
@@ -170,11 +217,12 @@ export class UnitRunner {
     let p = this.#open.get(path);
     if (p) return p;
     p = (async () => {
-      const metadata = await parquetMetadataAsync(await this.files.open(path));
+      const file = await this.files.open(path);
+      const metadata = await parquetMetadataAsync(file);
       const groupStarts: number[] = [];
       let n = 0;
       for (const g of metadata.row_groups) { groupStarts.push(n); n += Number(g.num_rows); }
-      return { groupStarts, source: await openParquet(await this.files.blob(path)) };
+      return { file, metadata, groupStarts, source: await openParquet(await this.files.blob(path)) };
     })();
     this.#open.set(path, p);
     p.catch(() => this.#open.delete(path));
