@@ -74,6 +74,10 @@ export const Errors = {
   NOT_IMPLEMENTED: make('NOT_IMPLEMENTED', 501),
   // Async jobs
   QUEUE_UNAVAILABLE: make('QUEUE_UNAVAILABLE', 503),
+  DELIVERY_LIMIT_EXCEEDED: make('DELIVERY_LIMIT_EXCEEDED', 500),
+  // Batch (unit failures recorded in a run's manifest)
+  INVALID_OUTPUT: make('INVALID_OUTPUT', 500),
+  WORKER_DIED: make('WORKER_DIED', 500),
 } as const;
 
 /** Stable error codes. */
@@ -85,7 +89,7 @@ export type ErrorCode =
   | 'INVALID_CONFIG' | 'UNSUPPORTED_DTYPE' | 'MODEL_TOO_LARGE' | 'MODEL_CORRUPT' | 'UNKNOWN_BACKEND' | 'BACKEND_UNAVAILABLE'
   | 'INFERENCE_FAILED' | 'INTERNAL' | 'OVERLOADED' | 'NOT_IMPLEMENTED' | 'DEADLINE_EXCEEDED' | 'SHUTTING_DOWN'
   | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAUTHORIZED' | 'ENTITY_NOT_FOUND' | 'FEATURE_STORE_UNAVAILABLE'
-  | 'QUEUE_UNAVAILABLE';
+  | 'QUEUE_UNAVAILABLE' | 'DELIVERY_LIMIT_EXCEEDED' | 'INVALID_OUTPUT' | 'WORKER_DIED';
 
 /** True when `e` is an OmniserveError, optionally with the given code. */
 export function isOmniserveError(e: unknown, code?: ErrorCode): e is OmniserveError {

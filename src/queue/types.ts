@@ -141,7 +141,7 @@ export const isFinal = (s: JobStatus): boolean => s === 'completed' || s === 'fa
 export function deliveryLimitError(attempts: number): JobError {
   return {
     error: `the job was started ${attempts} times without a result (workers died or hit server errors while running it); it was moved to the dead-letter queue`,
-    code: 'INTERNAL',
+    code: 'DELIVERY_LIMIT_EXCEEDED',
   };
 }
 

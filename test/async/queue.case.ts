@@ -100,7 +100,7 @@ export function runQueueCases(o: QueueCaseOptions): void {
     assert.equal(third.dead.length, 1);
     const rec = await q.get(request_id);
     assert.equal(rec?.status, 'failed');
-    assert.equal(rec?.error?.code, 'INTERNAL');
+    assert.equal(rec?.error?.code, 'DELIVERY_LIMIT_EXCEEDED');
     assert.match(rec?.error?.error ?? '', /dead-letter/);
     assert.deepEqual(await o.deadIds(q), [request_id]);
     assert.equal((await q.stats()).depth, 0);
