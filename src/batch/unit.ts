@@ -163,7 +163,7 @@ export class UnitRunner {
     const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart);
     if (this.s.validation === 'fail') {
       const report = validateScores(scores, kept ? 0 : unit.rowStart);
-      if (report) throw Object.assign(new Error(report), { code: 'INVALID_OUTPUT' });
+      if (report) throw Errors.INVALID_OUTPUT(report);
     }
     const t2 = performance.now();
     const ctx = { ...this.s, timestamp: new Date(this.s.timestamp) };
