@@ -45,6 +45,11 @@ export interface JobWebhooks {
 export interface JobWebhookOptions {
   /** DNS for the SSRF guard (default: the system resolver). */
   resolve?: Resolve;
+  /**
+   * How long the check at submit may wait for DNS (default 2,000 ms). Past it the submit
+   * goes on: only a refusal is final, and delivery checks again before connecting.
+   */
+  submitCheckTimeoutMs?: number;
 }
 
 /**
@@ -72,7 +77,7 @@ export function createJobWebhooks(cfg: ServerConfig, registry: MetricsRegistry, 
 
   return {
     dispatcher,
-    check: (url) => transport.check(url),
+    check: (url) => withDeadline(transport.check(url), options.submitCheckTimeoutMs ?? 2_000, `checking ${new URL(url).host}`),
     status: (jobId) => dispatcher.status(jobWebhookId(jobId)),
     async onFinal(job) {
       if (!job.callback_url) return;
@@ -94,4 +99,13 @@ export function createJobWebhooks(cfg: ServerConfig, registry: MetricsRegistry, 
       await store.close?.();
     },
   };
+}
+
+/** `p`, or a rejection (not an SSRF refusal) once `ms` have passed. */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

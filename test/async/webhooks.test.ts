@@ -13,6 +13,9 @@ import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
 import { resolveHost } from '../../runtimes/native/webhook-fetch.ts';
 import { createReceiver, type Receiver } from '../../runtimes/native/webhook-test-receiver.ts';
 import { applyEnv, parseServerConfig } from '../../src/config/schema.ts';
+import { createJobWebhooks } from '../../runtimes/serve/job-webhooks.ts';
+import { MetricsRegistry } from '../../src/metrics/registry.ts';
+import { refusalOf } from '../../src/webhooks/ssrf.ts';
 import { verifyWebhook } from '../../src/webhooks/sign.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { spawnProcess, type ManagedProcess } from '../support/process.ts';
@@ -49,6 +52,23 @@ async function checkDeliveries(r: Receiver, statusOf: (id: string) => Promise<Js
     assert.deepEqual(body, status, 'the body is the job status (without the delivery itself)');
   }
 }
+
+test('submit check: a DNS answer that never comes gives up after the deadline, not a refusal; a literal private address is still refused', async () => {
+  const cfg = parseServerConfig({ models: [{ path: 'm.onnx' }], webhooks: { secret: SECRET } });
+  const hooks = createJobWebhooks(cfg, new MetricsRegistry(), { resolve: () => new Promise(() => {}), submitCheckTimeoutMs: 200 })!;
+  try {
+    const t0 = performance.now();
+    const err = await hooks.check('https://hangs.example/cb').then(() => undefined, (e: unknown) => e);
+    const ms = performance.now() - t0;
+    assert.ok(err instanceof Error && /no answer within 200 ms/.test(err.message), String(err));
+    assert.equal(refusalOf(err), undefined, 'a timeout is not a refusal: the submit goes on');
+    assert.ok(ms >= 190 && ms < 2_000, `gave up after ${ms.toFixed(0)} ms`);
+    const refused = await hooks.check('http://10.0.0.1/cb').then(() => undefined, (e: unknown) => e);
+    assert.equal(refusalOf(refused), 'private');
+  } finally {
+    await hooks.close();
+  }
+});
 
 test('config: webhooks defaults, OMNISERVE_WEBHOOK_SECRET overrides, unknown fields refused', () => {
   const cfg = parseServerConfig({ models: [{ path: MODEL }] });
