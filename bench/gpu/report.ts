@@ -1,0 +1,59 @@
+/**
+ * bench/gpu's report: merges the measure.ts reports of one run (one per backend) with the
+ * machine description into JSON and Markdown, with the issue's ratios at batch 1024.
+ *
+ *   report.ts --in DIR [--machine FILE.json] [--out-json F] [--out-md F] [--rehearsal] [--note TEXT]…
+ *
+ * Reads DIR/*.measure.json (a file that does not parse is listed in the notes, not fatal).
+ * @module
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { outputAgreement, parseMeasureReport, ratios, renderMarkdown, REPORT_SCHEMA, type MeasureReport } from './lib.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    in: { type: 'string' },
+    machine: { type: 'string' },
+    'out-json': { type: 'string' },
+    'out-md': { type: 'string' },
+    rehearsal: { type: 'boolean', default: false },
+    note: { type: 'string', multiple: true, default: [] },
+  },
+});
+if (!args.in) throw new Error('--in DIR is required');
+
+const notes: string[] = [...(args.note ?? [])];
+const reports: MeasureReport[] = [];
+for (const f of readdirSync(args.in).filter((n) => n.endsWith('.measure.json')).sort()) {
+  try {
+    reports.push(parseMeasureReport(readFileSync(join(args.in, f), 'utf8')));
+  } catch (e) {
+    notes.push(`${f}: not read (${(e as Error).message})`);
+  }
+}
+// Fixed order: CPU first (the baseline), then the GPU backends.
+const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
+reports.sort((a, b) => (order.indexOf(a.label) + 1 || 99) - (order.indexOf(b.label) + 1 || 99));
+
+let cpu = os.cpus()[0]?.model ?? 'unknown';
+try {
+  cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+} catch {
+  // not Linux
+}
+const machine: Record<string, unknown> = {
+  cpu, cores: os.cpus().length, memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  ...(args.machine && existsSync(args.machine) ? (JSON.parse(readFileSync(args.machine, 'utf8')) as Record<string, unknown>) : {}),
+};
+const q = ratios(reports, 1024);
+const agreement = outputAgreement(reports);
+const out = { schema: REPORT_SCHEMA, rehearsal: args.rehearsal, createdAt: new Date().toISOString(), machine, ratios: q, agreement, notes, reports };
+const md = renderMarkdown({ machine, rehearsal: args.rehearsal, reports, ratios: q, agreement, notes });
+if (args['out-json']) writeFileSync(args['out-json'], `${JSON.stringify(out, null, 2)}\n`);
+if (args['out-md']) writeFileSync(args['out-md'], md);
+process.stdout.write(md);
