@@ -5,7 +5,7 @@
  * the top self-time functions and the time per package (omniserve, hono, ioredis, Node).
  *
  *   node --import tsx bench/realtime/profile.ts [--server omniserve|hello] [--seconds 10]
- *       [--max-delay-ms N] [--top 30] [--json out.json]
+ *       [--max-delay-ms N] [--top 30] [--json out.json] [--features-in-body]
  *
  * Profiling slows the server down, so these numbers say where time goes, not how fast it is.
  * @module
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { startRedis } from '../../test/support/redis-server.ts';
 import { fmtMs, fmtRate } from '../core/format.ts';
 import { summarizeProfile } from './cpu-profile.ts';
-import { seedRedis } from './seed-redis.ts';
+import { fixtureRows, seedRedis } from './seed-redis.ts';
 import { ROOT, startServer, type ServerSpec } from './servers.ts';
 import { runWrk } from './wrk.ts';
 
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     'max-delay-ms': { type: 'string' },
     top: { type: 'string', default: '30' },
     json: { type: 'string' },
+    'features-in-body': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -46,7 +47,7 @@ try {
     const config = join(ROOT, '.tmp', 'bench', 'realtime', 'profile-omniserve.json');
     writeFileSync(config, JSON.stringify({
       models: [{ path: relative(join(ROOT, '.tmp', 'bench', 'realtime'), join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx')) }],
-      featureStore: { kind: 'redis', url: redis.url },
+      featureStore: args['features-in-body'] ? { kind: 'none' } : { kind: 'redis', url: redis.url },
       cache: { kind: 'none' },
       batching: args['max-delay-ms'] !== undefined ? { maxDelayMs: Number(args['max-delay-ms']) } : {},
     }));
@@ -54,7 +55,12 @@ try {
   }
   const server = await startServer('node', spec);
   try {
-    const r = await runWrk({ url: `${server.url}/predict`, threads: 2, connections: 64, seconds });
+    let bodyFile: string | undefined;
+    if (args['features-in-body'] && args.server !== 'hello') {
+      bodyFile = join(dir, 'features-body.json');
+      writeFileSync(bodyFile, JSON.stringify({ features: fixtureRows()[42] }));
+    }
+    const r = await runWrk({ url: `${server.url}/predict`, threads: 2, connections: 64, seconds, ...(bodyFile ? { bodyFile } : {}) });
     process.stderr.write(`${args.server} under --cpu-prof: ${fmtRate(r.result.requestsPerSec)} req/s, p50 ${fmtMs(r.result.latencyMs.p50)} ms, ` +
       `p99 ${fmtMs(r.result.latencyMs.p99)} ms, non-2xx ${r.result.non2xx}\n`);
   } finally {
