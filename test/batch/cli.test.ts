@@ -108,3 +108,29 @@ describe('omniserve batch (processes)', { concurrency: false }, () => {
     assert.match(m.err, /MISSING_FEATURE: .*x\.parquet: missing column "mean_area"/);
   });
 });
+
+describe('omniserve batch on Bun', () => {
+  test('Bun runs the batch command with worker threads: every row once, predictions as on Node', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), ids(600), { rowGroupSize: 200 });
+    const config = writeConfig(dir, { workers: 1 });
+    const child = spawn(join(ROOT, 'node_modules/.bin/bun'), [join(ROOT, 'runtimes/bun/main.ts'), 'batch', '--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out-bun')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => { err += d; });
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    assert.equal(code, 0, err.slice(-2000));
+    const node = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out-node')], dir).done;
+    assert.equal(node.code, 0, node.err.slice(-2000));
+    const strip = (rows: Record<string, unknown>[]) => rows.map(({ _file, prediction_run_id, prediction_timestamp, ...r }) => r).sort((a, b) => Number(a['id']) - Number(b['id']));
+    const bun = strip(await readOutput(join(dir, 'out-bun')));
+    const onNode = strip(await readOutput(join(dir, 'out-node')));
+    assert.equal(bun.length, 600);
+    // Math.exp may differ in the last bit between JavaScriptCore and V8: probabilities to 1e-12 relative.
+    for (const [i, r] of bun.entries()) {
+      const { probability: p, ...rest } = r;
+      const { probability: q, ...restNode } = onNode[i]!;
+      assert.deepEqual(rest, restNode);
+      assert.ok(Math.abs((p as number) - (q as number)) <= 1e-12 * Math.abs(q as number), `row ${i}: ${p} vs ${q}`);
+    }
+  });
+});
