@@ -20,6 +20,8 @@ import { nodeBatchHost, openAsyncBuffer, writeAtomic } from '../../runtimes/nati
 import { numericValues, openParquet } from '../../src/batch/arrow-io.ts';
 import { encodeUnit } from '../../src/batch/output.ts';
 import { featureInput, scoreColumns } from '../../src/batch/score.ts';
+import { UnitRunner } from '../../src/batch/unit.ts';
+import { planUnits } from '../../src/batch/plan.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
@@ -82,6 +84,15 @@ for (let u = 0; u < Number(values.units); u++) {
   }));
 }
 source.close();
+// The batch command's own unit (column-chunk copy path), timed by the runner itself.
+const runner = new UnitRunner(model, fi, host, { ...ctx, timestamp: ctx.timestamp.toISOString(), outDir: join(ROOT, '.tmp/prof/units'), batchSize: 65_536, validation: 'fail' });
+const units = planUnits(path, metadata, 1 << 20);
+for (let u = 0; u < Number(values.units); u++) {
+  const r = await runner.run(units[u % units.length]!);
+  if (r.error) throw new Error(r.error.message);
+  for (const [k, v] of Object.entries(r.ms!)) (times[`unit (copy path): ${k}`] ??= []).push(v);
+}
+await runner.close();
 await engine.close();
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 for (const [k, v] of Object.entries(times)) console.log(`${k.padEnd(56)} median ${median(v).toFixed(0).padStart(4)} ms   (${v.map((x) => x.toFixed(0)).join(' ')})`);
