@@ -20,6 +20,13 @@ import { startMetricsServer, type MetricsServer } from '../native/stream-metrics
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
 import { createStreamMetrics } from '../../src/stream/metrics.ts';
 import { configDir } from './build-server.ts';
+import { availableParallelism } from 'node:os';
+import type { FeatureRecord } from '../../src/core/features.ts';
+import type { WorkerPool } from '../../src/core/worker-pool.ts';
+import type { FeatureStore } from '../../src/features/types.ts';
+import { createEnricher } from '../../src/stream/enrich.ts';
+import { createNodeWorkerPool } from '../native/worker-pool.ts';
+import { openStreamFeatureStore } from '../native/stream-features.ts';
 
 /** Graceful stop's longest wait before giving up (uncommitted batches are fetched again). */
 const STOP_TIMEOUT_MS = 30_000;
@@ -40,13 +47,29 @@ export async function streamCommand(
   }
   const cfg = applyStreamEnv(parseStreamConfig(raw, values.config), process.env);
   const engine = createEngine(runtime(), { backend: cfg.backend as never });
+  const baseDir = configDir(values.config);
+  let pool: WorkerPool | undefined;
+  let store: FeatureStore | undefined;
   try {
-    const model = await loadModels(engine, cfg, configDir(values.config));
+    const { model, entry } = await loadModels(engine, cfg, baseDir);
     const s = cfg.stream;
+    if (entry.workers > 0) {
+      // Heavy model: runs go to worker threads, several at once; the cores are split between them.
+      pool = createNodeWorkerPool({ size: entry.workers });
+      await pool.load({
+        bytes: new Uint8Array(await readFile(at(baseDir, entry.path))), name: model.name, version: model.version,
+        config: model.config, backend: model.backend.id,
+        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)) },
+      });
+    }
+    if (s.enrich) store = await openStreamFeatureStore(cfg, (p) => at(baseDir, p));
+    const runPool = pool;
     const registry = s.metrics ? new MetricsRegistry({ onCollectError: (m, e) => io.stderr.write(`omniserve stream: metric ${m}: ${messageOf(e)}\n`) }) : undefined;
     const metrics = registry ? createStreamMetrics(registry) : undefined;
     const processor = new StreamProcessor(model, {
       batchSize: s.batchSize, lingerMs: s.lingerMs, concurrency: s.concurrency, keyField: s.keyField,
+      ...(runPool ? { predict: (r: readonly FeatureRecord[]) => runPool.predict(model.name, model.version, r), maxConcurrentRuns: entry.workers } : {}),
+      ...(store && s.enrich ? { enrich: createEnricher(store, s.enrich) } : {}),
       ...(metrics ? {
         onBatch: (rows: number, ms: number) => {
           metrics.inferenceBatchSize.observe(undefined, rows);
@@ -68,6 +91,7 @@ export async function streamCommand(
       io.stdout.write(JSON.stringify({
         event: 'streaming', pid: process.pid, groupId: s.groupId, inputTopic: s.inputTopic, outputTopic: s.outputTopic,
         deadLetterTopic: s.deadLetterTopic, model: `${model.name}@${model.version}`, backend: model.backend.id, partitions,
+        workers: entry.workers, ...(s.enrich ? { enrich: `${cfg.featureStore.kind} ${s.enrich.prefix}:<${s.enrich.keyField}>` } : {}),
         ...(server ? { metricsUrl: `http://${s.metrics!.host === '0.0.0.0' ? '127.0.0.1' : s.metrics!.host}:${server.port}/metrics` } : {}),
       }) + '\n');
       return await runUntilSignal(stream, processor, io);
@@ -75,6 +99,8 @@ export async function streamCommand(
       await server?.close();
     }
   } finally {
+    await pool?.close();
+    await store?.close();
     await engine.close();
   }
 }
@@ -112,19 +138,23 @@ function runUntilSignal(
   });
 }
 
-/** Loads every configured model; returns the one that scores (`stream.model`, else the first). */
-async function loadModels(engine: Engine, cfg: StreamConfig, baseDir: string): Promise<Model> {
-  const at = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(baseDir, p));
+const at = (baseDir: string, p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(baseDir, p));
+
+/** Loads every configured model; returns the one that scores (`stream.model`, else the first) and its entry. */
+async function loadModels(engine: Engine, cfg: StreamConfig, baseDir: string): Promise<{ model: Model; entry: StreamConfig['models'][number] }> {
   let first: Model | undefined;
+  const entries = new Map<string, StreamConfig['models'][number]>();
   for (const m of cfg.models) {
-    const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
+    const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(baseDir, m.config), 'utf8')) : m.config;
     const model = await engine.models.load({
-      source: at(m.path), name: m.name, version: m.version, config, backend: m.backend as never, default: m.default,
+      source: at(baseDir, m.path), name: m.name, version: m.version, config, backend: m.backend as never, default: m.default,
       // Stream runs are many and small: one thread each unless the entry asks for more.
       session: { threads: m.threads ?? 1 },
     });
+    entries.set(model.name, m);
     first ??= model;
   }
   const name = cfg.stream.model ?? first!.name;
-  return engine.models.get(name);
+  const model = engine.models.get(name);
+  return { model, entry: entries.get(model.name)! };
 }

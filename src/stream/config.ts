@@ -43,6 +43,11 @@ const Stream = v.strictObject({
     port: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)),
     host: v.optional(Name, '0.0.0.0'),
   })),
+  /**
+   * Feature-store enrichment: the hash `<prefix>:<event[keyField]>` of the top-level
+   * `featureStore` joins each event's features (the event's own fields win).
+   */
+  enrich: v.optional(v.strictObject({ keyField: Name, prefix: v.optional(Name, 'user') })),
   /** Output key from this event field instead of the input message's key. */
   keyField: v.optional(Name),
   /**
@@ -64,6 +69,8 @@ export const StreamConfigSchema = v.strictObject({
   stream: Stream,
   backend: ServerConfigSchema.entries.backend,
   models: ServerConfigSchema.entries.models,
+  /** Where `stream.enrich` looks features up (the server's `featureStore` section). */
+  featureStore: ServerConfigSchema.entries.featureStore,
 });
 
 type ParsedStreamConfig = v.InferOutput<typeof StreamConfigSchema>;
@@ -76,6 +83,9 @@ export function parseStreamConfig(input: unknown, where = 'stream config'): Stre
   const r = v.safeParse(StreamConfigSchema, input);
   if (r.success) {
     const s = r.output.stream;
+    if (s.enrich && r.output.featureStore.kind === 'none') {
+      throw Errors.INVALID_CONFIG(`${where}: stream.enrich needs a featureStore section`, { path: 'featureStore' });
+    }
     return { ...r.output, stream: { ...s, maxInFlight: s.maxInFlight ?? s.batchSize * s.concurrency * 4 } };
   }
   const issues = formatIssues(r.issues);
@@ -89,5 +99,11 @@ export function applyStreamEnv(cfg: StreamConfig, env: Readonly<Record<string, s
   if (brokers) out.stream.brokers = brokers.split(',').map((s) => s.trim()).filter(Boolean);
   const password = env['OMNISERVE_KAFKA_SASL_PASSWORD'];
   if (password && out.stream.sasl) out.stream.sasl.password = password;
+  const fs = out.featureStore;
+  if (fs.kind === 'redis' && env['REDIS_URL']) fs.url = env['REDIS_URL'];
+  if (fs.kind === 'upstash') {
+    fs.url = env['UPSTASH_REDIS_REST_URL'] ?? fs.url;
+    fs.token = env['UPSTASH_REDIS_REST_TOKEN'] ?? fs.token;
+  }
   return out;
 }

@@ -28,6 +28,8 @@ export interface OutboundMessage {
 export interface StreamEvent {
   readonly kind: 'event';
   readonly record: FeatureRecord;
+  /** The whole decoded event (the record may be its `features` object). */
+  readonly fields: Readonly<Record<string, unknown>>;
   readonly eventId: unknown;
   readonly timestamp: unknown;
   readonly key: Uint8Array | string | null;
@@ -76,7 +78,7 @@ export function decodeEvent(msg: InboundMessage, keyField?: string): StreamEvent
     }
     key = String(k);
   }
-  return { kind: 'event', record, eventId: event['event_id'] ?? null, timestamp: event['timestamp'], key };
+  return { kind: 'event', record, fields: event, eventId: event['event_id'] ?? null, timestamp: event['timestamp'], key };
 }
 
 /** What scoring one event says about it, for {@link encodePrediction}. */

@@ -11,6 +11,8 @@
  * @module
  */
 import { DynamicBatcher } from '../core/batcher.ts';
+import type { FeatureRecord } from '../core/features.ts';
+import type { Enriched } from './enrich.ts';
 import { isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import type { PredictionResult } from '../core/postprocess.ts';
@@ -36,6 +38,15 @@ export interface StreamProcessorOptions {
   readonly maxQueuedEvents?: number;
   /** After each model run: rows and milliseconds (for metrics). */
   readonly onBatch?: (rows: number, ms: number) => void;
+  /**
+   * Runs the model on merged records instead of `model.predict` (a worker-thread pool for a
+   * heavy model: `(r) => pool.predict(name, version, r)`).
+   */
+  readonly predict?: (records: readonly FeatureRecord[]) => Promise<PredictionResult[]>;
+  /** Model runs in flight at once (the pool's size; default 1). */
+  readonly maxConcurrentRuns?: number;
+  /** Feature-store enrichment of each batch before scoring ({@link createEnricher}). */
+  readonly enrich?: (events: readonly { readonly record: FeatureRecord; readonly raw: Readonly<Record<string, unknown>> }[]) => Promise<Enriched[]>;
 }
 
 /** What one fetched batch turned into, in input order. */
@@ -61,13 +72,14 @@ export class StreamProcessor {
   readonly #batcher: DynamicBatcher<PredictionResult>;
 
   constructor(readonly model: Model, readonly options: StreamProcessorOptions) {
-    this.#batcher = new DynamicBatcher((records) => model.predict(records), {
+    const predict = options.predict ?? ((records: readonly FeatureRecord[]) => model.predict(records));
+    this.#batcher = new DynamicBatcher(predict, {
       maxBatchSize: options.batchSize,
       maxDelayMs: options.lingerMs,
       // Every fetched event is queued at once, so the batcher must never answer OVERLOADED
       // (that would stop the stream): backpressure is the fetch loop's job.
       maxQueueRows: options.maxQueuedEvents ?? Number.MAX_SAFE_INTEGER,
-      maxConcurrent: 1,
+      maxConcurrent: options.maxConcurrentRuns ?? 1,
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
   }
@@ -78,7 +90,8 @@ export class StreamProcessor {
    */
   async process(messages: readonly InboundMessage[], receivedAt = Date.now()): Promise<ProcessedBatch> {
     if (messages.length === 0) throw new RangeError('process() needs at least one message');
-    const decoded = messages.map((m) => decodeEvent(m, this.options.keyField));
+    const decoded: (StreamEvent | Poison)[] = messages.map((m) => decodeEvent(m, this.options.keyField));
+    if (this.options.enrich) await this.#enrich(decoded);
     const events: StreamEvent[] = [];
     for (const d of decoded) if (d.kind === 'event') events.push(d);
     const verdicts = await this.#score(events);
@@ -109,6 +122,23 @@ export class StreamProcessor {
     this.counts.deadLettered += deadLetters.length;
     this.counts.batches++;
     return { outputs, deadLetters, deadLetterCodes, nextOffset: (BigInt(messages[messages.length - 1]!.offset) + 1n).toString() };
+  }
+
+  /** Replaces each event's record with its enriched one, or with a poison verdict. */
+  async #enrich(decoded: (StreamEvent | Poison)[]): Promise<void> {
+    const at: number[] = [];
+    const input: { record: FeatureRecord; raw: Readonly<Record<string, unknown>> }[] = [];
+    decoded.forEach((d, i) => {
+      if (d.kind !== 'event') return;
+      at.push(i);
+      input.push({ record: d.record, raw: d.fields });
+    });
+    if (input.length === 0) return;
+    const enriched = await this.options.enrich!(input);
+    enriched.forEach((e, j) => {
+      const i = at[j]!;
+      decoded[i] = 'missingKey' in e ? poison('MISSING_KEY', e.missingKey) : { ...(decoded[i] as StreamEvent), record: e.record };
+    });
   }
 
   /** One request for the whole batch; event by event only when a record fails it. */

@@ -44,6 +44,26 @@ describe('stream config', () => {
     assert.equal(out.stream.sasl!.password, 'env');
     assert.equal(cfg.stream.sasl!.password, 'file');
   });
+
+  test('backpressure bound, metrics listener and enrichment settings', () => {
+    const cfg = parseStreamConfig({ stream: { ...base, batchSize: 100, concurrency: 2 }, models: [{ path: 'm.onnx' }] });
+    assert.equal(cfg.stream.maxInFlight, 800, 'default: batchSize × concurrency × 4');
+    assert.equal(cfg.stream.metrics, undefined);
+    const full = parseStreamConfig({
+      stream: { ...base, maxInFlight: 50, metrics: { port: 0 }, enrich: { keyField: 'user_id' } },
+      featureStore: { kind: 'redis', url: 'redis://x' }, models: [{ path: 'm.onnx', workers: 2 }],
+    });
+    assert.equal(full.stream.maxInFlight, 50);
+    assert.deepEqual(full.stream.metrics, { port: 0, host: '0.0.0.0' });
+    assert.deepEqual(full.stream.enrich, { keyField: 'user_id', prefix: 'user' });
+    assert.equal(full.models[0]!.workers, 2);
+    assert.equal(applyStreamEnv(full, { REDIS_URL: 'redis://env' }).featureStore.kind === 'redis' &&
+      (applyStreamEnv(full, { REDIS_URL: 'redis://env' }).featureStore as { url?: string }).url, 'redis://env');
+    assert.throws(() => parseStreamConfig({ stream: { ...base, enrich: { keyField: 'user_id' } }, models: [{ path: 'm.onnx' }] }),
+      (e: unknown) => isOmniserveError(e) && e.code === 'INVALID_CONFIG' && /featureStore/.test(e.message));
+    assert.throws(() => parseStreamConfig({ stream: { ...base, metrics: { port: 70000 } }, models: [{ path: 'm.onnx' }] }),
+      (e: unknown) => isOmniserveError(e) && /metrics\.port/.test(e.message));
+  });
 });
 
 describe('stream events', () => {

@@ -94,7 +94,7 @@ export function writeConfig(brokers: string, name: string, stream: Record<string
 }
 
 /** Starts `omniserve stream --config path` and waits for its streaming line. */
-export async function startStream(configPath: string): Promise<{ proc: ManagedProcess; line: Record<string, unknown> }> {
+export async function startStream(configPath: string, timeoutMs = 60_000): Promise<{ proc: ManagedProcess; line: Record<string, unknown> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env['NODE_TEST_CONTEXT'];
   delete env['OMNISERVE_KAFKA_BROKERS'];
@@ -102,7 +102,7 @@ export async function startStream(configPath: string): Promise<{ proc: ManagedPr
     cwd: ROOT, env, name: 'stream',
   });
   try {
-    const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), 60_000);
+    const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), timeoutMs);
     return { proc, line: JSON.parse(line) as Record<string, unknown> };
   } catch (e) {
     await proc.stop({ signal: 'SIGKILL' });
