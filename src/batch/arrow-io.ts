@@ -11,6 +11,7 @@
 // The DOM build of Arrow: the same API without Node stream adapters, and half the modules
 // to load (worker threads start faster).
 import * as arrow from 'apache-arrow/Arrow.dom';
+import { parquetRead, type AsyncBuffer, type DecodedArray, type FileMetaData } from 'hyparquet';
 import { ParquetFile, Table as WasmTable, writeParquet, WriterPropertiesBuilder, Compression, EnabledStatistics } from 'parquet-wasm/esm';
 
 /** An open input file: footer parsed once, row groups read on demand. */
@@ -127,4 +128,34 @@ export function encodeParquet(table: arrow.Table, compression: 'SNAPPY' | 'UNCOM
     .setMaxRowGroupSize(Math.max(1, table.numRows)).setWriteBatchSize(65_536).setCreatedBy('omniserve batch');
   for (const f of table.schema.fields) if (arrow.DataType.isUtf8(f.type) || arrow.DataType.isDictionary(f.type)) props = props.setColumnDictionaryEnabled(f.name, true);
   return writeParquet(WasmTable.fromIPCStream(arrow.tableToIPC(table, 'stream')), props.build());
+}
+
+/**
+ * Columns of one row group decoded by hyparquet from the row group's bytes already in
+ * memory (`bytes` holds the file's range [lo, …)): the copy path reads those bytes anyway,
+ * and decoding them in JavaScript skips a second read and the WebAssembly round trip.
+ * Numeric columns stay typed arrays (zero-copy into Arrow); others go through Arrow builders.
+ */
+export async function decodeRowGroup(metadata: FileMetaData, groupStart: number, rows: number, bytes: ArrayBuffer, lo: number, byteLength: number, columns: readonly string[]): Promise<arrow.Table> {
+  const file: AsyncBuffer = { byteLength, slice: (s, e) => bytes.slice(s - lo, (e ?? byteLength) - lo) };
+  const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
+  await parquetRead({ file, metadata, columns: [...columns], rowStart: groupStart, rowEnd: groupStart + rows,
+    onChunk: (c) => { let l = chunks.get(c.columnName); if (!l) chunks.set(c.columnName, (l = [])); l.push({ rowStart: c.rowStart, data: c.columnData }); } });
+  const cols: Record<string, arrow.Vector> = {};
+  for (const name of columns) {
+    const parts = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart).map((p) => p.data);
+    const first = parts[0];
+    const typed = first !== undefined && ArrayBuffer.isView(first) && parts.every((p) => p.constructor === first.constructor);
+    if (typed) {
+      const Ctor = first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, o: number): void };
+      const all = parts.length === 1 ? first : (() => { const out = new Ctor(rows); let o = 0; for (const p of parts) { out.set(p as never, o); o += p.length; } return out; })();
+      cols[name] = arrow.makeVector(all as never);
+    } else {
+      const values: unknown[] = [];
+      for (const p of parts) for (let i = 0; i < p.length; i++) values.push(p[i]);
+      cols[name] = arrow.vectorFromArray(values as never);
+    }
+    if (cols[name]!.length !== rows) throw new Error(`column ${name}: decoded ${cols[name]!.length} rows, expected ${rows}`);
+  }
+  return new arrow.Table(cols);
 }

@@ -8,7 +8,7 @@ import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData } from 'hypar
 import { Errors, isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import * as arrow from 'apache-arrow/Arrow.dom';
-import { encodeParquet, firstNull, numericValues, openParquet, predictionColumns, takeRows, type ParquetSource } from './arrow-io.ts';
+import { decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, predictionColumns, takeRows, type ParquetSource } from './arrow-io.ts';
 import { cellValue, encodeUnit, partitionGroups, type OutputContext } from './output.ts';
 import { canCopy, rowGroupRange, spliceParquet } from './splice.ts';
 import { toWatermark, type WorkUnit } from './plan.ts';
@@ -121,9 +121,11 @@ export class UnitRunner {
     const wm = this.s.watermark;
     const needed = [...new Set([...this.fi.features.filter((f) => !enrich?.fields.includes(f)), ...(wm ? [wm.column] : []),
       ...(this.s.partitionBy ? [this.s.partitionBy] : []), ...(enrich ? [enrich.keyColumn] : [])])];
-    const rgBytes = copyable ? Promise.resolve(input.file.slice(...rowGroupRange(group))) : undefined;
-    rgBytes?.catch(() => {});
-    let table = await input.source.read(rg, offset, unit.rowEnd - unit.rowStart, copyable ? needed : undefined);
+    const [lo] = rowGroupRange(group);
+    const rgBytes = copyable ? await input.file.slice(...rowGroupRange(group)) : undefined;
+    let table = rgBytes ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, unit.rowEnd - unit.rowStart, rgBytes, lo, input.file.byteLength, needed)
+      .catch(() => input.source.read(rg, offset, unit.rowEnd - unit.rowStart, needed)) // an encoding hyparquet lacks
+      : await input.source.read(rg, offset, unit.rowEnd - unit.rowStart);
     let rows = table.numRows;
     if (rows !== unit.rowEnd - unit.rowStart) throw new Error(`read ${rows} rows, expected ${unit.rowEnd - unit.rowStart}`);
     let maxWatermark: number | undefined;
@@ -178,7 +180,7 @@ export class UnitRunner {
       for (const f of enrich?.fields ?? []) extra[f] = table.getChild(f)!;
       Object.assign(extra, predictionColumns(rows, { ...scores, runId: this.s.runId, timestamp: ctx.timestamp.getTime() }));
       const bytes = encodeParquet(new arrow.Table(extra), this.s.compression);
-      const pieces = spliceParquet(input.metadata, group, new Uint8Array(await rgBytes), bytes, 'omniserve batch (column chunks copied; new columns by parquet-wasm)');
+      const pieces = spliceParquet(input.metadata, group, new Uint8Array(rgBytes), bytes, 'omniserve batch (column chunks copied; new columns by parquet-wasm)');
       t3 = performance.now();
       await this.files.writeAtomic(pathOf(partition), pieces);
       outputs.push({ path: pathOf(partition), partition, rows, stats: statsOf(scores.prediction) });
