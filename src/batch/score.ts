@@ -15,6 +15,8 @@ export interface Scores {
   /** NaN everywhere when the model gives no probability (`hasProbability` false). */
   readonly probability: Float64Array;
   readonly hasProbability: boolean;
+  /** Milliseconds spent in `model.infer` (the rest of scoring is tensor assembly and post-processing). */
+  readonly inferMs?: number;
 }
 
 /** The one features-mode input a batch model is fed through, with its ordered columns. */
@@ -52,6 +54,7 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
   const width = cols.length;
   const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
+  let inferMs = 0;
   let data: Float32Array | Float64Array | undefined;
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
@@ -69,11 +72,13 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
       }
     }
     const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data, dims: [n, width] } };
+    const ti = performance.now();
     const out = await model.infer(feeds);
+    inferMs += performance.now() - ti;
     const has = postColumns(plan, out, n, prediction, probability, start) ?? fromResults(model.results(out, n), prediction, probability, start);
     if (start === 0) hasProbability = has;
   }
-  return { prediction, probability, hasProbability };
+  return { prediction, probability, hasProbability, inferMs };
 }
 
 /**

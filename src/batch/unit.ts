@@ -64,8 +64,8 @@ export interface UnitResult {
   readonly stats: PredictionStats;
   /** Largest watermark-column value among the rows written. */
   readonly maxWatermark?: number;
-  /** Where the unit's time went, in milliseconds (read includes enrichment). */
-  readonly ms?: { readonly read: number; readonly score: number; readonly encode: number; readonly write: number };
+  /** Where the unit's time went, in milliseconds (read includes enrichment; infer is part of score). */
+  readonly ms?: { readonly read: number; readonly score: number; readonly infer: number; readonly encode: number; readonly write: number };
   readonly error?: { readonly code: string; readonly message: string };
 }
 
@@ -202,7 +202,7 @@ export class UnitRunner {
       }
     }
     const t4 = performance.now();
-    const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
+    const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), infer: Math.round(scores.inferMs ?? 0), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
     return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }), ms };
   }
 
