@@ -204,6 +204,28 @@ export function outputAgreement(reports: readonly MeasureReport[], reference = '
   return out;
 }
 
+/**
+ * How run time grows with the batch on one backend and model: the median run at the smallest
+ * and at the largest measured batch. A GPU path whose batch-1024 run costs about what its
+ * batch-1 run costs is bound by fixed per-run costs (dispatch, synchronisation, read-back),
+ * not by its kernels; one that grows with the batch is bound by the kernels (or the adapter).
+ */
+export function scaling(reports: readonly MeasureReport[]): { label: string; model: string; small: number; smallMs: number; large: number; largeMs: number; fixedShare: number }[] {
+  const out: { label: string; model: string; small: number; smallMs: number; large: number; largeMs: number; fixedShare: number }[] = [];
+  for (const r of reports) {
+    for (const m of r.models) {
+      const ok = m.cases.filter((c) => c.status === 'ok' && c.measurement);
+      if (ok.length < 2) continue;
+      const a = ok[0]!;
+      const b = ok[ok.length - 1]!;
+      const smallMs = a.measurement!.latencyMs.p50;
+      const largeMs = b.measurement!.latencyMs.p50;
+      out.push({ label: r.label, model: m.model, small: a.batch, smallMs, large: b.batch, largeMs, fixedShare: largeMs > 0 ? Math.min(1, smallMs / largeMs) : Number.NaN });
+    }
+  }
+  return out;
+}
+
 const fmt = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
 const fmtRate = (x: number | undefined) => (x === undefined ? '–' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
 
@@ -249,6 +271,12 @@ export function renderMarkdown(report: {
     const worst = [...report.agreement].sort((a, b) => b.maxRelDiff - a.maxRelDiff).slice(0, 6);
     lines.push('', 'Output agreement with native-cpu (first output row, largest relative difference): ' +
       worst.map((w) => `${w.label} × ${w.model} @${w.batch}: ${w.maxRelDiff.toExponential(1)}`).join('; ') + '.');
+  }
+  const sc = scaling(report.reports);
+  if (sc.length) {
+    lines.push('', '## Fixed cost or kernels?', '', 'Median run at the smallest and the largest measured batch: a share near 100 % means the run time is a fixed per-run cost (dispatch, synchronisation, read-back), not the kernels.', '',
+      '| backend | model | small batch | p50 ms | large batch | p50 ms | fixed share |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const x of sc) lines.push(`| ${x.label} | ${x.model} | ${x.small} | ${fmt(x.smallMs, 2)} | ${x.large} | ${fmt(x.largeMs, 2)} | ${(x.fixedShare * 100).toFixed(0)} % |`);
   }
   if (report.notes.length) lines.push('', '## Notes', '', ...report.notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;

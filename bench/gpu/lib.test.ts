@@ -1,0 +1,118 @@
+// bench/gpu's pure parts (skip rules, inputs, report parsing, ratios) and the conv model
+// generator's output loading on native-cpu. A few seconds at most: no measurement runs here.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BackendRegistry } from '../../src/index.ts';
+import { createNativeBackends } from '../../runtimes/native/backends.ts';
+import {
+  MEASURE_SCHEMA, outputAgreement, scaling, parseBatches, parseMeasureReport, ratios, renderMarkdown, seededFloats, skipReason,
+  type MeasurePlan, type MeasureReport,
+} from './lib.ts';
+
+const plan: MeasurePlan = { batches: [1, 64, 1024, 8192], seconds: 2, warmupSeconds: 0.5, maxRunMs: 8000, maxInputMiB: 1024, budgetSeconds: 100 };
+
+test('parseBatches: sorted, unique, positive integers; anything else is an error', () => {
+  assert.deepEqual(parseBatches('1024, 1,64,64'), [1, 64, 1024]);
+  assert.throws(() => parseBatches(''), /expected/);
+  assert.throws(() => parseBatches('1,0'), /not a positive integer/);
+  assert.throws(() => parseBatches('1,2.5'), /not a positive integer/);
+});
+
+test('skipReason: input size, spent budget, projected run time, time left', () => {
+  assert.equal(skipReason(plan, 8192, 32 * 2 ** 20, 1000), undefined);
+  assert.match(skipReason(plan, 8192, 2048 * 2 ** 20, 1000)!, /input 2048 MiB > limit 1024 MiB/);
+  assert.match(skipReason(plan, 1, 4, 100_000)!, /time budget of 100 s spent/);
+  // 1024 rows took 86 ms: 8192 rows project to ~0.7 s, fine; 2 s at batch 1024 projects 16 s.
+  assert.equal(skipReason(plan, 8192, 4, 10_000, { batch: 1024, p50Ms: 86 }), undefined);
+  assert.match(skipReason(plan, 8192, 4, 10_000, { batch: 1024, p50Ms: 2000 })!, /projected 16\.0 s per run \(from batch 1024\) > limit 8\.0 s/);
+  assert.match(skipReason(plan, 8192, 4, 97_000, { batch: 1024, p50Ms: 86 })!, /s of the time budget left/);
+});
+
+test('seededFloats: deterministic, in [-1, 1), a longer run starts with the shorter one', () => {
+  const a = seededFloats(1000);
+  const b = seededFloats(5000);
+  assert.deepEqual(Array.from(a), Array.from(b.subarray(0, 1000)));
+  assert.ok(a.every((x) => x >= -1 && x < 1));
+  assert.notDeepEqual(Array.from(seededFloats(10, 1)), Array.from(seededFloats(10, 2)));
+});
+
+function fake(label: string, backend: string, rowsPerSec: Record<number, number>, head = [0.5]): MeasureReport {
+  return {
+    schema: MEASURE_SCHEMA, backend, label, host: { name: 'deno', version: '2.9.6' }, available: true, plan, startedAt: '',
+    models: [{
+      model: 'heavy-mlp', path: '/m/heavy-mlp.onnx',
+      cases: Object.entries(rowsPerSec).map(([b, r]) => ({
+        batch: Number(b), status: 'ok' as const, outputHead: head,
+        measurement: { runs: 10, rows: 10 * Number(b), wallMs: 1000, rowsPerSec: r, latencyMs: { p50: 1, p90: 1, p99: 1, mean: 1, min: 1, max: 1 } },
+      })),
+    }],
+  };
+}
+
+test('parseMeasureReport: checks the schema, fills the label', () => {
+  const r = fake('x', 'native-cpu', { 1: 1 });
+  const { label: _, ...noLabel } = r;
+  assert.equal(parseMeasureReport(JSON.stringify(noLabel)).label, 'native-cpu');
+  assert.throws(() => parseMeasureReport('{"schema":"other"}'), /not a bench\/gpu measure report/);
+  assert.throws(() => parseMeasureReport(`{"schema":"${MEASURE_SCHEMA}"}`), /lacks backend/);
+});
+
+test('ratios: the issue goals on heavy-mlp at batch 1024 (figures measured on an H100 before)', () => {
+  // 1024 rows in 86 ms (CPU), 9.0 ms (native WebGPU), 203 ms (web WebGPU in Deno).
+  const reports = [
+    fake('native-cpu', 'native-cpu', { 1024: 1024 / 0.086 }, [0.5]),
+    fake('native-webgpu', 'native-webgpu', { 1024: 1024 / 0.009 }, [0.5001]),
+    fake('web-webgpu', 'web-webgpu', { 1024: 1024 / 0.203 }, [0.52]),
+  ];
+  const q = ratios(reports);
+  const nat = q.find((x) => x.name === 'native WebGPU ÷ CPU')!;
+  assert.ok(Math.abs(nat.value! - 86 / 9) < 1e-9);
+  assert.equal(nat.met, true);
+  const web = q.find((x) => x.name === 'web WebGPU ÷ native WebGPU')!;
+  assert.ok(Math.abs(web.value! - 9 / 203) < 1e-9);
+  assert.equal(web.met, false);
+  const missing = ratios([reports[0]!]).find((x) => x.name === 'native WebGPU ÷ CPU')!;
+  assert.equal(missing.value, null);
+  assert.match(missing.note!, /native-webgpu not measured at batch 1024/);
+  const agree = outputAgreement(reports);
+  assert.equal(agree.length, 2);
+  assert.ok(Math.abs(agree.find((a) => a.label === 'web-webgpu')!.maxRelDiff - 0.02) < 1e-9);
+  const md = renderMarkdown({ machine: { gpu: 'H100' }, rehearsal: false, reports, ratios: q, agreement: agree, notes: ['n1'] });
+  assert.match(md, /\| native WebGPU ÷ CPU \| heavy-mlp \| 1024 \| 9\.56× \| ≥ 9 \| yes \|/);
+  assert.match(md, /\| web WebGPU ÷ native WebGPU \| heavy-mlp \| 1024 \| 0\.04× \| ≥ 0\.33 \(within 3×\) \| no \|/);
+  assert.match(md, /- n1/);
+  const two = fake('web-webgpu', 'web-webgpu', { 1: 1 / 0.19, 1024: 1024 / 0.203 });
+  const [s] = scaling([two]);
+  assert.equal(s!.small, 1);
+  assert.equal(s!.large, 1024);
+  assert.match(renderMarkdown({ machine: {}, rehearsal: true, reports: [two], ratios: [], agreement: [], notes: [] }), /\| web-webgpu \| heavy-mlp \| 1 \| 1\.00 \| 1024 \| 1\.00 \| 100 % \|/);
+});
+
+test('conv-model.py: the generated model loads on native-cpu and scores [batch, 10]', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omniserve-conv-'));
+  try {
+    try {
+      execFileSync('/usr/bin/python3', ['bench/gpu/conv-model.py', dir], { stdio: 'pipe' });
+    } catch (e) {
+      const msg = String((e as { stderr?: Buffer }).stderr ?? e);
+      if (/No module named|ENOENT/.test(msg)) return t.skip(`no python3 with numpy + onnx: ${msg.trim().split('\n').pop()}`);
+      throw e;
+    }
+    const backend = await new BackendRegistry(createNativeBackends().filter((b) => b.id === 'native-cpu')).resolve('native-cpu');
+    const handle = await backend.createSession(new Uint8Array(readFileSync(join(dir, 'conv-resnet.onnx'))));
+    assert.deepEqual(handle.inputs.map((s) => [s.name, s.dtype, s.shape.slice(1)]), [['x', 'float32', [3, 32, 32]]]);
+    const out = await handle.run({ x: { dtype: 'float32', data: seededFloats(2 * 3 * 32 * 32), dims: [2, 3, 32, 32] } });
+    assert.deepEqual(out['y']!.dims, [2, 10]);
+    const y = Array.from(out['y']!.data as Float32Array);
+    assert.ok(y.every(Number.isFinite) && y.some((v) => v !== 0), `logits ${y.join(', ')}`);
+    await handle.release();
+    const config = JSON.parse(readFileSync(join(dir, 'conv-resnet.config.json'), 'utf8')) as { inputs: { x: { shape: number[] } } };
+    assert.deepEqual(config.inputs.x.shape, [3, 32, 32]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
