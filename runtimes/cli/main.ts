@@ -40,8 +40,9 @@ Commands:
             --workers N: N serving processes on one port (0: one per core).
   redis-rest [--redis-url U] [--port P] [--host H] [--token T]
             an Upstash-compatible REST gateway over a real Redis (local edge development)
-  worker    --config F [--concurrency N]       async job worker on the config's Redis queue
-            (queue.kind "redis"); runs until SIGTERM, finishing the jobs it holds.
+  worker    --config F [--concurrency N] [--metrics-port P [--metrics-host H]]
+            async job worker on the config's Redis queue (queue.kind "redis"); runs until
+            SIGTERM, finishing the jobs it holds. --metrics-port: GET /metrics and /health.
   stream    --config F                         Kafka events in, predictions out (at-least-once);
             poison events to the dead-letter topic. Runs until SIGTERM.
   batch     --config F --input GLOB --output DIR [--partition-by COL] [--resume]
@@ -109,7 +110,7 @@ export async function runCli(
       case 'batch':
         return await batchCommand(rest, runtime, io);
       case 'worker':
-        return await workerCommand(rest, runtime, io);
+        return await workerCommand(rest, runtime, io, listen);
       case 'stream':
         return await streamCommand(rest, runtime, io);
       case 'bench':
