@@ -79,7 +79,16 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 
 # 2. Binaries and onnxruntime into $WORK/gpu (the carried copy stays as it came).
 cp -r .gpu "$WORK/gpu"
-find "$WORK/gpu" -name '*.xz' -print0 | xargs -0 -r -n1 -P4 xz -d -T0 || { say "FAIL: xz -d"; exit 1; }
+if command -v xz >/dev/null; then
+  find "$WORK/gpu" -name '*.xz' -print0 | xargs -0 -r -n1 -P4 xz -d -T0 || { say "FAIL: xz -d"; exit 1; }
+else
+  # No xz binary (a minimal image): Python's lzma module reads the same files.
+  say "no xz: unpacking with python3's lzma"
+  find "$WORK/gpu" -name '*.xz' -print0 | xargs -0 -r -n1 -P4 python3 -c 'import lzma, os, shutil, sys
+p = sys.argv[1]
+with lzma.open(p) as i, open(p[:-3], "wb") as o: shutil.copyfileobj(i, o, 1 << 20)
+os.remove(p)' || { say "FAIL: python3 lzma"; exit 1; }
+fi
 chmod +x "$WORK/gpu/deno" "$WORK/gpu/node" 2>/dev/null
 G=$WORK/gpu
 export DENO_DIR=$WORK/deno-dir DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
