@@ -90,7 +90,7 @@ function fieldsOf(flat: readonly string[]): Record<string, string> {
  * The coordinator's executor: `run(unit)` puts the unit on the stream and resolves with
  * the result a worker recorded. All units of the run are queued at once.
  */
-export async function createRedisCoordinator(o: BatchRedisOptions, run: CoordinatedRun): Promise<UnitExecutor & { close(): Promise<void> }> {
+export async function createRedisCoordinator(o: BatchRedisOptions & { readonly log?: (line: string) => void; readonly quietMs?: number }, run: CoordinatedRun): Promise<UnitExecutor & { close(): Promise<void> }> {
   const k = keys(o.prefix);
   const runId = run.settings.runId;
   const r = client(o.url);
@@ -103,6 +103,14 @@ export async function createRedisCoordinator(o: BatchRedisOptions, run: Coordina
   const early = new Map<string, UnitResult>();
   let closed = false;
   let failure: unknown;
+  let lastResult = Date.now();
+  // No result for a while with units queued: say so (no worker running, or all stuck).
+  const quietMs = o.quietMs ?? 60_000;
+  const watch = setInterval(() => {
+    if (waiting.size > 0 && Date.now() - lastResult >= quietMs) {
+      o.log?.(`run ${runId}: ${waiting.size} unit(s) queued on ${k.units}, no result for ${Math.round((Date.now() - lastResult) / 1000)} s; are \`omniserve batch --worker\` processes running against this Redis?`);
+    }
+  }, Math.max(1_000, Math.floor(quietMs / 2)));
   // One reader from the start of the results stream: results of units finished while a
   // crashed coordinator was gone are in there too.
   const reading = (async () => {
@@ -119,6 +127,7 @@ export async function createRedisCoordinator(o: BatchRedisOptions, run: Coordina
       }
       for (const [eid, flat] of reply?.[0]?.[1] ?? []) {
         last = eid;
+        lastResult = Date.now();
         const f = fieldsOf(flat);
         const res = JSON.parse(f['result']!) as UnitResult;
         const w = waiting.get(f['unit']!);
@@ -143,6 +152,7 @@ export async function createRedisCoordinator(o: BatchRedisOptions, run: Coordina
     },
     async close() {
       closed = true;
+      clearInterval(watch);
       await reading;
       // Every unit answered: the run's keys go (a stray duplicate entry finds no run and is dropped).
       if (pending === 0 && waiting.size === 0) await r.del(k.run(runId), k.done(runId), k.results(runId), k.attempts(runId));

@@ -88,7 +88,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       executor: async (settings) => {
         if (redis) {
           io.stderr.write(`omniserve batch: run ${settings.runId}: units on ${redactUrl(redis.url)} for omniserve batch --worker processes\n`);
-          return createRedisCoordinator(redis, { settings, model: modelSpec });
+          return createRedisCoordinator({ ...redis, log: (line) => io.stderr.write(`omniserve batch: ${line}\n`) }, { settings, model: modelSpec });
         }
         if (config.workers === 0) {
           const { UnitRunner } = await import('../../src/batch/unit.ts');
