@@ -69,3 +69,20 @@ test('copied column chunks read back exactly like re-encoded ones (hyparquet and
     assert.ok(/column chunks copied/.test(parquetMetadata(new Uint8Array(readFileSync(join(dir, `out-${name}-copy`, first))).buffer).created_by ?? ''));
   }
 });
+
+test('copy path: a null feature value fails the unit naming the file row and column', async () => {
+  const dir = tempDir(); dirs.push(dir);
+  const ids = [0, 1, 2, 3];
+  const cols: Record<string, arrow.Vector> = { id: arrow.makeVector(BigInt64Array.from(ids, BigInt)) };
+  for (const f of FEATURES) cols[f] = arrow.vectorFromArray(ids.map((i) => (f === 'mean_area' && i === 2 ? null : RECORDS[i]![f]!)), new arrow.Float64());
+  const file = join(dir, 'in/n.parquet');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'in'), { recursive: true });
+  writeFileSync(file, pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table(cols), 'stream'))));
+  const runner = new UnitRunner(model, featureInput(model), host, { runId: 'null-run', timestamp: new Date(0).toISOString(), outDir: join(dir, 'out'), batchSize: 1000, validation: 'fail', compression: 'SNAPPY' });
+  const [unit] = planUnits(file, parquetMetadata(new Uint8Array(readFileSync(file)).buffer), 1 << 20);
+  const r = await runner.run(unit!);
+  await runner.close();
+  assert.equal(r.error?.code, 'INVALID_FEATURE_VALUE');
+  assert.match(r.error!.message, /row 2: column "mean_area" is null/);
+});
