@@ -138,10 +138,18 @@ export async function createBatchPool(model: BatchModelSpec, settings: UnitSetti
   return startBatchPool(model, size).executor(settings);
 }
 
-/** Bun and Deno run the TypeScript entry as is; Node registers tsx in the thread first. */
+/**
+ * Plain JavaScript packages the worker needs, loaded before tsx is registered: through
+ * tsx's loader hooks each of Arrow's ~150 modules costs a round trip to the hooks thread
+ * (measured: a pool of 2 workers ready in 0.85-1.0 s instead of 1.2-1.6 s).
+ */
+const PRELOAD = ['apache-arrow/Arrow.dom', 'hyparquet', 'parquet-wasm/esm', 'comlink'];
+
+/** Bun and Deno run the TypeScript entry as is; Node preloads the JavaScript packages, then registers tsx in the thread. */
 function startWorker(): Worker {
   const v = process.versions as Record<string, string | undefined>;
   if (v['bun'] || v['deno']) return new Worker(ENTRY);
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  return new Worker(`import(${tsx}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`, { eval: true });
+  const preload = PRELOAD.map((p) => `import(${JSON.stringify(import.meta.resolve(p))})`).join(', ');
+  return new Worker(`Promise.all([${preload}]).then(() => import(${tsx})).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`, { eval: true });
 }
