@@ -11,6 +11,7 @@ APT_PACKAGES=(
   mesa-vulkan-drivers     # llvmpipe Vulkan device: WebGPU (Deno + onnxruntime-web) without a GPU
   prometheus              # promtool: the tests check /metrics with `promtool check metrics`
   wrk                     # HTTP load generator for bench/realtime
+  python3-onnx            # (with numpy) the benchmark models generated at run time: bench/realtime's MLP, bench/gpu's conv model (tested)
   chromium                # the browser client's end-to-end tests and bench/browser (driven by playwright-core)
   build-essential python3 pkg-config  # node-gyp build of @confluentinc/kafka-javascript
   zlib1g-dev libssl-dev libzstd-dev libcurl4-openssl-dev liblz4-dev libsasl2-dev
