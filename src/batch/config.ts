@@ -24,9 +24,10 @@ export const BatchConfigSchema = v.strictObject({
   workers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(256))),
   /**
    * `fail`: a NaN/infinite prediction or a probability outside [0,1] fails its unit.
+   * `warn`: the unit is written and the report goes to its manifest entry and the log.
    * `off`: write what the model gave (for models whose outputs are not probabilities).
    */
-  validation: v.optional(v.picklist(['fail', 'off']), 'fail'),
+  validation: v.optional(v.picklist(['fail', 'warn', 'off']), 'fail'),
   /** Rows per work unit at most; a larger row group is split. */
   unitRows: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1_048_576),
   /** Output compression (UNCOMPRESSED is faster to write, SNAPPY smaller). */

@@ -25,6 +25,7 @@ export function createProgress(write: (text: string) => void, tty: boolean, now 
       return;
     }
     if (!e.ok) write(`\r\x1b[Kunit ${e.id} failed: ${e.error}\n`);
+    if (e.warning) write(`\r\x1b[Kunit ${e.id} written with a warning: ${e.warning}\n`);
     const last = e.done === e.todo;
     if (!last && now() - lastDraw < 100) return; // redraws cost more than they tell past 10/s
     lastDraw = now();

@@ -27,7 +27,7 @@ export interface UnitExecutor {
 /** Progress events (the CLI draws a bar or logs them). */
 export type BatchEvent =
   | { event: 'plan'; runId: string; units: number; todo: number; rows: number; resumed: boolean; failedInputs: number }
-  | { event: 'unit'; id: string; rows: number; ok: boolean; error?: string; done: number; todo: number }
+  | { event: 'unit'; id: string; rows: number; ok: boolean; error?: string; warning?: string; done: number; todo: number }
   | { event: 'input_failed'; file: string; message: string };
 
 /** A run's request. */
@@ -141,7 +141,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
           done++;
           // Manifest writes are chained: each one is a complete file, written in order.
           saving = saving.then(() => save(host, manifestPath, m));
-          o.onEvent?.({ event: 'unit', id: r.id, rows: r.rows, ok: !r.error, ...(r.error ? { error: r.error.message } : {}), done, todo: todo.length });
+          o.onEvent?.({ event: 'unit', id: r.id, rows: r.rows, ok: !r.error, ...(r.error ? { error: r.error.message } : {}), ...(r.warning ? { warning: r.warning } : {}), done, todo: todo.length });
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, exec.capacity) }, lane));

@@ -35,7 +35,7 @@ export interface UnitSettings extends Omit<OutputContext, 'timestamp'> {
   /** ISO time of the run's start; every row of a run carries the same one. */
   readonly timestamp: string;
   readonly batchSize: number;
-  readonly validation: 'fail' | 'off';
+  readonly validation: 'fail' | 'warn' | 'off';
   /** Incremental runs: only rows whose `column` is above `above` (no bound: every row). */
   readonly watermark?: { readonly column: string; readonly above?: number };
   /** Columns from the feature store, by a key column. */
@@ -64,6 +64,8 @@ export interface UnitResult {
   readonly stats: PredictionStats;
   /** Largest watermark-column value among the rows written. */
   readonly maxWatermark?: number;
+  /** `validation: "warn"`: what failed validation (the unit was written anyway). */
+  readonly warning?: string;
   /** Where the unit's time went, in milliseconds (read includes enrichment; infer is part of score). */
   readonly ms?: { readonly read: number; readonly score: number; readonly infer: number; readonly encode: number; readonly write: number };
   readonly error?: { readonly code: string; readonly message: string };
@@ -163,10 +165,8 @@ export class UnitRunner {
       return values;
     });
     const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart);
-    if (this.s.validation === 'fail') {
-      const report = validateScores(scores, kept ? 0 : unit.rowStart);
-      if (report) throw Errors.INVALID_OUTPUT(report);
-    }
+    const report = this.s.validation === 'off' ? undefined : validateScores(scores, kept ? 0 : unit.rowStart);
+    if (report && this.s.validation === 'fail') throw Errors.INVALID_OUTPUT(report);
     const t2 = performance.now();
     const ctx = { ...this.s, timestamp: new Date(this.s.timestamp) };
     const pathOf = (partition: string) => `${this.s.outDir}/${partition ? `${partition}/` : ''}part-${this.s.runId.slice(0, 8)}-${unit.id}.parquet`;
@@ -203,7 +203,7 @@ export class UnitRunner {
     }
     const t4 = performance.now();
     const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), infer: Math.round(scores.inferMs ?? 0), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
-    return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }), ms };
+    return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }), ...(report ? { warning: `INVALID_OUTPUT: ${report}` } : {}), ms };
   }
 
   #featureStore(spec: EnrichSpec): Promise<FeatureStore> {

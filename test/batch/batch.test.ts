@@ -118,6 +118,31 @@ describe('batch run (in-process)', () => {
     assert.equal((await runBatch({ ...o, resume: true }, host)).status, 'already-done');
   });
 
+  test('validation fail / warn / off on a unit whose model output is NaN', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'in'), { recursive: true });
+    // Features of 3e38 overflow float32 arithmetic inside the model: NaN logit, NaN probability.
+    writeFileSync(join(dir, 'in/x.parquet'), new Uint8Array(parquetWriteBuffer({ columnData: [
+      { name: 'id', data: BigInt64Array.of(0n, 1n, 2n) },
+      ...FEATURES.map((f) => ({ name: f, data: Float64Array.of(RECORDS[0]![f]!, 3e38, RECORDS[2]![f]!) })),
+    ] })));
+    const run = (validation: string, out: string) => runBatch({ ...options(dir, [join(dir, 'in/x.parquet')]), outDir: join(dir, out),
+      config: parseBatchConfig({ model: { path: MODEL }, validation }) }, host);
+    const failed = await run('fail', 'out-fail');
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.manifest!.failedUnits[0]!.code, 'INVALID_OUTPUT');
+    assert.match(failed.manifest!.failedUnits[0]!.message, /1 of 3 rows have invalid outputs \(first: row 1: probability is NaN, outside \[0,1\]\)/);
+    const warned = await run('warn', 'out-warn');
+    assert.equal(warned.status, 'committed');
+    assert.equal(warned.manifest!.rows, 3);
+    assert.match(Object.values(warned.manifest!.units)[0]!.warning ?? '', /INVALID_OUTPUT: 1 of 3 rows/);
+    const off = await run('off', 'out-off');
+    assert.equal(off.status, 'committed');
+    assert.equal(Object.values(off.manifest!.units)[0]!.warning, undefined);
+  });
+
   test('output validation: NaN predictions and probabilities outside [0,1] are reported', () => {
     const ok = { prediction: Float64Array.of(0, 1), probability: Float64Array.of(0.2, 0.9), hasProbability: true };
     assert.equal(validateScores(ok), undefined);
