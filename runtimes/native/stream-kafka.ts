@@ -13,7 +13,9 @@ import type { KafkaJS as KafkaJSNamespace } from '@confluentinc/kafka-javascript
 import type { StreamSection } from '../../src/stream/config.ts';
 import type { InboundMessage, OutboundMessage } from '../../src/stream/events.ts';
 import type { ProcessedBatch } from '../../src/stream/processor.ts';
-import { CommitTracker } from '../../src/stream/commit-tracker.ts';
+import { hostname } from 'node:os';
+import process from 'node:process';
+import { CommitTracker, type TrackedBatch } from '../../src/stream/commit-tracker.ts';
 import type { StreamMetrics } from '../../src/stream/metrics.ts';
 
 type KafkaJSModule = typeof KafkaJSNamespace;
@@ -96,9 +98,13 @@ export async function startKafkaStream(
       ...(cfg.sasl ? { sasl: cfg.sasl as never } : {}),
     },
   });
+  const eos = cfg.exactlyOnce;
   const producer = kafka.producer({
     // Idempotence keeps per-key order through retries; acks from all in-sync replicas.
-    kafkaJS: { idempotent: true, acks: -1 },
+    kafkaJS: {
+      idempotent: true, acks: -1,
+      ...(eos ? { transactionalId: cfg.transactionalId ?? `omniserve-${cfg.groupId}-${hostname()}-${process.pid}` } : {}),
+    },
     'linger.ms': cfg.lingerMs,
     ...cfg.rdkafka,
   } as never);
@@ -144,7 +150,7 @@ export async function startKafkaStream(
         // group was already rebalancing can be dropped (seen on the mock cluster: the next
         // owner started before points librdkafka had reported committed), while one made
         // here, in the revoke callback, is the one the protocol provides for.
-        const last = mine.map((a) => lastCommitted.get(a.partition)).filter((p) => p !== undefined);
+        const last = eos ? [] : mine.map((a) => lastCommitted.get(a.partition)).filter((p) => p !== undefined);
         if (last.length > 0 && !stopping) {
           await consumer.commitOffsets(last.map((p) => ({ ...p })))
             .catch((e: Error) => log(`omniserve stream: commit on revoke failed: ${e.message}`));
@@ -166,6 +172,11 @@ export async function startKafkaStream(
   let committing: Promise<void> | undefined;
   let commitAgain = false;
   const commit = (): Promise<void> => {
+    // Exactly-once: offsets went into each transaction; nothing to commit here.
+    if (eos) {
+      tracker.takeCommits();
+      return Promise.resolve();
+    }
     if (committing) {
       commitAgain = true;
       return committing;
@@ -250,6 +261,57 @@ export async function startKafkaStream(
     maybeResume();
   };
 
+  type TopicMessages = { topic: string; messages: ReturnType<typeof toKafka>[] }[];
+  // Exactly-once: batches queue up in hand-off order (so per partition in offset order);
+  // one loop produces everything queued in one transaction with the input offsets it
+  // reaches, commits it, and resolves the batches. A failed transaction is aborted (its
+  // outputs never reach read_committed readers) and stops the stream.
+  const txnQueue: { tracked: TrackedBatch; topicMessages: TopicMessages; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let txnLoop = false;
+  const transact = (tracked: TrackedBatch, topicMessages: TopicMessages) => new Promise<void>((resolve, reject) => {
+    txnQueue.push({ tracked, topicMessages, resolve, reject });
+    void runTransactions();
+  });
+  async function runTransactions(): Promise<void> {
+    if (txnLoop) return;
+    txnLoop = true;
+    try {
+      while (txnQueue.length > 0) {
+        const group = txnQueue.splice(0);
+        if (fatal !== undefined) {
+          for (const g of group) g.reject(fatal);
+          continue;
+        }
+        try {
+          await producer.transaction();
+          const byTopic = new Map<string, ReturnType<typeof toKafka>[]>();
+          for (const g of group) {
+            for (const t of g.topicMessages) {
+              let list = byTopic.get(t.topic);
+              if (list === undefined) byTopic.set(t.topic, (list = []));
+              for (const m of t.messages) list.push(m);
+            }
+          }
+          if (byTopic.size > 0) await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          const offsets = new Map<number, string>();
+          for (const g of group) offsets.set(g.tracked.partition, g.tracked.nextOffset);
+          await producer.sendOffsets({
+            consumer: consumer as never,
+            topics: [{ topic: cfg.inputTopic, partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })) }],
+          });
+          await producer.commit();
+          metrics?.commits.inc();
+          for (const g of group) g.resolve();
+        } catch (e) {
+          await producer.abort().catch(() => {});
+          for (const g of group) g.reject(e);
+        }
+      }
+    } finally {
+      txnLoop = false;
+    }
+  }
+
   await consumer.run({
     partitionsConsumedConcurrently: cfg.concurrency,
     eachBatch: async ({ batch, resolveOffset }) => {
@@ -274,6 +336,7 @@ export async function startKafkaStream(
         const topicMessages = [];
         if (r.outputs.length > 0) topicMessages.push({ topic: outputTopic, messages: r.outputs.map(toKafka) });
         if (r.deadLetters.length > 0) topicMessages.push({ topic: dlqTopic, messages: r.deadLetters.map(toKafka) });
+        if (eos) return { r, acked: transact(tracked, topicMessages) };
         // sendBatch hands every message to librdkafka before its first await: issued in order.
         const acked = topicMessages.length > 0 ? producer.sendBatch({ topicMessages }) : Promise.resolve([]);
         return { r, acked };

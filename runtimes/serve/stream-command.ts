@@ -91,7 +91,7 @@ export async function streamCommand(
       io.stdout.write(JSON.stringify({
         event: 'streaming', pid: process.pid, groupId: s.groupId, inputTopic: s.inputTopic, outputTopic: s.outputTopic,
         deadLetterTopic: s.deadLetterTopic, model: `${model.name}@${model.version}`, backend: model.backend.id, partitions,
-        workers: entry.workers, ...(s.enrich ? { enrich: `${cfg.featureStore.kind} ${s.enrich.prefix}:<${s.enrich.keyField}>` } : {}),
+        workers: entry.workers, exactlyOnce: s.exactlyOnce, ...(s.enrich ? { enrich: `${cfg.featureStore.kind} ${s.enrich.prefix}:<${s.enrich.keyField}>` } : {}),
         ...(server ? { metricsUrl: `http://${s.metrics!.host === '0.0.0.0' ? '127.0.0.1' : s.metrics!.host}:${server.port}/metrics` } : {}),
       }) + '\n');
       return await runUntilSignal(stream, processor, io);

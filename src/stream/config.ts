@@ -48,6 +48,18 @@ const Stream = v.strictObject({
    * `featureStore` joins each event's features (the event's own fields win).
    */
   enrich: v.optional(v.strictObject({ keyField: Name, prefix: v.optional(Name, 'user') })),
+  /**
+   * Exactly-once: each group of scored batches is produced in one Kafka transaction together
+   * with its input offsets (read_committed consumers downstream see every event once).
+   */
+  exactlyOnce: v.optional(v.boolean(), false),
+  /**
+   * The producer's transactional.id (exactly-once only). Give each process a stable one of
+   * its own (a pod name): a restarted process then fences its dead predecessor's open
+   * transaction at once. Default: `omniserve-<groupId>-<host>-<pid>`, whose leftovers abort
+   * only after `transaction.timeout.ms`.
+   */
+  transactionalId: v.optional(Name),
   /** Output key from this event field instead of the input message's key. */
   keyField: v.optional(Name),
   /**
