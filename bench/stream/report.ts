@@ -51,9 +51,12 @@ export function renderMarkdown(res: StreamResults): string {
     '',
     '## Throughput: backlog drain',
     '',
-    `${fmtRate(s.events)} events preloaded into fresh topics, then N runner processes started together. **events/s** = outputs in the ` +
+    `N runner processes join the group on fresh, empty topics (one after the other, then 4 s for the rebalance) and are frozen ` +
+      `(SIGSTOP); the client sends ${fmtRate(s.events)} events (1,000 keys; **produced/s**: all sends acknowledged); the runners are let go ` +
+      'together (SIGCONT) and drain the backlog, with no rebalance inside the measurement and no producer competing for the cores. ' +
+      '**events/s** = outputs in the ' +
       'middle 80 % ÷ the time between the 10th and 90th percentile of their CreateTime (stamped by the runner\'s producer), so ' +
-      `process start, group join and the tail are left out. Pipe and model alternate within each of ${s.rounds} round(s); **×pipe** is ` +
+      `the ramp-up and the tail are left out. Pipe and model alternate within each of ${s.rounds} round(s); **×pipe** is ` +
       'the median over rounds of model ÷ pipe of the same round (goal ≥ 0.6).',
     '',
     row(['processes', 'model events/s', 'pipe events/s', '**×pipe**', 'per round']),
@@ -62,9 +65,9 @@ export function renderMarkdown(res: StreamResults): string {
     '',
     'Every run:',
     '',
-    row(['round', 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'wall s (start → drained)', 'outputs', 'partitions at join']),
-    row(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---']),
-    ...res.runs.map((r) => row([r.round, r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
+    row(['round', 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'produced/s', 'wall s (SIGCONT → last read)', 'outputs', 'partitions at join']),
+    row(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    ...res.runs.map((r) => row([r.round, r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), fmtRate(r.producedPerSec), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
     '',
     '## Latency at a steady rate',
     '',

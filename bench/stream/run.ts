@@ -4,19 +4,20 @@
  * runner (bench/stream/pipe.ts) in the same run; then end-to-end latency at a steady rate.
  * Writes bench/results/stream.json and stream.md.
  *
- *   node --import tsx bench/stream/run.ts [--events 50000] [--processes 1,2] [--rounds 2]
- *       [--rate 1000] [--latency-seconds 10] [--partitions 4] [--quick]
+ *   node --import tsx bench/stream/run.ts [--events 100000] [--processes 1,2] [--rounds 2]
+ *       [--rate 1000] [--latency-seconds 10] [--partitions 32] [--quick]
  *
  * One mock Kafka cluster (test/support/kafka-broker.ts: librdkafka's mock brokers, real
- * protocol on loopback, 3 brokers). Topics have 16 partitions by default because the mock
- * keeps only the newest 5 MiB of each partition: 50,000 events of ~820 bytes on 4
- * partitions would lose their oldest half before the runners read it (and 1,000 keys
- * spread them evenly). Throughput: per round, per process count, the pipe and
- * the model each get fresh topics preloaded with `--events` events (1,000 keys, fixture rows),
- * (1,000 keys), then N runners are started together and drain the backlog; events/s is measured on the
- * outputs' CreateTime (stamped by the runner's producer) over the middle 80 % of outputs, so
- * start-up and the tail are left out. Latency: one runner, events produced at `--rate`/s
- * with their send time inside, read back by a live consumer.
+ * protocol on loopback, 3 brokers). Throughput: per round, per process count, the pipe and
+ * the model each get fresh topics; N runners join the group on the empty input topic and
+ * settle, are frozen with SIGSTOP while the client sends `--events` events (1,000 keys,
+ * fixture rows), and are let go together with SIGCONT to drain that backlog: no rebalance
+ * and no producer inside the measurement. events/s is measured on the outputs' CreateTime
+ * (stamped by the runner's producer) over the middle 80 % of outputs, so the ramp-up and
+ * the tail are left out. Topics have 32 partitions because the mock keeps only the newest
+ * 5 MiB of each partition: 100,000 events of ~820 bytes on 4 partitions would lose most of
+ * their backlog before the runners read it. Latency: one runner, events produced at
+ * `--rate`/s with their send time inside, read back by a live consumer.
  * @module
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -42,12 +43,12 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     rate: { type: 'string', default: '1000' },
     'latency-seconds': { type: 'string' },
-    partitions: { type: 'string', default: '16' },
+    partitions: { type: 'string', default: '32' },
     'fetch-wait-ms': { type: 'string', default: 'default,10' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
-const EVENTS = Number(args.events ?? (args.quick ? 10_000 : 50_000));
+const EVENTS = Number(args.events ?? (args.quick ? 10_000 : 100_000));
 const PROCS = args.processes.split(',').map(Number);
 const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 2));
 const RATE = Number(args.rate);
@@ -59,6 +60,8 @@ const FETCH_WAITS = args['fetch-wait-ms'].split(',').map((s) => (s.trim() === 'd
 const BATCH_SIZE = 500;
 const LINGER_MS = 20;
 const CONCURRENCY = 4;
+/** After the last runner joined: time for the group's rebalance to finish. */
+const SETTLE_MS = 4000;
 for (const [k, v] of Object.entries({ EVENTS, ROUNDS, RATE, LAT_SECONDS, PARTITIONS })) if (!(v > 0) || !Number.isInteger(v)) throw new Error(`${k}: expected a positive integer`);
 if (!PROCS.every((n) => n > 0 && Number.isInteger(n))) throw new Error('--processes: expected positive integers, e.g. 1,2');
 
@@ -69,14 +72,15 @@ type Mode = 'pipe' | 'model';
 
 async function startRunner(mode: Mode, config: string): Promise<{ proc: ManagedProcess; partitions: number[] }> {
   if (mode === 'model') {
-    const { proc, line } = await startStream(config);
+    // Generous: on a loaded 2-core machine a cold start plus the group join can take a while.
+    const { proc, line } = await startStream(config, 180_000);
     return { proc, partitions: line['partitions'] as number[] };
   }
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['OMNISERVE_KAFKA_BROKERS'];
   const proc = await spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/stream/pipe.ts'), '--config', config], { cwd: ROOT, env, name: 'pipe' });
   try {
-    const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), 60_000);
+    const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), 180_000);
     return { proc, partitions: (JSON.parse(line) as { partitions: number[] }).partitions };
   } catch (e) {
     await proc.stop({ signal: 'SIGKILL' });
@@ -123,11 +127,23 @@ async function main(): Promise<void> {
         for (const mode of ['pipe', 'model'] as const) {
           const name = `t${round}-${mode}-${procs}`;
           await topics(name);
-          for (let i = 0; i < EVENTS; i += 5000) await producer.send({ topic: `${name}-in`, messages: payloads.slice(i, i + 5000) });
-          const config = writeConfig(broker.bootstrapServers, name, { batchSize: BATCH_SIZE, lingerMs: LINGER_MS, concurrency: CONCURRENCY });
+          // A long session timeout: the runners are stopped (SIGSTOP) while the backlog goes in.
+          const rdkafka = { 'session.timeout.ms': 30_000, 'heartbeat.interval.ms': 1000 };
+          const config = writeConfig(broker.bootstrapServers, name, { batchSize: BATCH_SIZE, lingerMs: LINGER_MS, concurrency: CONCURRENCY, rdkafka });
           const out = await reader(`${name}-out`);
+          // The runners join the group on the empty topic and settle (no rebalance inside the
+          // measurement), are frozen with SIGSTOP while the client sends the events (no
+          // producer competing for the cores), and are let go together with SIGCONT.
+          const runners = [];
+          for (let k = 0; k < procs; k++) runners.push(await startRunner(mode, config));
+          if (procs > 1) await sleep(SETTLE_MS);
+          for (const r of runners) r.proc.child.kill('SIGSTOP');
+          const t0p = Date.now();
+          await Promise.all(Array.from({ length: Math.ceil(EVENTS / 5000) }, (_, c) =>
+            producer.send({ topic: `${name}-in`, messages: payloads.slice(c * 5000, (c + 1) * 5000) })));
+          const producedPerSec = Math.round(EVENTS / ((Date.now() - t0p) / 1000));
           const started = Date.now();
-          const runners = await Promise.all(Array.from({ length: procs }, () => startRunner(mode, config)));
+          for (const r of runners) r.proc.child.kill('SIGCONT');
           let wallSeconds: number;
           try {
             const deadline = Date.now() + 300_000;
@@ -151,13 +167,13 @@ async function main(): Promise<void> {
           const t10 = percentile(ts, 10);
           const t90 = percentile(ts, 90);
           const r: ThroughputRun = {
-            mode, processes: procs, round, events: EVENTS,
+            mode, processes: procs, round, events: EVENTS, producedPerSec,
             eventsPerSec: Math.round((0.8 * ts.length) / Math.max(0.001, (t90 - t10) / 1000)),
             eventsPerSecAll: Math.round(ts.length / Math.max(0.001, (ts[ts.length - 1]! - ts[0]!) / 1000)),
             wallSeconds: Math.round(wallSeconds * 10) / 10, partitions: runners.map((x) => x.partitions), outputs: outs.length,
           };
           runs.push(r);
-          log(`${name}: ${r.eventsPerSec} events/s (middle 80%), ${r.eventsPerSecAll} over all outputs, wall ${r.wallSeconds} s, partitions ${JSON.stringify(r.partitions)}, ${r.outputs} outputs`);
+          log(`${name}: ${r.eventsPerSec} events/s (middle 80%), ${r.eventsPerSecAll} over all outputs, produced at ${producedPerSec}/s, wall ${r.wallSeconds} s, partitions ${JSON.stringify(r.partitions)}, ${r.outputs} outputs`);
         }
       }
     }

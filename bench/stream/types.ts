@@ -13,11 +13,13 @@ export interface ThroughputRun {
   readonly processes: number;
   readonly round: number;
   readonly events: number;
+  /** How fast the benchmark's producer put the events in (all sends acknowledged, runners frozen). */
+  readonly producedPerSec: number;
   /** Outputs ÷ (10th → 90th percentile of output CreateTime), × 0.8. */
   readonly eventsPerSec: number;
   /** Outputs ÷ (first → last output CreateTime). */
   readonly eventsPerSecAll: number;
-  /** Process start → last output acknowledged (start-up and group join included). */
+  /** Runners let go (SIGCONT) → last output read back. */
   readonly wallSeconds: number;
   /** Each process's partitions at join. */
   readonly partitions: number[][];
