@@ -31,7 +31,8 @@ after(async () => {
 });
 
 async function score(file: string, outDir: string, copyColumns: boolean, extra: Partial<UnitSettings> = {}) {
-  const s: UnitSettings = { runId: 'splice-run-0001', timestamp: new Date(1_700_000_000_000).toISOString(), outDir, batchSize: 1000, validation: 'fail', compression: 'SNAPPY', copyColumns, ...extra };
+  // batchSize below the row-group size: the copy path infers over views of one tensor.
+  const s: UnitSettings = { runId: 'splice-run-0001', timestamp: new Date(1_700_000_000_000).toISOString(), outDir, batchSize: 100, validation: 'fail', compression: 'SNAPPY', copyColumns, ...extra };
   const runner = new UnitRunner(model, featureInput(model), host, s);
   const units = planUnits(file, parquetMetadata(new Uint8Array(readFileSync(file)).buffer), 1 << 20);
   const results = await Promise.all(units.map((u) => runner.run(u)));
@@ -85,4 +86,20 @@ test('copy path: a null feature value fails the unit naming the file row and col
   await runner.close();
   assert.equal(r.error?.code, 'INVALID_FEATURE_VALUE');
   assert.match(r.error!.message, /row 2: column "mean_area" is null/);
+});
+
+test('copy path: OPTIONAL float features without nulls (definition levels skipped) score like Model.predict', async () => {
+  const dir = tempDir(); dirs.push(dir);
+  const ids = RECORDS.map((_, i) => i).slice(0, 300);
+  const cols: Record<string, arrow.Vector> = { id: arrow.makeVector(BigInt64Array.from(ids, BigInt)) };
+  for (const f of FEATURES) cols[f] = arrow.vectorFromArray(ids.map((i) => RECORDS[i]![f]!), new arrow.Float64());
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'in'), { recursive: true });
+  const file = join(dir, 'in/o.parquet');
+  writeFileSync(file, pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table(cols), 'stream')), new pw.WriterPropertiesBuilder().setMaxRowGroupSize(128).setDictionaryEnabled(false).setCompression(pw.Compression.SNAPPY).build()));
+  assert.equal(parquetMetadata(new Uint8Array(readFileSync(file)).buffer).schema.find((e) => e.name === 'mean_area')!.repetition_type, 'OPTIONAL');
+  const rows = await score(file, join(dir, 'out'), true);
+  const expected = await model.predict(ids.map((i) => RECORDS[i]!));
+  assert.equal(rows.length, ids.length);
+  for (const r of rows) assert.equal(r['prediction'], expected[Number(r['id'])]!.prediction);
 });
