@@ -142,9 +142,9 @@ Reproduce: \`node --import tsx bench/batch/run.ts --rows ${rows} --files ${files
 ## Where the time goes (this run)
 
 Per 131,072-row unit, inside one worker thread, median over the run's ${stageUnits} units
-(from the manifest's per-unit timings): read (the row group's bytes in one ranged read, the 30 feature
-columns decoded from them by hyparquet) ${stage('read')} ms,
-score (float32 tensor from the columns + \`model.infer\` on 1 thread + column-wise
+(from the manifest's per-unit timings): read (the row group's bytes in one ranged read; the 30 feature
+columns are typed-array views of their PLAIN pages in them) ${stage('read')} ms, score (row-major float32
+tensor filled from the columns in cache-sized blocks + \`model.infer\` on 1 thread + column-wise
 post-processing) ${stage('score')} ms, of which \`model.infer\` ${stage('infer')} ms, encode (the 4 new columns by parquet-wasm + the input's column
 chunks copied byte for byte + footer) ${stage('encode')} ms, write (temporary file + rename) ${stage('write')} ms.
 From the spawn to the first finished unit (process start, planning, worker threads loading modules and the model, one unit): ${startSecs.toFixed(1)} s of the ${e2eSecs.toFixed(1)} s.
@@ -154,10 +154,13 @@ figures move with it; the ratio compares with raw inference measured just before
 ## The pipeline, and the Parquet library
 
 A unit that is a whole row group written as one file (the common case) is read with one
-ranged read of the row group's bytes; the columns scoring needs are decoded from them by
-hyparquet into typed arrays (zero-copy Arrow vectors), scored column-wise (no per-row
-objects), and the output file is the input's column chunks copied byte for byte plus the new
-columns encoded by parquet-wasm (Rust's parquet crate in WebAssembly). Other units (part of
+ranged read of the row group's bytes; float feature columns stored PLAIN (uncompressed or
+Snappy) are used as typed-array views of their pages, other columns scoring needs are
+decoded by hyparquet (zero-copy Arrow vectors); the tensor is filled from the columns in
+cache-sized blocks; outputs are post-processed
+column-wise (no per-row objects), and the output file is the input's column chunks copied
+byte for byte plus the new columns encoded by parquet-wasm (Rust's parquet crate in
+WebAssembly). Other units (part of
 a row group, rows dropped by the watermark, several partition values) are decoded and
 re-encoded whole by parquet-wasm (read through a \`Blob\`: memory bounded by the unit).
 \`node --import tsx bench/batch/profile.ts\` times each stage beside the first version's

@@ -1,33 +1,38 @@
 /**
  * The fast path for the usual feature column: FLOAT or DOUBLE, REQUIRED (or OPTIONAL with
- * no nulls), PLAIN-encoded, uncompressed or Snappy, no dictionary. Its pages are read straight from the row group's
- * bytes into one column of the row-major input tensor: no decoded column in between, no
- * second pass. Anything else answers false and the caller decodes the column generally.
+ * no nulls), PLAIN-encoded, uncompressed or Snappy, no dictionary. Its values are typed-array
+ * views of its pages in the row group's bytes (one copy when there are several pages or they
+ * are compressed): no decoder in between. Anything else answers undefined and the caller
+ * decodes the column generally.
  * @module
  */
 import type { ColumnChunk, SchemaElement } from 'hyparquet';
 import { snappyUncompress } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 
-/** A value that is not a finite number, where it is. */
-export interface BadValue {
-  readonly row: number;
-  readonly value: number;
+/**
+ * The `rows` values of `chunk` as one typed array (a view of the page when the chunk is one
+ * aligned uncompressed page, else one copy). `bytes` holds the file's range starting at
+ * `base`. undefined when the chunk is not of the simple kind.
+ */
+export function plainValues(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number): Float32Array | Float64Array | undefined {
+  const got = pages(bytes, base, chunk, element, rows);
+  if (!got) return undefined;
+  if (got.length === 1) return got[0]!;
+  const out = got[0] instanceof Float32Array ? new Float32Array(rows) : new Float64Array(rows);
+  let o = 0;
+  for (const p of got) { out.set(p, o); o += p.length; }
+  return out;
 }
 
-/**
- * Writes the `rows` values of `chunk` into `out[r * width + j]`. `bytes` holds the file's
- * range starting at `base`. Returns false (nothing usable written) when the chunk is not of
- * the simple kind; throws `bad(...)` for a NaN or infinite value.
- */
-export function fillColumn(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number,
-  out: Float32Array | Float64Array, j: number, width: number, bad: (b: BadValue) => Error): boolean {
+function pages(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number): (Float32Array | Float64Array)[] | undefined {
   const md = chunk.meta_data;
-  if (!md || (md.type !== 'FLOAT' && md.type !== 'DOUBLE') || (element.repetition_type !== 'REQUIRED' && element.repetition_type !== 'OPTIONAL')) return false;
+  if (!md || (md.type !== 'FLOAT' && md.type !== 'DOUBLE') || (element.repetition_type !== 'REQUIRED' && element.repetition_type !== 'OPTIONAL')) return undefined;
   const optional = element.repetition_type === 'OPTIONAL';
-  if (md.codec !== 'UNCOMPRESSED' && md.codec !== 'SNAPPY') return false;
-  if (md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n) return false;
-  if (Number(md.num_values) !== rows) return false;
+  if (md.codec !== 'UNCOMPRESSED' && md.codec !== 'SNAPPY') return undefined;
+  if (md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n) return undefined;
+  if (Number(md.num_values) !== rows) return undefined;
+  const out: (Float32Array | Float64Array)[] = [];
   const size = md.type === 'FLOAT' ? 4 : 8;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const reader = { view, offset: Number(md.data_page_offset) - base };
@@ -40,20 +45,20 @@ export function fillColumn(bytes: Uint8Array, base: number, chunk: ColumnChunk, 
     let values: Uint8Array;
     let n: number;
     if (header.type === 'DATA_PAGE' && header.data_page_header) {
-      if (header.data_page_header.encoding !== 'PLAIN') return false;
+      if (header.data_page_header.encoding !== 'PLAIN') return undefined;
       n = header.data_page_header.num_values;
       const page = bytes.subarray(start, start + header.compressed_page_size);
       values = md.codec === 'SNAPPY' ? uncompress(page, header.uncompressed_page_size) : page;
       if (optional) {
         // Definition levels first (RLE, 4-byte length): usable only as one run of 1s (no nulls).
-        if (header.data_page_header.definition_level_encoding !== 'RLE' || values.byteLength < 4) return false;
+        if (header.data_page_header.definition_level_encoding !== 'RLE' || values.byteLength < 4) return undefined;
         const len = values[0]! | (values[1]! << 8) | (values[2]! << 16) | (values[3]! << 24);
-        if (!allOnes(values.subarray(4, 4 + len), n)) return false;
+        if (!allOnes(values.subarray(4, 4 + len), n)) return undefined;
         values = values.subarray(4 + len);
       }
     } else if (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2) {
       const h = header.data_page_header_v2;
-      if (h.encoding !== 'PLAIN' || h.num_nulls) return false;
+      if (h.encoding !== 'PLAIN' || h.num_nulls) return undefined;
       n = h.num_values;
       const levels = h.definition_levels_byte_length + h.repetition_levels_byte_length;
       const page = bytes.subarray(start + levels, start + header.compressed_page_size);
@@ -61,22 +66,17 @@ export function fillColumn(bytes: Uint8Array, base: number, chunk: ColumnChunk, 
     } else if (header.type === 'INDEX_PAGE') {
       continue;
     } else {
-      return false;
+      return undefined;
     }
-    if (values.byteLength < n * size || row + n > rows) return false;
+    if (values.byteLength < n * size || row + n > rows) return undefined;
     // Little-endian values: a typed-array view when aligned, a copy when not.
     const aligned = (values.byteOffset % size) === 0;
-    const src = size === 4
+    out.push(size === 4
       ? (aligned ? new Float32Array(values.buffer, values.byteOffset, n) : new Float32Array(values.slice(0, n * 4).buffer))
-      : (aligned ? new Float64Array(values.buffer, values.byteOffset, n) : new Float64Array(values.slice(0, n * 8).buffer));
-    for (let i = 0, o = row * width + j; i < n; i++, o += width) {
-      const x = src[i]!;
-      if (!(x - x === 0)) throw bad({ row: row + i, value: x });
-      out[o] = x;
-    }
+      : (aligned ? new Float64Array(values.buffer, values.byteOffset, n) : new Float64Array(values.slice(0, n * 8).buffer)));
     row += n;
   }
-  return row === rows;
+  return row === rows ? out : undefined;
 }
 
 /** Whether RLE/bit-packed levels of bit width 1 are a single RLE run of at least `n` ones. */

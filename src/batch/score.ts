@@ -82,29 +82,6 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
 }
 
 /**
- * Scores a row-major tensor of `rows` × features already filled (and checked), in calls of
- * `batchSize` rows over views of it.
- */
-export async function scoreTensor(model: Model, fi: FeatureInput, data: Float32Array | Float64Array, rows: number, batchSize: number): Promise<Scores> {
-  const prediction = new Float64Array(rows);
-  const probability = new Float64Array(rows);
-  const width = fi.features.length;
-  const plan = planOutputs(model.metadata.outputs, model.config);
-  let hasProbability = false;
-  let inferMs = 0;
-  for (let start = 0; start < rows; start += batchSize) {
-    const n = Math.min(batchSize, rows - start);
-    const view = n === rows ? data : data.subarray(start * width, (start + n) * width);
-    const ti = performance.now();
-    const out = await model.infer({ [fi.input]: { dtype: fi.dtype, data: view, dims: [n, width] } });
-    inferMs += performance.now() - ti;
-    const has = postColumns(plan, out, n, prediction, probability, start) ?? fromResults(model.results(out, n), prediction, probability, start);
-    if (start === 0) hasProbability = has;
-  }
-  return { prediction, probability, hasProbability, inferMs };
-}
-
-/**
  * `model.results(out, n)`'s prediction and probability, computed column-wise into
  * `prediction`/`probability` at `at` with the same arithmetic; returns whether the model
  * gives probabilities, or undefined for a post-processing it does not know (the caller

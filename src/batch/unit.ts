@@ -15,8 +15,8 @@ import { toWatermark, type WorkUnit } from './plan.ts';
 import type { EnrichSpec } from './config.ts';
 import { enrichKey, enrichTable } from './enrich.ts';
 import type { FeatureStore } from '../features/types.ts';
-import { scoreColumns, scoreTensor, validateScores, type FeatureInput } from './score.ts';
-import { fillColumn, type BadValue } from './plain-pages.ts';
+import { scoreColumns, validateScores, type FeatureInput } from './score.ts';
+import { plainValues } from './plain-pages.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
 
 /** File access a unit needs. `writeAtomic` must leave either the old file or the whole new one. */
@@ -127,20 +127,19 @@ export class UnitRunner {
     const [lo] = rowGroupRange(group);
     const rgBytes = copyable ? await input.file.slice(...rowGroupRange(group)) : undefined;
     const total = unit.rowEnd - unit.rowStart;
-    // Whole row group, no watermark: float features go from their pages straight into the tensor.
-    const width = this.fi.features.length;
-    const tensor = rgBytes && !wm ? (this.fi.dtype === 'float32' ? new Float32Array(total * width) : new Float64Array(total * width)) : undefined;
-    const filled = new Set<string>();
-    if (tensor) {
-      const bytes = new Uint8Array(rgBytes!);
-      this.fi.features.forEach((f, j) => {
-        if (enrich?.fields.includes(f)) return;
+    // Whole row group, no watermark: float features are views of their pages, no decoder.
+    const direct = new Map<string, Float32Array | Float64Array>();
+    if (rgBytes && !wm) {
+      const bytes = new Uint8Array(rgBytes);
+      for (const f of this.fi.features) {
+        if (enrich?.fields.includes(f)) continue;
         const k = input.metadata.schema.findIndex((e, i) => i > 0 && e.name === f);
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
-        const bad = (b: BadValue) => Errors.INVALID_FEATURE_VALUE(`row ${unit.rowStart + b.row}: column "${f}" is ${b.value}; features must be finite numbers`, { row: unit.rowStart + b.row, feature: f });
-        if (k > 0 && chunk && fillColumn(bytes, lo, chunk, input.metadata.schema[k]!, total, tensor, j, width, bad)) filled.add(f);
-      });
+        const values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total) : undefined;
+        if (values) direct.set(f, values);
+      }
     }
+    const filled = new Set(direct.keys());
     const decode = needed.filter((c) => !filled.has(c));
     let table = rgBytes ? (decode.length ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, total, rgBytes, lo, input.file.byteLength, decode)
       .catch(() => input.source.read(rg, offset, total, decode)) // an encoding hyparquet lacks
@@ -172,7 +171,8 @@ export class UnitRunner {
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
     const t1 = performance.now();
     const cols = this.fi.features.map((f) => {
-      if (filled.has(f)) return undefined;
+      const d = direct.get(f);
+      if (d) return d;
       const v = table.getChild(f)!;
       const nul = firstNull(v);
       if (nul >= 0) {
@@ -183,21 +183,7 @@ export class UnitRunner {
       if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; features must be numbers`, { feature: f });
       return values;
     });
-    let scores;
-    if (tensor) {
-      // The columns not filled from their pages (enriched, or not plain floats) go in now.
-      cols.forEach((c, j) => {
-        if (!c) return;
-        for (let r = 0, o = j; r < rows; r++, o += width) {
-          const x = c[r]!;
-          if (!(x - x === 0)) throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(r)}: column "${this.fi.features[j]}" is ${x}; features must be finite numbers`, { row: fileRow(r), feature: this.fi.features[j] });
-          tensor[o] = x;
-        }
-      });
-      scores = await scoreTensor(this.model, this.fi, tensor, rows, this.s.batchSize);
-    } else {
-      scores = await scoreColumns(this.model, this.fi, cols as ArrayLike<number>[], rows, this.s.batchSize, kept ? 0 : unit.rowStart);
-    }
+    const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart);
     const report = this.s.validation === 'off' ? undefined : validateScores(scores, kept ? 0 : unit.rowStart);
     if (report && this.s.validation === 'fail') throw Errors.INVALID_OUTPUT(report);
     const t2 = performance.now();
