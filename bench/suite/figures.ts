@@ -125,35 +125,32 @@ function batch(j: Json): Figure[] {
   });
 }
 
-/** bench/stream: events/s end to end against a no-op consume → produce pipe with the same client. */
+/** bench/stream: events/s of the model pipeline against the no-op consume → produce pipe of the same round. */
 function stream(j: Json): Figure[] {
-  const out: Figure[] = [];
-  for (const r of j.figures ?? j.results ?? j.runs ?? []) {
-    const value = r.eventsPerSec ?? r.eventsPerSecond ?? r.value;
-    const base = r.baselineEventsPerSec ?? r.noopEventsPerSec ?? r.pipeEventsPerSec ?? r.baselineValue;
-    out.push(...fig({
-      scenario: 'stream', runtime: r.runtime ?? r.host ?? 'node', backend: r.backend ?? 'auto',
-      case: r.case ?? `${r.processes ?? 1} process${(r.processes ?? 1) === 1 ? '' : 'es'}`,
-      metric: 'events/s end to end', unit: 'events/s', value, baseline: 'no-op consume → produce pipe', baselineValue: base,
-      goalRatio: j.goals?.ratio ?? 0.6, p50Ms: r.latencyMs?.p50 ?? r.p50Ms, p99Ms: r.latencyMs?.p99 ?? r.p99Ms,
-    }));
-  }
-  return out;
+  const runs: Json[] = j.runs ?? [];
+  const latency = (processes: number) => (j.latency ?? []).find((l: Json) => l.mode === 'model' && l.processes === processes && l.fetchWaitMs == null);
+  return runs.filter((r) => r.mode === 'model').flatMap((r) => {
+    const pipe = runs.find((x) => x.mode === 'pipe' && x.processes === r.processes && x.round === r.round);
+    const lat = latency(r.processes);
+    return fig({
+      scenario: 'stream', runtime: 'node', backend: 'auto', case: `${r.processes} process${r.processes === 1 ? '' : 'es'}`,
+      metric: 'events/s end to end', unit: 'events/s', value: r.eventsPerSec, baseline: 'no-op consume → produce pipe', baselineValue: pipe?.eventsPerSec,
+      goalRatio: j.goals?.ratio ?? 0.6, p50Ms: lat?.endToEndMs?.p50, p99Ms: lat?.endToEndMs?.p99,
+      ...(r.outputs !== undefined && r.events !== undefined && r.outputs < r.events ? { flagged: `${r.events - r.outputs} events without output` } : {}),
+    });
+  });
 }
 
-/** bench/browser: rows/s in headless Chromium against the same model in Node (bench/core's raw run). */
+/** bench/browser: rows/s in headless Chromium against the same model and batch in Node (onnxruntime-node CPU). */
 function browser(j: Json): Figure[] {
-  const out: Figure[] = [];
-  for (const r of j.figures ?? j.results ?? j.rows ?? []) {
-    const value = r.rowsPerSec ?? r.browserRowsPerSec ?? r.value;
-    const base = r.nodeRowsPerSec ?? r.baselineRowsPerSec ?? r.baselineValue;
-    out.push(...fig({
-      scenario: 'browser', runtime: r.runtime ?? 'chromium', backend: r.backend ?? 'web-wasm', case: r.case ?? `${r.model} ×${r.batch}`,
-      metric: 'rows/s in the page', unit: 'rows/s', value, baseline: r.baseline ?? 'Node, same model and batch', baselineValue: base,
-      p50Ms: r.latencyMs?.p50 ?? r.p50Ms, p99Ms: r.latencyMs?.p99 ?? r.p99Ms,
-    }));
-  }
-  return out;
+  const paths: Json[] = j.paths ?? [];
+  const node = paths.find((p) => p.path === 'node:native-cpu');
+  return paths.filter((p) => String(p.path).startsWith('chromium:') && !p.error).flatMap((p) =>
+    Object.entries<Json>(p.cells ?? {}).flatMap(([cell, c]) => fig({
+      scenario: 'browser', runtime: 'chromium', backend: p.backend, case: cell.replace('×', ' ×'),
+      metric: 'rows/s in the page', unit: 'rows/s', value: c.rowsPerSec, baseline: 'Node, onnxruntime-node CPU', baselineValue: node?.cells?.[cell]?.rowsPerSec,
+      p50Ms: c.p50, p99Ms: c.p99,
+    })));
 }
 
 /** Reads one scenario's results file into figures. */
@@ -190,11 +187,11 @@ export function fold(figures: readonly Figure[]): FoldedFigure[] {
 }
 
 /**
- * The figures of the headline chart: every one the issues set a goal on, bench/core at one
- * representative case per host × backend (digits ×64), and the scenarios without goals whole.
+ * The figures of the headline chart: every one the issues set a goal on, and one
+ * representative case of the others: bench/core and bench/browser at batch 64, async whole.
  */
 export function headline(figures: readonly FoldedFigure[]): FoldedFigure[] {
   return figures.filter((f) => f.goalRatio !== undefined
     || (f.scenario === 'core' && f.case === 'digits ×64')
-    || f.scenario === 'async' || f.scenario === 'browser');
+    || f.scenario === 'async' || (f.scenario === 'browser' && f.case.endsWith('×64')));
 }

@@ -7,6 +7,11 @@
  *
  *   node --import tsx bench/suite/run.ts [--scenario core,realtime,async,stream,batch,browser]
  *       [--runtime node,bun,deno,workerd] [--backend native-cpu,web-wasm,...] [--quick] [--repeat N]
+ *       [--collect]
+ *
+ * `--collect` runs nothing: it reads the scenarios' current bench/results/<scenario>.json
+ * (each one run, as its own report says how and when it was made) and writes the suite's
+ * files from them, e.g. after running the scenarios one by one at full length.
  *
  * Progress: a bar on a terminal (scenario, run, elapsed, the scenario's last log line),
  * plain lines otherwise. Each scenario's own output goes to .tmp/bench/suite/<scenario>-<n>.log,
@@ -40,6 +45,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     repeat: { type: 'string' },
     help: { type: 'boolean', default: false },
+    collect: { type: 'boolean', default: false },
   },
 });
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -55,7 +61,7 @@ const scenarios = list(args.scenario) as Scenario[];
 for (const s of scenarios) if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}": expected ${SCENARIOS.join(', ')}`);
 const runtimes = list(args.runtime);
 for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) fail(`unknown runtime "${r}": expected ${RUNTIMES.join(', ')}`);
-const repeat = Number(args.repeat ?? (args.quick ? 1 : 3));
+const repeat = args.collect ? 1 : Number(args.repeat ?? (args.quick ? 1 : 3));
 if (!Number.isInteger(repeat) || repeat < 1) fail('--repeat must be a positive integer');
 const sel = { runtimes, backends: list(args.backend), quick: args.quick };
 
@@ -66,7 +72,14 @@ const loadBefore = os.loadavg();
 const t0 = performance.now();
 const elapsed = () => Math.round((performance.now() - t0) / 1000);
 
-const plans = scenarios.map((s) => ({ scenario: s, plan: plan(s, sel) }));
+const plans = scenarios.map((s) => ({ scenario: s, plan: args.collect ? collected(s) : plan(s, sel) }));
+
+/** `--collect`: the scenario's results file as it is, one run. */
+function collected(s: Scenario): ReturnType<typeof plan> {
+  return existsSync(join(RESULTS, `${s}.json`))
+    ? { run: true, script: `bench/${s}/run.ts`, args: [], runtimes: [] }
+    : { run: false, why: `no bench/results/${s}.json to collect` };
+}
 const steps = plans.filter((p) => p.plan.run).length * repeat;
 for (const note of unsupported(sel)) say(`note: ${note}`);
 for (const p of plans) if (!p.plan.run) say(`skip ${p.scenario}: ${p.plan.why}`);
@@ -125,8 +138,8 @@ for (const { scenario, plan: p } of plans) {
     const log = join(WORK, `${scenario}-${n}.log`);
     const resultsFile = join(RESULTS, `${scenario}.json`);
     const s0 = performance.now();
-    const before = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : undefined;
-    const code = await runScript(p.script, p.args, log, label);
+    const before = existsSync(resultsFile) && !args.collect ? readFileSync(resultsFile, 'utf8') : undefined;
+    const code = args.collect ? 0 : await runScript(p.script, p.args, log, label);
     const seconds = Math.round((performance.now() - s0) / 100) / 10;
     const after = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : undefined;
     if (code !== 0 || after === undefined || after === before) {
@@ -143,9 +156,23 @@ for (const { scenario, plan: p } of plans) {
     if (!bar) say(`[${elapsed()}s] ${scenario} run ${n}/${repeat}: ${runs.at(-1)!.error ?? `${runs.at(-1)!.figures} figures`} (${seconds} s)`);
   }
   const ok = runs.filter((r) => !r.error).length;
-  outcomes.push({ scenario, status: ok === runs.length ? 'ok' : ok > 0 ? 'partial' : 'failed', runs, runtimes: p.runtimes, command: `node --import tsx ${p.script} ${p.args.join(' ')}`.trim() });
+  const made = args.collect ? collectedCommand(scenario) : undefined;
+  outcomes.push({
+    scenario, status: ok === runs.length ? 'ok' : ok > 0 ? 'partial' : 'failed', runs, runtimes: p.runtimes,
+    command: made ?? `node --import tsx ${p.script} ${p.args.join(' ')}`.trim(),
+  });
 }
 bar?.stop();
+
+/** The command and date a collected results file records (its own `command`, `date`). */
+function collectedCommand(s: Scenario): string {
+  try {
+    const j = JSON.parse(readFileSync(join(RESULTS, `${s}.json`), 'utf8')) as { command?: string; date?: string };
+    return `collected bench/results/${s}.json${j.date ? ` of ${j.date}` : ''}${j.command ? `, made by: ${j.command}` : ''}`;
+  } catch {
+    return `collected bench/results/${s}.json`;
+  }
+}
 
 const folded = fold(figures);
 const command = ['omniserve bench', ...process.argv.slice(2)].join(' ');

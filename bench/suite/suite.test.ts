@@ -54,6 +54,21 @@ describe('bench suite', () => {
     assert.equal(batch[0]!.goalRatio, 0.5);
   });
 
+  test('stream and browser results: each model run against the pipe of its round, each page cell against Node\'s', () => {
+    const stream = EXTRACT.stream!({ runs: [
+      { mode: 'pipe', processes: 1, round: 1, eventsPerSec: 20000 }, { mode: 'model', processes: 1, round: 1, eventsPerSec: 15000, events: 10, outputs: 10 },
+      { mode: 'pipe', processes: 1, round: 2, eventsPerSec: 10000 }, { mode: 'model', processes: 1, round: 2, eventsPerSec: 9000, events: 10, outputs: 9 },
+    ], latency: [{ mode: 'model', processes: 1, fetchWaitMs: null, endToEndMs: { p50: 5, p99: 9 } }] });
+    assert.deepEqual(stream.map((f) => [f.case, f.ratio, f.goalRatio, f.p99Ms, f.flagged]), [
+      ['1 process', 0.75, 0.6, 9, undefined], ['1 process', 0.9, 0.6, 9, '1 events without output']]);
+    const browser = EXTRACT.browser!({ paths: [
+      { path: 'chromium:web-wasm', backend: 'web-wasm', cells: { 'digits×64': { rowsPerSec: 500, p50: 1, p99: 2 } } },
+      { path: 'chromium:web-webgpu', backend: 'web-webgpu', error: 'no adapter', cells: {} },
+      { path: 'node:native-cpu', backend: 'native-cpu', cells: { 'digits×64': { rowsPerSec: 1000 } } },
+    ] });
+    assert.deepEqual(browser.map((f) => [f.runtime, f.backend, f.case, f.ratio]), [['chromium', 'web-wasm', 'digits ×64', 0.5]]);
+  });
+
   test('repeated runs fold into min / median / max; the goal is judged on the median and never met when flagged', () => {
     const runs = [realtimeRun(10000, 20000), realtimeRun(14000, 20000), realtimeRun(8000, 20000)].flatMap((j) => EXTRACT.realtime!(j));
     const folded = fold(runs);
