@@ -1,7 +1,8 @@
 /**
  * `omniserve stream` through broker failures on the mock Kafka cluster: a broker that
- * leads partitions goes down for a few seconds mid-run and comes back; the stream carries
- * on by itself and every event ends up scored.
+ * leads partitions goes down for a few seconds mid-run and comes back, and retriable
+ * request errors are injected into produce, fetch and commit; the stream carries on by
+ * itself and every event ends up scored.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -43,6 +44,29 @@ describe('omniserve stream through broker faults', () => {
       await until(() => ids() >= n, 60_000, () => `${ids()} of ${n} event ids after the outage\n${proc.outputTail()}`);
       assert.deepEqual(await proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, proc.outputTail());
       console.log(`# stream faults: ${atDown} outputs when broker 1 went down, ${reader.got['bd-out']!.length} for ${n} events in all`);
+    } finally {
+      await proc.stop({ signal: 'SIGKILL' });
+      await reader.stop();
+    }
+  });
+
+  test('injected request errors on produce, fetch and commit: retried, nothing lost', { timeout: 60_000 }, async () => {
+    for (const t of ['re-in', 're-out', 're-dlq']) await broker.createTopic(t, 4);
+    const n = 5_000;
+    const reader = await collect(kafka, ['re-out'], 're-reader');
+    await produce(kafka, 're-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: JSON.stringify(event(i)) })));
+    const { proc } = await startStream(writeConfig(broker.bootstrapServers, 're', { batchSize: 50, lingerMs: 30 }));
+    try {
+      await until(() => reader.got['re-out']!.length >= 500, 30_000, () => proc.outputTail());
+      // NOT_LEADER_OR_FOLLOWER (6), REQUEST_TIMED_OUT (7), COORDINATOR_NOT_AVAILABLE (15),
+      // NOT_COORDINATOR (16): the retriable kind a rolling restart produces.
+      await broker.pushRequestErrors(0, [6, 7, 6, 7, 6]);
+      await broker.pushRequestErrors(1, [6, 6, 7]);
+      await broker.pushRequestErrors(8, [15, 16, 15]);
+      const ids = () => new Set(reader.got['re-out']!.map((g) => parse(g).event_id)).size;
+      await until(() => ids() >= n, 45_000, () => `${ids()} of ${n} event ids\n${proc.outputTail()}`);
+      assert.ok(!proc.hasExited(), proc.outputTail());
+      assert.deepEqual(await proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, proc.outputTail());
     } finally {
       await proc.stop({ signal: 'SIGKILL' });
       await reader.stop();

@@ -47,6 +47,11 @@ export interface KafkaBroker {
   setRtt(id: number, ms: number): Promise<void>;
   /** Moves the leader of `topic`/`partition` to broker `id`. */
   setLeader(topic: string, partition: number, id: number): Promise<void>;
+  /**
+   * Fails the next requests of one type across the cluster with these Kafka error codes,
+   * one request per code, in order (`apiKey` 0 Produce, 1 Fetch, 8 OffsetCommit, …).
+   */
+  pushRequestErrors(apiKey: number, errors: readonly number[]): Promise<void>;
   /** Sends a raw mock-broker command line (see mock-broker.c). */
   command(line: string): Promise<void>;
   /** Shuts the cluster down and waits for the process to exit. */
@@ -176,6 +181,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     brokerDown: (id) => command(`broker_down ${id}`),
     brokerUp: (id) => command(`broker_up ${id}`),
     setRtt: (id, ms) => command(`rtt ${id} ${ms}`),
+    async pushRequestErrors(apiKey, errors) {
+      if (errors.length === 0 || errors.length > 32 || ![apiKey, ...errors].every(Number.isInteger)) {
+        throw new RangeError('pushRequestErrors: an integer api key and 1-32 integer error codes');
+      }
+      return command(`errors ${apiKey} ${errors.join(' ')}`);
+    },
     async setLeader(topic, partition, id) {
       if (!TOPIC_NAME.test(topic)) throw new Error(`invalid topic name: ${JSON.stringify(topic)}`);
       return command(`leader ${topic} ${partition} ${id}`);

@@ -14,6 +14,10 @@
  *     rtt ID MS                             add latency to a broker
  *     leader TOPIC PARTITION ID             move a partition leader
  *     coordinator group|transaction KEY ID  pin a coordinator
+ *     errors APIKEY ERR [ERR...]            fail the next requests of a
+ *                                           type (e.g. 0 Produce, 1 Fetch,
+ *                                           8 OffsetCommit) with these
+ *                                           Kafka error codes, in order
  *     quit                                  (or stdin EOF) shut down
  *   answers: {"ok":true} or {"ok":false,"error":"..."}
  *
@@ -100,13 +104,13 @@ static void handle_command(rd_kafka_mock_cluster_t *mc,
                            char *line,
                            int broker_cnt,
                            int *quit) {
-        char *argv[8];
+        char *argv[34];
         int argc = 0;
         char *save = NULL;
         char *tok;
         long a, b, c;
 
-        for (tok = strtok_r(line, " \t\r", &save); tok && argc < 8;
+        for (tok = strtok_r(line, " \t\r", &save); tok && argc < 34;
              tok = strtok_r(NULL, " \t\r", &save))
                 argv[argc++] = tok;
 
@@ -171,6 +175,25 @@ static void handle_command(rd_kafka_mock_cluster_t *mc,
                 }
                 reply_err(rd_kafka_mock_coordinator_set(mc, argv[1], argv[2],
                                                         (int32_t)c));
+
+        } else if (!strcmp(argv[0], "errors")) {
+                rd_kafka_resp_err_t errs[32];
+                int i;
+                if (argc < 3 || !parse_int(argv[1], &a) || a < 0 ||
+                    a > 32767) {
+                        reply_error("usage: errors APIKEY ERR [ERR...] (32 at most)");
+                        return;
+                }
+                for (i = 2; i < argc; i++) {
+                        if (!parse_int(argv[i], &b)) {
+                                reply_error("errors: ERR must be an integer error code");
+                                return;
+                        }
+                        errs[i - 2] = (rd_kafka_resp_err_t)b;
+                }
+                rd_kafka_mock_push_request_errors_array(mc, (int16_t)a,
+                                                        (size_t)(argc - 2), errs);
+                reply_ok();
 
         } else {
                 reply_error("unknown command");
