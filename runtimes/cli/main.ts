@@ -133,7 +133,7 @@ export async function runCli(
         return 2;
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof BatchUsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || e instanceof BatchUsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`omniserve ${command}: ${messageOf(e)}\n`);
       return 2;
     }
