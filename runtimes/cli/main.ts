@@ -46,8 +46,13 @@ Commands:
   stream    --config F                         Kafka events in, predictions out (at-least-once);
             poison events to the dead-letter topic. Runs until SIGTERM.
   batch     --config F --input GLOB --output DIR [--partition-by COL] [--resume]
-            [--incremental --watermark-column COL]
-            score Parquet files into partitioned Parquet plus DIR/_manifest.json
+            [--incremental --watermark-column COL] [--shard i/n] [--workers N]
+            [--redis URL [--claim-idle-ms MS] [--max-deliveries N]]
+            score Parquet files into partitioned Parquet plus DIR/_manifest.json;
+            --shard: this process's share for external schedulers; --redis: coordinate
+            the run's units through Redis for `batch --worker` processes
+  batch     --worker --redis URL [--workers N]
+            claim and score units of coordinated runs (model and settings come from Redis)
   bench     [--scenario core,realtime,async,stream,batch,browser] [--runtime node,bun,deno,workerd]
             [--backend B,...] [--quick] [--repeat N]
             the benchmark suite: each scenario against its same-run baseline; writes
