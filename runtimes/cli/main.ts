@@ -50,7 +50,7 @@ Commands:
             [--redis URL [--claim-idle-ms MS] [--max-deliveries N]]
             score Parquet files into partitioned Parquet plus DIR/_manifest.json;
             --shard: this process's share for external schedulers; --redis: coordinate
-            the run's units through Redis for `batch --worker` processes
+            the run's units through Redis for "batch --worker" processes
   batch     --worker --redis URL [--workers N]
             claim and score units of coordinated runs (model and settings come from Redis)
   bench     [--scenario core,realtime,async,stream,batch,browser] [--runtime node,bun,deno,workerd]
