@@ -40,14 +40,14 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     await redis?.stop();
   });
 
-  test('hits and misses in the order asked; numeric strings that round-trip come back as numbers', T, async () => {
+  test('hits and misses in the order asked; values are the strings Redis holds, as the Upstash driver gives them', T, async () => {
     assert.equal(store.kind, 'redis');
     const got = await store.getMany(['user:7', 'user:nope', 'user:0', 'item:1']);
-    assert.deepEqual(got, [{ age: 27, score: 0.7, plan: 'pro' }, null, { age: 20, score: 0, plan: 'free' }, null]);
+    assert.deepEqual(got, [{ age: '27', score: '0.7', plan: 'pro' }, null, { age: '20', score: '0', plan: 'free' }, null]);
     assert.deepEqual(await store.getMany([]), []);
   });
 
-  test('values that would lose digits as numbers stay strings', T, async () => {
+  test('values come back verbatim: no digits lost, nothing reinterpreted', T, async () => {
     await store.client.hset('user:precise', { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x' });
     const [h] = await store.getMany(['user:precise']);
     assert.deepEqual(h, { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x' });
@@ -61,7 +61,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     assert.equal(store.stats.flushes - flushes, 1);
     assert.equal((await hgetallCalls(direct)) - calls, 1_000);
     assert.equal(got.length, 1_000);
-    got.forEach((h, i) => assert.equal(h?.score, (999 - i) / 10));
+    got.forEach((h, i) => assert.equal(h?.score, String((999 - i) / 10)));
   });
 
   test('64 concurrent getMany calls share one pipeline; shared keys are read once', T, async () => {
@@ -72,8 +72,8 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     assert.equal(store.stats.flushes - flushes, 1, 'one round trip for 64 calls');
     assert.equal((await hgetallCalls(direct)) - calls, 65, '64 distinct users + 1 shared key');
     results.forEach((r, c) => {
-      assert.equal(r[0]?.score, c / 10);
-      assert.equal(r[1]?.score, 99.9);
+      assert.equal(r[0]?.score, String(c / 10));
+      assert.equal(r[1]?.score, '99.9');
     });
   });
 
@@ -84,7 +84,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       await prefixed.setMany([['user:5', { a: 1.5, b: null, c: false }], ['user:6', {}]]);
       assert.deepEqual(await direct.hgetall('tenant1:user:5'), { a: '1.5', c: '0' });
       assert.equal(await direct.exists('tenant1:user:6'), 0, 'an empty hash is no hash');
-      assert.deepEqual(await prefixed.getMany(['user:5', 'user:1']), [{ a: 1.5, c: 0 }, null]);
+      assert.deepEqual(await prefixed.getMany(['user:5', 'user:1']), [{ a: '1.5', c: '0' }, null]);
       assert.equal(await prefixed.ping(), true);
     } finally {
       await prefixed.close();
@@ -120,7 +120,7 @@ describe('redis feature store outage', { timeout: 120_000 }, () => {
     const store = createRedisFeatureStore({ url: redis.url });
     try {
       await store.setMany([['user:1', { age: 30 }]]);
-      assert.deepEqual(await store.getMany(['user:1']), [{ age: 30 }]);
+      assert.deepEqual(await store.getMany(['user:1']), [{ age: '30' }]);
 
       await redis.stop();
       const t0 = performance.now();
@@ -146,7 +146,7 @@ describe('redis feature store outage', { timeout: 120_000 }, () => {
           await sleep(100);
         }
       }
-      assert.deepEqual(got, [{ age: 31 }]);
+      assert.deepEqual(got, [{ age: '31' }]);
       assert.equal(await store.ping(), true);
     } finally {
       await store.close();

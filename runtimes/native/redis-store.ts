@@ -74,10 +74,10 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
   // One EVALSHA per coalesced batch, answered with ONE JSON string holding each hash as its
   // flat [field, value, ...] reply: ioredis spends ~20-40 µs of CPU per command object and
   // parses every bulk string of a reply in JavaScript (60 per 30-feature lookup), while
-  // JSON.parse of one string is native. The script does nothing per field: per lookup of 2
-  // hashes (30 fields), converting numbers inside Lua cost Redis 60-100 µs of CPU against
-  // 20-30 µs without, and Redis shares the cores with the server (bench/realtime/
-  // redis-lookup.ts measures the ways side by side). Missing keys encode as false; an error
+  // JSON.parse of one string is native. Neither side converts numbers: per lookup of 2
+  // hashes (30 fields), converting inside Lua cost Redis 60-100 µs of CPU against 20-30 µs
+  // without (Redis shares the cores with the server; bench/realtime/redis-lookup.ts measures
+  // the ways side by side), and in JavaScript it is left to the feature check (hashOf). Missing keys encode as false; an error
   // about one key (WRONGTYPE, via pcall) as a string, so it fails only the calls that asked
   // for that key.
   client.defineCommand('omniserveHgetallMany', {
@@ -188,17 +188,13 @@ export function redactUrl(url: string): string {
 /** ioredis answers HGETALL of a missing key with {}: that is "no such entity". */
 
 /**
- * A flat HGETALL reply as an object. A value becomes a number only when it round-trips
- * exactly ("0.7", "42"); a 17-digit id, "1e5", "inf" or "" stay strings, for the feature
- * check to coerce or refuse. (A hand-written scan that skips the formatting was measured
- * slower on real feature values, which have 16-17 digits and need the exact check anyway.)
+ * A flat HGETALL reply as an object of the strings Redis holds, as the Upstash driver gives
+ * them: the feature check converts the model's features (one `Number()` each, with named
+ * errors), and nothing else is touched. Converting every field here cost ~6 µs per 30-field
+ * hash in isolation and ~10 µs under load, twice per lookup; building the object costs <1.
  */
 export function hashOf(flat: readonly string[]): FeatureValues {
-  const h: Record<string, string | number> = {};
-  for (let j = 0; j < flat.length; j += 2) {
-    const v = flat[j + 1]!;
-    const n = Number(v);
-    h[flat[j]!] = v !== '' && String(n) === v ? n : v;
-  }
+  const h: Record<string, string> = {};
+  for (let j = 0; j < flat.length; j += 2) h[flat[j]!] = flat[j + 1]!;
   return h;
 }
