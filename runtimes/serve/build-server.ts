@@ -9,10 +9,6 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { createEngine, type Engine, type RuntimeAdapter } from '../../src/index.ts';
 import { createApp, type DemoFiles } from '../../src/http/app.ts';
 import type { ServerConfig } from '../../src/config/schema.ts';
-import { createMemoryFeatureStore } from '../../src/features/memory-store.ts';
-import { parseFeatureFile } from '../../src/features/load-file.ts';
-import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
-import { SERVER_COALESCING } from '../../src/features/coalesce.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import type { PredictionCache } from '../../src/cache/types.ts';
@@ -20,8 +16,8 @@ import { MetricsRegistry } from '../../src/metrics/registry.ts';
 import { createServingMetrics } from '../../src/metrics/serving-metrics.ts';
 import { Serving } from '../../src/serving/serving.ts';
 import { Errors } from '../../src/errors.ts';
-import { createRedisFeatureStore } from '../native/redis-store.ts';
 import { createRedisCache } from '../native/redis-cache.ts';
+import { openFeatureStore } from '../native/feature-store.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
 import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import { availableParallelism } from 'node:os';
@@ -91,7 +87,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         throw e;
       }
     }
-    features = await createFeatureStore(cfg, at);
+    features = await openFeatureStore(cfg.featureStore, at);
     cache = createCache(cfg);
   } catch (e) {
     await Promise.all([...pools.values()].map((p) => p.close()));
@@ -146,33 +142,6 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
       await cache?.close();
     },
   };
-}
-
-async function createFeatureStore(cfg: ServerConfig, at: (p: string) => string): Promise<FeatureStore | undefined> {
-  const fs = cfg.featureStore;
-  switch (fs.kind) {
-    case 'none':
-      return undefined;
-    case 'memory': {
-      if (!fs.path) return createMemoryFeatureStore();
-      const path = at(fs.path);
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(await readFile(path));
-      } catch {
-        throw Errors.INVALID_CONFIG(`featureStore.path: cannot read ${path}`, { path: 'featureStore.path' });
-      }
-      return createMemoryFeatureStore(await parseFeatureFile(bytes, path, { keyColumn: fs.keyColumn, prefix: fs.prefix }));
-    }
-    case 'redis':
-      if (!fs.url) throw Errors.INVALID_CONFIG('featureStore.url: a Redis URL is needed (or REDIS_URL)', { path: 'featureStore.url' });
-      return createRedisFeatureStore({ url: fs.url });
-    case 'upstash':
-      if (!fs.url || !fs.token) {
-        throw Errors.INVALID_CONFIG('featureStore: url and token are needed (or UPSTASH_REDIS_REST_URL/TOKEN)', { path: 'featureStore' });
-      }
-      return createUpstashFeatureStore({ url: fs.url, token: fs.token, coalescing: SERVER_COALESCING });
-  }
 }
 
 function createCache(cfg: ServerConfig): PredictionCache | undefined {

@@ -26,7 +26,7 @@ import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createEnricher } from '../../src/stream/enrich.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
-import { openStreamFeatureStore } from '../native/stream-features.ts';
+import { openFeatureStore } from '../native/feature-store.ts';
 
 /** Graceful stop's longest wait before giving up (uncommitted batches are fetched again). */
 const STOP_TIMEOUT_MS = 30_000;
@@ -62,7 +62,7 @@ export async function streamCommand(
         session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)) },
       });
     }
-    if (s.enrich) store = await openStreamFeatureStore(cfg, (p) => at(baseDir, p));
+    if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));
     const runPool = pool;
     const registry = s.metrics ? new MetricsRegistry({ onCollectError: (m, e) => io.stderr.write(`omniserve stream: metric ${m}: ${messageOf(e)}\n`) }) : undefined;
     const metrics = registry ? createStreamMetrics(registry) : undefined;

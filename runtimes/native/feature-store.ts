@@ -1,7 +1,7 @@
 /**
- * The feature store `omniserve stream` enriches events from: the same drivers and the
- * same `featureStore` config section as the server (memory from a file, Redis over TCP,
- * Upstash REST), used read-only.
+ * Opens the feature store a config's `featureStore` section describes (memory from a file,
+ * Redis over TCP, Upstash REST): what `omniserve serve` looks features up in and what
+ * `omniserve stream` enriches events from (one section, one schema, one opener).
  * @module
  */
 import { readFile } from 'node:fs/promises';
@@ -11,12 +11,11 @@ import { parseFeatureFile } from '../../src/features/load-file.ts';
 import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
 import { SERVER_COALESCING } from '../../src/features/coalesce.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
-import type { StreamConfig } from '../../src/stream/config.ts';
+import type { ServerConfig } from '../../src/config/schema.ts';
 import { createRedisFeatureStore } from './redis-store.ts';
 
-/** Opens the configured store; undefined for `kind: "none"`. */
-export async function openStreamFeatureStore(cfg: StreamConfig, at: (p: string) => string): Promise<FeatureStore | undefined> {
-  const fs = cfg.featureStore;
+/** Opens the configured store; undefined for `kind: "none"`. `at` resolves a file path. */
+export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p: string) => string): Promise<FeatureStore | undefined> {
   switch (fs.kind) {
     case 'none':
       return undefined;
