@@ -17,13 +17,13 @@
 import { Redis } from 'ioredis';
 import { Errors, messageOf } from '../../src/errors.ts';
 import {
-  deliveryLimitError, newRequestId, QUEUE_DEFAULTS,
+  deliveryLimitError, QUEUE_DEFAULTS,
   type ClaimedJob, type ClaimOptions, type ClaimResult, type Finish, type JobError, type JobQueue,
   type JobRecord, type NewJob, type QueueSettings,
 } from '../../src/queue/types.ts';
 import { quit, redactUrl, redisClientOptions } from './redis-store.ts';
 import { SCRIPTS } from '../../src/queue/redis-scripts.ts';
-import { fromHash, fieldOf } from '../../src/queue/redis-records.ts';
+import { fieldOf, fromHash, queueKeys, submitCall } from '../../src/queue/redis-records.ts';
 
 /** Options of {@link createRedisQueue}. */
 export interface RedisQueueOptions extends QueueSettings {
@@ -52,16 +52,15 @@ type Scripted = Redis & {
 
 /** Creates the queue; connections open on first use. */
 export function createRedisQueue(o: RedisQueueOptions): RedisJobQueue {
-  const p = o.prefix ?? 'omniserve:';
   const group = o.group ?? 'omniserve-workers';
   const ttl = o.ttlSeconds ?? QUEUE_DEFAULTS.ttlSeconds;
   const idleMs = o.claimIdleMs ?? QUEUE_DEFAULTS.claimIdleMs;
   const maxDeliveries = o.maxDeliveries ?? QUEUE_DEFAULTS.maxDeliveries;
   const connectTimeoutMs = o.connectTimeoutMs ?? 1_000;
   const commandTimeoutMs = o.commandTimeoutMs ?? 2_000;
-  const stream = `${p}jobs`;
-  const dead = `${p}jobs:dead`;
-  const jobKey = (id: string) => `${p}job:${id}`;
+  const k = queueKeys(o.prefix);
+  const { stream, dead } = k;
+  const jobKey = k.job;
   const where = redactUrl(o.url);
   const client = new Redis(o.url, redisClientOptions({ connectTimeoutMs, commandTimeoutMs })) as Scripted;
   // XREADGROUP BLOCK holds its connection: a second one, with a deadline past the block.
@@ -117,15 +116,8 @@ export function createRedisQueue(o: RedisQueueOptions): RedisJobQueue {
     maxDeliveries,
     keys: { stream, dead, job: jobKey },
     async submit(job: NewJob, opts = {}) {
-      const id = newRequestId();
-      const t = now();
-      const meta = JSON.stringify({
-        request_id: id, model: job.model, ...(job.version !== undefined ? { version: job.version } : {}),
-        request: job.request, created_at: t, ...(job.callback_url !== undefined ? { callback_url: job.callback_url } : {}),
-      });
-      const key = opts.idempotencyKey;
-      const [rid, dup] = await guard(() =>
-        client.omniserveJobSubmit(3, jobKey(id), stream, `${p}idem:${key ?? ''}`, id, meta, t, ttl, key === undefined ? 0 : 1));
+      const call = submitCall(k, job, ttl, opts.idempotencyKey);
+      const [rid, dup] = await guard(() => client.omniserveJobSubmit(call.keys.length, ...call.keys, ...call.args));
       return { request_id: rid, duplicate: dup === 1 };
     },
     async get(id) {

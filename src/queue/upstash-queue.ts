@@ -9,9 +9,9 @@
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import { Errors, messageOf } from '../errors.ts';
-import { fromHash } from './redis-records.ts';
+import { fromHash, queueKeys, submitCall } from './redis-records.ts';
 import { SCRIPTS } from './redis-scripts.ts';
-import { newRequestId, QUEUE_DEFAULTS, type JobIntake, type NewJob } from './types.ts';
+import { QUEUE_DEFAULTS, type JobIntake, type NewJob } from './types.ts';
 
 /** Options of {@link createUpstashQueue}. */
 export interface UpstashQueueOptions {
@@ -38,11 +38,9 @@ export function createUpstashQueue(o: UpstashQueueOptions): UpstashJobIntake {
   if (!/^https?:\/\//.test(o.url) || !o.token) {
     throw Errors.INVALID_CONFIG('the Upstash job queue needs an http(s) url and a token', { url: o.url });
   }
-  const p = o.prefix ?? 'omniserve:';
   const ttl = o.ttlSeconds ?? QUEUE_DEFAULTS.ttlSeconds;
   const timeoutMs = o.timeoutMs ?? 2_000;
-  const stream = `${p}jobs`;
-  const jobKey = (id: string) => `${p}job:${id}`;
+  const k = queueKeys(o.prefix);
   const redis = new Redis({
     url: o.url,
     token: o.token,
@@ -59,30 +57,22 @@ export function createUpstashQueue(o: UpstashQueueOptions): UpstashJobIntake {
       throw Errors.QUEUE_UNAVAILABLE(`the Upstash job queue at ${o.url} is unavailable: ${messageOf(e)}`, { queue: 'upstash' }, e);
     }
   };
-  const now = () => new Date().toISOString();
 
   return {
     kind: 'upstash',
     async submit(job: NewJob, opts = {}) {
-      const id = newRequestId();
-      const t = now();
-      const meta = JSON.stringify({
-        request_id: id, model: job.model, ...(job.version !== undefined ? { version: job.version } : {}),
-        request: job.request, created_at: t, ...(job.callback_url !== undefined ? { callback_url: job.callback_url } : {}),
-      });
-      const key = opts.idempotencyKey;
-      const [rid, dup] = await guard(() => redis.eval<unknown[], [string, number]>(SCRIPTS.omniserveJobSubmit,
-        [jobKey(id), stream, `${p}idem:${key ?? ''}`], [id, meta, t, ttl, key === undefined ? 0 : 1]));
+      const call = submitCall(k, job, ttl, opts.idempotencyKey);
+      const [rid, dup] = await guard(() => redis.eval<unknown[], [string, number]>(SCRIPTS.omniserveJobSubmit, call.keys, call.args));
       return { request_id: String(rid), duplicate: Number(dup) === 1 };
     },
     async get(id) {
       // Without automatic deserialisation the REST API's flat [field, value, ...] comes through.
-      const h = await guard(() => redis.hgetall(jobKey(id))) as unknown;
+      const h = await guard(() => redis.hgetall(k.job(id))) as unknown;
       if (Array.isArray(h)) return fromHash(h.map(String));
       return fromHash(h && typeof h === 'object' ? Object.entries(h).flatMap(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]) : []);
     },
     async stats() {
-      const [depth, first] = await guard(() => redis.eval<[], [number, string | null]>(STATS, [stream], []));
+      const [depth, first] = await guard(() => redis.eval<[], [number, string | null]>(STATS, [k.stream], []));
       const d = Number(depth);
       const oldestAgeMs = d && typeof first === 'string' ? Math.max(0, Date.now() - Number(first.split('-')[0])) : 0;
       return { depth: d, oldestAgeMs };
