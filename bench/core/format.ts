@@ -1,5 +1,5 @@
 /**
- * Number formatting shared by the live stderr table and the Markdown report.
+ * Number and Markdown-table formatting shared by the benchmarks' live tables and reports.
  * @module
  */
 
@@ -22,4 +22,14 @@ export function fmtMs(x: number): string {
 /** A throughput ratio, e.g. `0.87×`. */
 export function fmtRatio(x: number): string {
   return `${x.toFixed(2)}×`;
+}
+
+/** One Markdown table row; cells go in as given (see {@link mdEscape}). */
+export function mdRow(cells: readonly (string | number)[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+/** Text made safe for one table cell: pipes escaped, line breaks folded into spaces. */
+export function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 }

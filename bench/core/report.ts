@@ -4,32 +4,30 @@
  * @module
  */
 import { MODELS } from './fixtures.ts';
-import { fmtMs, fmtRate, fmtRatio } from './format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from './format.ts';
 import type { CoreResults, PairOutcome } from './types.ts';
 
-const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 
 function pairsTable(pairs: readonly PairOutcome[]): string[] {
   return [
-    row(['host × backend', 'status', 'onnxruntime', 'adapter', 'seconds', 'reason']),
-    row(['---', '---', '---', '---', '---:', '---']),
-    ...pairs.map((p) => row([
+    mdRow(['host × backend', 'status', 'onnxruntime', 'adapter', 'seconds', 'reason']),
+    mdRow(['---', '---', '---', '---', '---:', '---']),
+    ...pairs.map((p) => mdRow([
       p.pair, p.status, String(p.report?.probe?.version ?? ''), String(p.report?.probe?.adapter ?? ''),
-      p.seconds.toFixed(0), esc(p.reason ?? ''),
+      p.seconds.toFixed(0), mdEscape(p.reason ?? ''),
     ])),
   ];
 }
 
 function modelTable(model: string, pairs: readonly PairOutcome[]): string[] {
   const lines = [
-    row(['host × backend', 'batch', 'raw rows/s', 'raw p50 / p99 ms', 'infer rows/s (×raw)', 'predict rows/s (×raw)', 'predict p50 / p99 ms']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    mdRow(['host × backend', 'batch', 'raw rows/s', 'raw p50 / p99 ms', 'infer rows/s (×raw)', 'predict rows/s (×raw)', 'predict p50 / p99 ms']),
+    mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const p of pairs) {
     for (const r of p.report?.results ?? []) {
       if (r.model !== model) continue;
-      lines.push(row([
+      lines.push(mdRow([
         p.pair, r.batch, fmtRate(r.raw.rowsPerSec), `${fmtMs(r.raw.latencyMs.p50)} / ${fmtMs(r.raw.latencyMs.p99)}`,
         `${fmtRate(r.infer.rowsPerSec)} (${fmtRatio(r.ratio.infer)})`,
         `${fmtRate(r.predict.rowsPerSec)} (**${fmtRatio(r.ratio.predict)}**)`,

@@ -4,19 +4,17 @@
  * every wrk run with its errors.
  * @module
  */
-import { fmtMs, fmtRate, fmtRatio } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from '../core/format.ts';
 import { median } from './stats.ts';
 import { GOALS, type HeavyHost, type RealtimeResults, type WrkRun } from './types.ts';
 
-const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 const verdict = (ok: boolean) => (ok ? '**yes**' : '**NO**');
 
 function realtimeTable(res: RealtimeResults): string[] {
   const lines = [
-    row(['host', 'server', 'req/s (median)', '×hello', 'p50 ms', 'p99 ms', 'goal: ×hello', 'goal: p99 ≤ 10 ms',
+    mdRow(['host', 'server', 'req/s (median)', '×hello', 'p50 ms', 'p99 ms', 'goal: ×hello', 'goal: p99 ≤ 10 ms',
       'server CPU µs/req', 'Redis CPU µs/req', 'flags']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---']),
+    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---']),
   ];
   for (const h of res.realtime) {
     for (const v of res.settings.variants) {
@@ -25,7 +23,7 @@ function realtimeTable(res: RealtimeResults): string[] {
       const ratio = h.ratio[v.id];
       const clean = s.problems.length === 0;
       const goalRatio = GOALS.ratio[h.host];
-      lines.push(row([
+      lines.push(mdRow([
         h.host, v.title, fmtRate(s.requestsPerSec), ratio === undefined ? '1.00× (baseline)' : `**${fmtRatio(ratio)}**`,
         fmtMs(s.p50Ms), fmtMs(s.p99Ms),
         v.kind === 'hello' ? '' : clean ? `${verdict(ratio !== undefined && ratio >= goalRatio)} (≥ ${goalRatio.toFixed(2)}×)` : 'n/a (errors)',
@@ -34,16 +32,16 @@ function realtimeTable(res: RealtimeResults): string[] {
         clean ? '' : `**${s.problems.length} flagged run(s)**`,
       ]));
     }
-    if (h.status === 'failed') lines.push(row([h.host, `**failed**: ${esc(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '']));
+    if (h.status === 'failed') lines.push(mdRow([h.host, `**failed**: ${mdEscape(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '']));
   }
   return lines;
 }
 
 function heavyTable(heavy: readonly HeavyHost[]): string[] {
   const lines = [
-    row(['host', 'backend', 'raw rows/s (batch 64)', 'raw p50 ms', 'infer ×raw', 'predict ×raw', 'served 64-row requests: rows/s (×raw)',
+    mdRow(['host', 'backend', 'raw rows/s (batch 64)', 'raw p50 ms', 'infer ×raw', 'predict ×raw', 'served 64-row requests: rows/s (×raw)',
       'p50 / p99 ms', 'served 1-row requests: rows/s (×raw)', 'p50 / p99 ms', 'rows/batch', `goal: 64-row ×raw ≥ ${GOALS.heavyRatio}`]),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   const pooled = (h: HeavyHost, k: 'raw' | 'infer' | 'predict') =>
     h.raw.reduce((n, r) => n + r[k].rows, 0) / (h.raw.reduce((t, r) => t + r[k].wallMs, 0) / 1000);
@@ -56,33 +54,33 @@ function heavyTable(heavy: readonly HeavyHost[]): string[] {
     };
     const b = h.served['batch64'];
     const batchRows = ['batch64', 'single'].map((id) => h.served[id]?.meanBatchRows).map((x) => (x === undefined ? '' : x.toFixed(1))).join(' / ');
-    lines.push(row([
+    lines.push(mdRow([
       h.host, r?.backend ?? '',
       h.rawRowsPerSec === undefined ? '' : `${fmtRate(h.rawRowsPerSec)} (slices: ${h.raw.map((x) => fmtRate(x.raw.rowsPerSec)).join(', ')})`,
       r ? fmtMs(median(h.raw.map((x) => x.raw.latencyMs.p50))) : '',
       r ? fmtRatio(pooled(h, 'infer') / pooled(h, 'raw')) : '', r ? fmtRatio(pooled(h, 'predict') / pooled(h, 'raw')) : '',
       ...cell('batch64'), ...cell('single'), batchRows,
-      !b ? `failed: ${esc(h.reason ?? '')}` : b.problems.length ? 'n/a (errors)' : verdict(b.ratio >= GOALS.heavyRatio),
+      !b ? `failed: ${mdEscape(h.reason ?? '')}` : b.problems.length ? 'n/a (errors)' : verdict(b.ratio >= GOALS.heavyRatio),
     ]));
-    if (b && h.status === 'failed') lines.push(row([h.host, `**failed**: ${esc(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '', '']));
+    if (b && h.status === 'failed') lines.push(mdRow([h.host, `**failed**: ${mdEscape(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '', '']));
   }
   return lines;
 }
 
 function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
   const lines = [
-    row(['host', 'server', 'round', 'start s', 'warm-up req/s', 'req/s', 'requests', 'p50', 'p75', 'p90', 'p99 ms',
+    mdRow(['host', 'server', 'round', 'start s', 'warm-up req/s', 'req/s', 'requests', 'p50', 'p75', 'p90', 'p99 ms',
       'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'server CPU µs/req', 'Redis CPU µs/req', 'problems']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   const num = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? '' : f(x));
   for (const r of runs) {
     const l = r.result.latencyMs;
-    lines.push(row([r.host, r.variant, r.round, r.startSeconds.toFixed(1), fmtRate(r.warmupRequestsPerSec), fmtRate(r.result.requestsPerSec),
+    lines.push(mdRow([r.host, r.variant, r.round, r.startSeconds.toFixed(1), fmtRate(r.warmupRequestsPerSec), fmtRate(r.result.requestsPerSec),
       r.result.requests, fmtMs(l.p50), fmtMs(l.p75), fmtMs(l.p90), fmtMs(l.p99),
       num(r.stats?.meanBatchRows, (x) => x.toFixed(1)), num(r.stats?.meanInferenceMs, fmtMs), num(r.stats?.meanFeatureStoreMs, fmtMs),
       num(r.stats?.meanRequestMs, fmtMs), num(r.cpu?.serverUsPerRequest, (x) => x.toFixed(0)), num(r.cpu?.redisUsPerRequest, (x) => x.toFixed(0)),
-      esc(r.problems.join('; '))]));
+      mdEscape(r.problems.join('; '))]));
   }
   return lines;
 }

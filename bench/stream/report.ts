@@ -2,10 +2,9 @@
  * bench/results/stream.md from the collected results.
  * @module
  */
-import { fmtMs, fmtRate, fmtRatio } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdRow } from '../core/format.ts';
 import type { Dist, StreamResults, ThroughputRun } from './types.ts';
 
-const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
 const d = (x: Dist) => `${fmtMs(x.p50)} / ${fmtMs(x.p90)} / ${fmtMs(x.p99)} / ${fmtMs(x.max)}`;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -59,15 +58,15 @@ export function renderMarkdown(res: StreamResults): string {
       `the ramp-up and the tail are left out. Pipe and model alternate within each of ${s.rounds} round(s); **×pipe** is ` +
       'the median over rounds of model ÷ pipe of the same round (goal ≥ 0.6).',
     '',
-    row(['processes', 'model events/s', 'pipe events/s', '**×pipe**', 'per round']),
-    row(['---:', '---:', '---:', '---:', '---']),
-    ...sum.map((x) => row([x.processes, fmtRate(x.model), fmtRate(x.pipe), `**${fmtRatio(x.ratio)}**`, x.ratios.map(fmtRatio).join(', ')])),
+    mdRow(['processes', 'model events/s', 'pipe events/s', '**×pipe**', 'per round']),
+    mdRow(['---:', '---:', '---:', '---:', '---']),
+    ...sum.map((x) => mdRow([x.processes, fmtRate(x.model), fmtRate(x.pipe), `**${fmtRatio(x.ratio)}**`, x.ratios.map(fmtRatio).join(', ')])),
     '',
     'Every run:',
     '',
-    row(['round', 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'produced/s', 'wall s (SIGCONT → last read)', 'outputs', 'partitions at join']),
-    row(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
-    ...res.runs.map((r) => row([r.round, r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), fmtRate(r.producedPerSec), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
+    mdRow(['round', 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'produced/s', 'wall s (SIGCONT → last read)', 'outputs', 'partitions at join']),
+    mdRow(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    ...res.runs.map((r) => mdRow([r.round, r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), fmtRate(r.producedPerSec), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
     '',
     '## Latency at a steady rate',
     '',
@@ -78,9 +77,9 @@ export function renderMarkdown(res: StreamResults): string {
       'librdkafka\'s default of 500 ms a quiet partition\'s fetch waits that long on this (mock) broker; latency-sensitive ' +
       'deployments set it lower.',
     '',
-    row(['mode', 'fetch.wait.max.ms', 'rate /s', 'seconds', 'received / sent', 'end to end ms', 'to output ms']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
-    ...res.latency.map((r) => row([r.mode, r.fetchWaitMs ?? '500 (default)', fmtRate(r.rate), r.seconds, `${r.received} / ${r.sent}`, d(r.endToEndMs), d(r.toOutputMs)])),
+    mdRow(['mode', 'fetch.wait.max.ms', 'rate /s', 'seconds', 'received / sent', 'end to end ms', 'to output ms']),
+    mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...res.latency.map((r) => mdRow([r.mode, r.fetchWaitMs ?? '500 (default)', fmtRate(r.rate), r.seconds, `${r.received} / ${r.sent}`, d(r.endToEndMs), d(r.toOutputMs)])),
     '',
   ].join('\n');
 }

@@ -3,7 +3,7 @@
  * headline table (median value and ratio with min–max over runs, goal), and every figure.
  * @module
  */
-import { fmtMs, fmtRate } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from '../core/format.ts';
 import type { Machine } from '../core/types.ts';
 import { headline, type FoldedFigure, type Spread } from './figures.ts';
 
@@ -42,9 +42,8 @@ export interface SuiteResults {
   readonly figures: readonly FoldedFigure[];
 }
 
-const esc = (s: string) => s.replace(/\|/g, '\\|');
-const row = (cells: readonly (string | number)[]) => `| ${cells.map((c) => esc(String(c))).join(' | ')} |`;
-const ratio = (x: number) => `${x.toFixed(2)}×`;
+const row = (cells: readonly (string | number)[]) => mdRow(cells.map((c) => mdEscape(String(c))));
+const ratio = fmtRatio;
 const spreadOf = (s: Spread, f: (x: number) => string, runs: number) => (runs > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median));
 
 function table(figures: readonly FoldedFigure[]): string[] {
