@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import process from 'node:process';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
-import { spawnProcess, type ManagedProcess } from '../support/process.ts';
-import { ROOT, SERVE_HOSTS, startServe, type ServeProcess } from '../support/serve-process.ts';
+import type { ManagedProcess } from '../support/process.ts';
+import { ROOT, SERVE_HOSTS, startServe, startWorker, type ServeProcess } from '../support/serve-process.ts';
 import { bc, FEATURES, wantProbability } from '../support/golden.ts';
 import { promtool } from '../support/http-app.ts';
 
@@ -42,21 +41,10 @@ describe('async on Node, Bun and Deno: servers submit, workers drain one Redis q
       featureStore: { kind: 'redis', url: redis.url },
       queue: { kind: 'redis', url: redis.url, inProcessWorker: false },
     }));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env['NODE_TEST_CONTEXT'];
-    delete env['REDIS_URL'];
     await Promise.all(SERVE_HOSTS.flatMap((h) => [
       startServe(h, config).then((s) => void servers.push(s)),
-      (async () => {
-        const proc = await spawnProcess(h.cmd, [...h.args, 'worker', '--config', config, '--metrics-port', '0'], { cwd: ROOT, env, name: `worker:${h.name}` });
-        try {
-          const line = await proc.lines.waitFor((l) => l.includes('"event":"worker"'), 90_000);
-          workers.push({ host: h.name, proc, metricsUrl: String(JSON.parse(line)['metrics_url']) });
-        } catch (e) {
-          await proc.stop({ signal: 'SIGKILL' });
-          throw new Error(`worker on ${h.name} did not start: ${(e as Error).message}\n${proc.outputTail()}`);
-        }
-      })(),
+      startWorker(h, config, { extraArgs: ['--metrics-port', '0'], timeoutMs: 90_000 })
+        .then((w) => void workers.push({ host: h.name, proc: w.proc, metricsUrl: String(w.line['metrics_url']) })),
     ]));
   });
   after(async () => {

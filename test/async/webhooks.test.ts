@@ -18,8 +18,8 @@ import { MetricsRegistry } from '../../src/metrics/registry.ts';
 import { refusalOf } from '../../src/webhooks/ssrf.ts';
 import { verifyWebhook } from '../../src/webhooks/sign.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
-import { spawnProcess, type ManagedProcess } from '../support/process.ts';
-import { ROOT, SERVE_HOSTS, startServe, type ServeProcess } from '../support/serve-process.ts';
+import type { ManagedProcess } from '../support/process.ts';
+import { ROOT, SERVE_HOSTS, startServe, startWorker as startNodeWorker, type ServeProcess } from '../support/serve-process.ts';
 
 type Json = Record<string, any>;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -165,15 +165,7 @@ describe('job webhooks across processes (Redis queue, a worker SIGKILLed mid-ret
   let config: string;
 
   const startWorker = async (k: number) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    for (const key of ['NODE_TEST_CONTEXT', 'REDIS_URL', 'OMNISERVE_WEBHOOK_SECRET']) delete env[key];
-    const w = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'worker', '--config', config], { cwd: ROOT, env, name: `worker-${k}` });
-    try {
-      await w.lines.waitFor((l) => l.includes('"event":"worker"'), 60_000);
-    } catch (e) {
-      await w.stop({ signal: 'SIGKILL' });
-      throw new Error(`worker ${k} did not start: ${(e as Error).message}\n${w.outputTail()}`);
-    }
+    const w = (await startNodeWorker(SERVE_HOSTS[0]!, config, { name: `worker-${k}` })).proc;
     workers.push(w);
     return w;
   };

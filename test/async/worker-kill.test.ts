@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisQueue, type RedisJobQueue } from '../../runtimes/native/redis-queue.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
-import { spawnProcess, type ManagedProcess } from '../support/process.ts';
-import { ROOT, SERVE_HOSTS, startServe, type ServeProcess } from '../support/serve-process.ts';
+import type { ManagedProcess } from '../support/process.ts';
+import { ROOT, SERVE_HOSTS, startServe, startWorker, type ServeProcess } from '../support/serve-process.ts';
 import { bc, FEATURES, wantProbability } from '../support/golden.ts';
 
 /** User i is golden row i % 32. */
@@ -42,19 +42,8 @@ async function loadHashes(url: string): Promise<void> {
   }
 }
 
-async function startWorker(config: string, k: number): Promise<ManagedProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env['NODE_TEST_CONTEXT'];
-  delete env['REDIS_URL'];
-  const w = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'worker', '--config', config], { cwd: ROOT, env, name: `worker-${k}` });
-  try {
-    await w.lines.waitFor((l) => l.includes('"event":"worker"'), 60_000);
-  } catch (e) {
-    await w.stop({ signal: 'SIGKILL' });
-    throw new Error(`worker ${k} did not start: ${(e as Error).message}\n${w.outputTail()}`);
-  }
-  return w;
-}
+/** An `omniserve worker` on Node, numbered for the logs. */
+const nodeWorker = async (config: string, k: number): Promise<ManagedProcess> => (await startWorker(NODE, config, { name: `worker-${k}` })).proc;
 
 describe(`async jobs survive killed workers and a killed server (${N} jobs)`, { timeout: 600_000 }, () => {
   let tmp: string;
@@ -76,7 +65,7 @@ describe(`async jobs survive killed workers and a killed server (${N} jobs)`, { 
       queue: { kind: 'redis', url: redis.url, claimIdleMs: 2_000 },
     }));
     queue = createRedisQueue({ url: redis.url });
-    const started = await Promise.all([startServe(NODE, config), ...[0, 1, 2].map((k) => startWorker(config, k))]);
+    const started = await Promise.all([startServe(NODE, config), ...[0, 1, 2].map((k) => nodeWorker(config, k))]);
     server = started[0] as ServeProcess;
     workers.push(...(started.slice(1) as ManagedProcess[]));
   });
@@ -149,7 +138,7 @@ describe(`async jobs survive killed workers and a killed server (${N} jobs)`, { 
           const victim = workers.shift()!;
           await victim.stop({ signal: 'SIGKILL' });
           kills++;
-          workers.push(await startWorker(config, 2 + kills));
+          workers.push(await nodeWorker(config, 2 + kills));
         }
         await sleep(50);
       }

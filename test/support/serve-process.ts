@@ -44,20 +44,27 @@ export interface ServeProcess {
   stop(graceMs?: number): Promise<ExitStatus>;
 }
 
+/**
+ * The environment of a CLI child: the config file is the whole truth, so no overrides from
+ * the developer's environment (`extra` adds the test's own), and a node:test child must not
+ * think it is a test runner worker.
+ */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  for (const k of ['PORT', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'OMNISERVE_API_KEYS', 'OMNISERVE_BACKEND', 'OMNISERVE_WEBHOOK_SECRET']) delete env[k];
+  Object.assign(env, extra);
+  delete env['NODE_TEST_CONTEXT'];
+  return env;
+}
+
 /** Starts `omniserve serve --config <configPath>` on `host`; rejects with the output tail if it dies first. */
 export async function startServe(
   host: ServeHost,
   configPath: string,
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; extraArgs?: readonly string[] } = {},
 ): Promise<ServeProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
-  // The config file is the whole truth: no overrides from the developer's environment.
-  for (const k of ['PORT', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'OMNISERVE_API_KEYS', 'OMNISERVE_BACKEND']) delete env[k];
-  Object.assign(env, opts.env);
-  // A node:test child must not think it is a test runner worker.
-  delete env['NODE_TEST_CONTEXT'];
   const proc = await spawnProcess(host.cmd, [...host.args, 'serve', '--config', configPath, ...(opts.extraArgs ?? [])], {
-    cwd: ROOT, env, name: `serve:${host.name}`,
+    cwd: ROOT, env: childEnv(opts.env), name: `serve:${host.name}`,
   });
   let line: string;
   try {
@@ -72,6 +79,33 @@ export async function startServe(
     host, url, port: Number(listening['port']), listening, proc,
     stop: (graceMs = 10_000) => proc.stop({ signal: 'SIGTERM', graceMs }),
   };
+}
+
+/** A running `omniserve worker`. */
+export interface WorkerProcess {
+  readonly host: ServeHost;
+  /** The whole `{"event":"worker"}` line (`metrics_url` with --metrics-port). */
+  readonly line: Readonly<Record<string, unknown>>;
+  readonly proc: ManagedProcess;
+}
+
+/** Starts `omniserve worker --config <configPath>` on `host`; rejects with the output tail if it does not come up. */
+export async function startWorker(
+  host: ServeHost,
+  configPath: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; extraArgs?: readonly string[]; name?: string } = {},
+): Promise<WorkerProcess> {
+  const name = opts.name ?? `worker:${host.name}`;
+  const proc = await spawnProcess(host.cmd, [...host.args, 'worker', '--config', configPath, ...(opts.extraArgs ?? [])], {
+    cwd: ROOT, env: childEnv(opts.env), name,
+  });
+  try {
+    const line = await proc.lines.waitFor((l) => l.includes('"event":"worker"'), opts.timeoutMs ?? 60_000);
+    return { host, line: JSON.parse(line) as Record<string, unknown>, proc };
+  } catch (e) {
+    await proc.stop({ signal: 'SIGKILL' });
+    throw new Error(`${name} did not start: ${(e as Error).message}\n${proc.outputTail()}`);
+  }
 }
 
 /** What a raw request got back; `error` is set when no response came (reset, refused). */

@@ -16,7 +16,7 @@ import { startRedisRestGateway, type RedisRestGateway } from '../../runtimes/nat
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { COMPATIBILITY_DATE } from '../../runtimes/workerd/compatibility.ts';
 import { writeFileSync } from 'node:fs';
-import { spawnProcess } from '../support/process.ts';
+import { SERVE_HOSTS, startWorker } from '../support/serve-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'workerd-test-token';
@@ -266,9 +266,7 @@ describe('workerd async: the edge submits over Upstash REST, an omniserve worker
       featureStore: { kind: 'redis', url: redis!.url },
       queue: { kind: 'redis', url: redis!.url },
     }));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env['NODE_TEST_CONTEXT'];
-    const worker = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'worker', '--config', config], { cwd: ROOT, env, name: 'edge-worker' });
+    const worker = (await startWorker(SERVE_HOSTS[0]!, config, { name: 'edge-worker' })).proc;
     try {
       for (const [k, id] of ids.entries()) {
         let job: Json | undefined;
