@@ -11,14 +11,20 @@
  *   mid-unit loses nothing), then new ones (XREADGROUP). While it scores a unit it resets the
  *   entry's idle time (XCLAIM JUSTID) every third of `claimIdleMs`, so a slow unit is not
  *   taken from a live worker.
- * - A finished unit is one Lua script: HSETNX the result in `{p}batch:run:{runId}:done`
- *   (the first result of a unit wins), XADD it to `{p}batch:run:{runId}:results` only then,
- *   XACK and XDEL. A unit scored twice (reclaimed from a worker that was only slow) writes
+ * - Units are queued by one Lua script that adds the unit id to `{p}batch:run:{runId}:queued`
+ *   and XADDs only when it was not there (nor done): a coordinator resumed after a crash
+ *   queues only the units its first life never queued, so no unit is scored twice.
+ * - A finished unit is one Lua script: XACK and XDEL, then, while the run's key exists,
+ *   HSETNX the result in `{p}batch:run:{runId}:done` (the first result of a unit wins)
+ *   and XADD it to `{p}batch:run:{runId}:results` only then. A worker checks that the run
+ *   still exists before scoring a unit of a run it has cached: a stray entry of a run that
+ *   committed is dropped, not scored, and brings no key back. A unit scored twice (reclaimed from a worker that was only slow) writes
  *   the same files under the same names with the same content, and is recorded once.
  * - A unit delivered more than `maxDeliveries` times (it kills workers) fails for good.
  * - The coordinator reads the results stream from the start (a resumed coordinator sees
  *   the results of units finished while it was gone), records each unit in the manifest,
- *   commits when all are in, then deletes the run's keys.
+ *   commits when all are in, then deletes the run's keys (a resumed coordinator that finds
+ *   every unit recorded deletes them too: `forgetCoordinatedRun`).
  * @module
  */
 import { hostname } from 'node:os';
@@ -49,12 +55,22 @@ export interface CoordinatedRun {
 }
 
 const GROUP = 'omniserve-batch';
+// A result counts only while its run is live (a run that committed has no keys left, and
+// a late duplicate must not bring them back).
 const FINISH = `
-local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-if first == 1 then redis.call('XADD', KEYS[2], '*', 'unit', ARGV[1], 'result', ARGV[2]) end
 redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
 redis.call('XDEL', KEYS[3], ARGV[4])
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if first == 1 then redis.call('XADD', KEYS[2], '*', 'unit', ARGV[1], 'result', ARGV[2]) end
 return first`;
+// A unit goes on the stream once per run: a resumed coordinator does not queue again a
+// unit that is already queued (or done) from before its crash.
+const ENQUEUE = `
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[3], '*', 'run', ARGV[2], 'unit', ARGV[3])
+return 1`;
 
 function keys(prefix = 'omniserve:') {
   return {
@@ -63,6 +79,7 @@ function keys(prefix = 'omniserve:') {
     done: (id: string) => `${prefix}batch:run:${id}:done`,
     results: (id: string) => `${prefix}batch:run:${id}:results`,
     attempts: (id: string) => `${prefix}batch:run:${id}:attempts`,
+    queued: (id: string) => `${prefix}batch:run:${id}:queued`,
   };
 }
 
@@ -95,6 +112,7 @@ export async function createRedisCoordinator(o: BatchRedisOptions & { readonly l
   const runId = run.settings.runId;
   const r = client(o.url);
   const reader = client(o.url, 10_000);
+  r.defineCommand('omniserveBatchEnqueue', { numberOfKeys: 3, lua: ENQUEUE });
   await r.connect();
   await reader.connect();
   await ensureGroup(r, k.units);
@@ -143,7 +161,8 @@ export async function createRedisCoordinator(o: BatchRedisOptions & { readonly l
       if (got) { early.delete(unit.id); return got; }
       pending++;
       const p = new Promise<UnitResult>((res) => waiting.set(unit.id, res));
-      await r.xadd(k.units, '*', 'run', runId, 'unit', JSON.stringify(unit));
+      await (r as Redis & { omniserveBatchEnqueue(...a: string[]): Promise<number> })
+        .omniserveBatchEnqueue(k.queued(runId), k.done(runId), k.units, unit.id, runId, JSON.stringify(unit));
       try {
         return await p;
       } finally {
@@ -155,12 +174,30 @@ export async function createRedisCoordinator(o: BatchRedisOptions & { readonly l
       clearInterval(watch);
       await reading;
       // Every unit answered: the run's keys go (a stray duplicate entry finds no run and is dropped).
-      if (pending === 0 && waiting.size === 0) await r.del(k.run(runId), k.done(runId), k.results(runId), k.attempts(runId));
+      if (pending === 0 && waiting.size === 0) await r.del(...runKeys(k, runId));
       reader.disconnect();
       await quit(r);
       void failure;
     },
   };
+}
+
+function runKeys(k: ReturnType<typeof keys>, runId: string): string[] {
+  return [k.run(runId), k.done(runId), k.results(runId), k.attempts(runId), k.queued(runId)];
+}
+
+/**
+ * Deletes a finished run's keys (idempotent). The coordinator does it when its last unit
+ * is answered; a resumed coordinator with nothing left to queue calls it directly.
+ */
+export async function forgetCoordinatedRun(o: BatchRedisOptions, runId: string): Promise<void> {
+  const r = client(o.url);
+  try {
+    await r.connect();
+    await r.del(...runKeys(keys(o.prefix), runId));
+  } finally {
+    await quit(r);
+  }
 }
 
 /** What a worker process does with a run's units: typically a worker-thread pool per run. */
@@ -183,7 +220,7 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
   const maxDeliveries = o.maxDeliveries ?? 5;
   const consumer = o.consumer ?? `${hostname()}-${process.pid}`;
   const r = client(o.url);
-  r.defineCommand('omniserveBatchFinish', { numberOfKeys: 3, lua: FINISH });
+  r.defineCommand('omniserveBatchFinish', { numberOfKeys: 4, lua: FINISH });
   const log = o.log ?? (() => {});
   let stopping = false;
   let finished = 0;
@@ -218,7 +255,7 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
 
   const finish = async (eid: string, runId: string, unitId: string, result: UnitResult) => {
     await (r as Redis & { omniserveBatchFinish(...a: string[]): Promise<number> })
-      .omniserveBatchFinish(k.done(runId), k.results(runId), k.units, unitId, JSON.stringify(result), GROUP, eid);
+      .omniserveBatchFinish(k.done(runId), k.results(runId), k.units, k.run(runId), unitId, JSON.stringify(result), GROUP, eid);
   };
 
   const lane = async (conn: Redis) => {
@@ -239,9 +276,16 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
       const unit = JSON.parse(f['unit']!) as WorkUnit;
       let ctx;
       try {
+        // The run may have ended since this process cached it: a stray entry of a committed run is dropped, not scored.
+        if (runs.has(runId) && !(await r.exists(k.run(runId)))) throw Object.assign(new Error(`run ${runId} is over`), { over: true });
         ctx = await forRun(runId);
       } catch (e) {
-        if ((e as { over?: boolean }).over) { await r.multi().xack(k.units, GROUP, eid).xdel(k.units, eid).exec(); continue; }
+        if ((e as { over?: boolean }).over) {
+          await r.multi().xack(k.units, GROUP, eid).xdel(k.units, eid).exec();
+          const q = runs.get(runId);
+          if (q) void q.then(async (x) => { if (x.busy === 0 && runs.get(runId) === q) { runs.delete(runId); await x.exec.close(); } }, () => {});
+          continue;
+        }
         log(`run ${runId}: ${messageOf(e)}`);
         await new Promise((res) => setTimeout(res, 1000));
         continue;

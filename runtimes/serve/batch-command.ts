@@ -21,7 +21,7 @@ import { featureInput } from '../../src/batch/score.ts';
 import { parseShard } from '../../src/batch/plan.ts';
 import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
 import { createBatchPool, startBatchPool } from '../native/batch-pool.ts';
-import { createRedisCoordinator, startBatchWorker, type BatchRedisOptions } from '../native/batch-redis.ts';
+import { createRedisCoordinator, forgetCoordinatedRun, startBatchWorker, type BatchRedisOptions } from '../native/batch-redis.ts';
 import { redactUrl } from '../native/redis-store.ts';
 import { untilSignal } from './until-signal.ts';
 
@@ -98,6 +98,9 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
         return pool!.executor(settings);
       },
     }, host);
+    // The run is over (every unit answered): its Redis keys go, also when a resumed
+    // coordinator found every unit recorded and never queued one.
+    if (redis && summary.manifest && summary.status !== 'nothing-new') await forgetCoordinatedRun(redis, summary.manifest.runId);
     io.stdout.write(JSON.stringify({ status: summary.status, message: summary.message, runId: summary.manifest?.runId, rows: summary.manifest?.rows,
       failedUnits: summary.manifest?.failedUnits.length ?? 0, failedInputs: summary.manifest?.failedInputs.length ?? 0 }) + '\n');
     return summary.status === 'failed' ? 3 : 0;

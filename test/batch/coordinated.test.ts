@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -86,4 +86,67 @@ test('three workers on one Redis, one killed with SIGKILL mid-run: the run compl
   assert.deepEqual(await client.keys(`omniserve:batch:run:${m.runId}*`), []);
   for (const w of workers.slice(1)) w.child.kill('SIGTERM');
   for (const w of workers.slice(1)) assert.equal((await w.done).code, 0);
+});
+
+test('the coordinator killed with SIGKILL mid-run and restarted with --resume: the run completes exactly once', { timeout: 150_000 }, async () => {
+  const dir = tempDir(); dirs.push(dir);
+  writeInput(join(dir, 'in/a.parquet'), ids(3600), { rowGroupSize: 40 });
+  writeInput(join(dir, 'in/b.parquet'), ids(2400, 10_000), { rowGroupSize: 40 });
+  const config = writeConfig(dir, { unitRows: 40 });
+  const workerArgs = ['--worker', '--redis', redis.url, '--workers', '1', '--claim-idle-ms', '1500'];
+  const workers = [start(workerArgs), start(workerArgs), start(workerArgs)];
+  await Promise.all(workers.map((w) => w.saw(/claiming units/)));
+  const args = ['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out'), '--partition-by', 'segment', '--redis', redis.url];
+  const first = start(args);
+
+  // Kill the coordinator once some units are recorded in its manifest and most are still queued.
+  const manifestPath = join(dir, 'out/_manifest.json');
+  const recorded = () => { try { return Object.keys((JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest).units).length; } catch { return 0; } };
+  const deadline = Date.now() + 60_000;
+  while (recorded() < 10) {
+    assert.ok(Date.now() < deadline, 'the coordinator never recorded 10 units');
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  first.child.kill('SIGKILL');
+  assert.equal((await first.done).signal, 'SIGKILL');
+  const mid = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+  assert.equal(mid.status, 'running');
+  assert.ok(Object.keys(mid.units).length < 150, 'killed mid-run');
+  // Workers go on while the coordinator is gone: some units finish with nobody recording them.
+  const results = `omniserve:batch:run:${mid.runId}:results`;
+  const before = await client.xlen(results);
+  while ((await client.xlen(results)) < Math.min(150, before + 10)) await new Promise((res) => setTimeout(res, 20));
+
+  const second = start([...args, '--resume']);
+  const r = await second.done;
+  const committedAt = Date.now();
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+  assert.equal(m.status, 'committed');
+  assert.equal(m.runId, mid.runId, 'the resumed coordinator finishes the same run');
+  assert.equal(Object.keys(m.units).length, 150);
+  const expected = [...ids(3600), ...ids(2400, 10_000)];
+  assert.equal(m.rows, expected.length);
+
+  // Let the workers drain whatever is left on the stream, then check that nothing was
+  // scored or written for the run after it committed and no key of it came back.
+  const drained = Date.now() + 10_000;
+  for (;;) {
+    const queued = await client.xlen('omniserve:batch:units');
+    const pending = (await client.xpending('omniserve:batch:units', 'omniserve-batch')) as [number, ...unknown[]];
+    if (queued === 0 && pending[0] === 0) break;
+    assert.ok(Date.now() < drained, `the units stream never drained (${queued} entries, ${pending[0]} pending)`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  await new Promise((res) => setTimeout(res, 500));
+  assert.deepEqual(await client.keys(`omniserve:batch:run:${m.runId}*`), []);
+  const rows = await readOutput(join(dir, 'out'));
+  for (const f of new Set(rows.map((row) => row['_file'] as string))) assert.ok(statSync(f).mtimeMs <= committedAt, `${f} was written after the run committed`);
+  const seen = new Map<number, number>();
+  for (const row of rows) seen.set(Number(row['id']), (seen.get(Number(row['id'])) ?? 0) + 1);
+  assert.equal(rows.length, expected.length, 'no row twice');
+  for (const id of expected) assert.equal(seen.get(id), 1, `id ${id} exactly once`);
+  assert.ok(rows.every((row) => row['prediction_run_id'] === m.runId));
+  for (const w of workers) w.child.kill('SIGTERM');
+  for (const w of workers) assert.equal((await w.done).code, 0);
 });
