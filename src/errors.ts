@@ -78,6 +78,7 @@ export const Errors = {
   // Batch (unit failures recorded in a run's manifest)
   INVALID_OUTPUT: make('INVALID_OUTPUT', 500),
   WORKER_DIED: make('WORKER_DIED', 500),
+  SHARD_LAYOUT_MISMATCH: make('SHARD_LAYOUT_MISMATCH', 409),
 } as const;
 
 /** Stable error codes. */
@@ -89,7 +90,8 @@ export type ErrorCode =
   | 'INVALID_CONFIG' | 'UNSUPPORTED_DTYPE' | 'MODEL_TOO_LARGE' | 'MODEL_CORRUPT' | 'UNKNOWN_BACKEND' | 'BACKEND_UNAVAILABLE'
   | 'INFERENCE_FAILED' | 'INTERNAL' | 'OVERLOADED' | 'NOT_IMPLEMENTED' | 'DEADLINE_EXCEEDED' | 'SHUTTING_DOWN'
   | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAUTHORIZED' | 'ENTITY_NOT_FOUND' | 'FEATURE_STORE_UNAVAILABLE'
-  | 'QUEUE_UNAVAILABLE' | 'DELIVERY_LIMIT_EXCEEDED' | 'INVALID_OUTPUT' | 'WORKER_DIED';
+  | 'QUEUE_UNAVAILABLE' | 'DELIVERY_LIMIT_EXCEEDED' | 'INVALID_OUTPUT' | 'WORKER_DIED'
+  | 'SHARD_LAYOUT_MISMATCH';
 
 /** True when `e` is an OmniserveError, optionally with the given code. */
 export function isOmniserveError(e: unknown, code?: ErrorCode): e is OmniserveError {

@@ -88,6 +88,14 @@ export function nodeBatchHost(): BatchHost {
     blob: (path) => { loadParquetWasm(); return openAsBlob(path); },
     featureStore: openFeatureStore,
     writeAtomic,
+    list: async (dir) => {
+      try {
+        return await readdir(dir);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return [];
+        throw e;
+      }
+    },
     readText: async (path) => {
       try {
         return await readFile(path, 'utf8');

@@ -100,6 +100,16 @@ export function shardUnits(path: string, units: readonly WorkUnit[], shard: Shar
   return units.filter((_, k) => (first + k) % shard.count === shard.index);
 }
 
+/**
+ * The shard that owns a whole file in sharded incremental runs (`--shard i/n
+ * --incremental`): each shard keeps its own watermark, so a row must belong to the same
+ * shard in every run. Units of a growing file move (row groups are added, skipped by the
+ * watermark's statistics); the file's path does not.
+ */
+export function fileShard(path: string, count: number): number {
+  return fnv1a(path) % count;
+}
+
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

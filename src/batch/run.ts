@@ -5,10 +5,10 @@
  * @module
  */
 import { parquetMetadataAsync } from 'hyparquet';
-import { messageOf } from '../errors.ts';
+import { Errors, messageOf } from '../errors.ts';
 import type { BatchConfig } from './config.ts';
 import { manifestName, parseManifest, recordFailure, recordUnit, runWatermark, type Manifest } from './manifest.ts';
-import { checkColumns, describeInput, planUnits, rowGroupMax, shardUnits, type InputFile, type Shard, type WorkUnit } from './plan.ts';
+import { checkColumns, describeInput, fileShard, planUnits, rowGroupMax, shardUnits, type InputFile, type Shard, type WorkUnit } from './plan.ts';
 import { emptyStats } from './stats.ts';
 import type { BatchFiles, UnitResult, UnitSettings } from './unit.ts';
 
@@ -16,6 +16,8 @@ import type { BatchFiles, UnitResult, UnitSettings } from './unit.ts';
 export interface BatchHost extends BatchFiles {
   /** A text file's contents, or undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
+  /** The names in a directory ([] when it does not exist). */
+  list(dir: string): Promise<string[]>;
 }
 
 /** Runs units; `capacity` of them at once. */
@@ -61,7 +63,7 @@ export class BatchUsageError extends Error {}
 /** Runs (or resumes) a batch job. Column errors throw before any unit is scored. */
 export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<BatchSummary> {
   const now = o.now ?? (() => new Date());
-  if (o.shard && o.incremental) throw new BatchUsageError('--shard and --incremental do not go together yet: shards would keep separate watermarks');
+  await checkLayout(host, o.outDir, o.shard);
   const manifestPath = `${o.outDir}/${manifestName(o.shard)}`;
   const prev = parseManifest(await host.readText(manifestPath), manifestPath);
   const resuming = prev?.status !== undefined && prev.status !== 'committed' && (o.resume ?? false);
@@ -86,6 +88,9 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
   const needed = [...o.model.features.filter((f) => !enriched.has(f)), ...(enrich ? [enrich.keyColumn] : []),
     ...(o.partitionBy ? [o.partitionBy] : []), ...(o.incremental ? [o.incremental.column] : [])];
   for (const path of o.inputs) {
+    // Sharded incremental runs deal whole files: each shard keeps its own watermark, so a
+    // row must stay with one shard in every run (a growing file's units move, its path does not).
+    if (o.shard && o.incremental && fileShard(path, o.shard.count) !== o.shard.index) continue;
     let metadata;
     try {
       const file = await host.open(path);
@@ -103,7 +108,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
     const col = o.incremental?.column;
     const skip = col && above !== undefined ? (rg: Parameters<typeof rowGroupMax>[0]) => { const m = rowGroupMax(rg, col); return m !== undefined && m <= above; } : undefined;
     const planned = planUnits(path, metadata, o.config.unitRows, skip);
-    units.push(...(o.shard ? shardUnits(path, planned, o.shard) : planned));
+    units.push(...(o.shard && !o.incremental ? shardUnits(path, planned, o.shard) : planned));
   }
   if (o.incremental && !resuming && units.length === 0 && failedInputs.length === 0) {
     return { status: 'nothing-new', ...(prev ? { manifest: prev } : {}), message: `nothing new above the watermark ${above ?? '(none)'} of ${o.incremental.column}` };
@@ -162,6 +167,22 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
     : m.incremental && m.rows === 0 ? `run ${m.runId}: nothing new above the watermark ${above ?? '(none)'} of ${m.incremental.column}`
     : `run ${m.runId}: ${m.rows} rows in ${Object.keys(m.units).length} units committed`;
   return { status: m.status === 'committed' ? 'committed' : 'failed', manifest: m, message };
+}
+
+/**
+ * One output directory holds one layout: unsharded (`_manifest.json`) or `n` shards
+ * (`_manifest.shard-i-of-n.json`). Another layout would score rows again (other shards'
+ * deal, other watermarks), so it is refused.
+ */
+async function checkLayout(host: BatchHost, outDir: string, shard: Shard | undefined): Promise<void> {
+  const mine = manifestName(shard);
+  const other = (await host.list(outDir)).filter((n) => /^_manifest(\.shard-\d+-of-\d+)?\.json$/.test(n)).filter((n) =>
+    shard ? !new RegExp(`^_manifest\\.shard-\\d+-of-${shard.count}\\.json$`).test(n) : n !== mine);
+  if (other.length) {
+    throw Errors.SHARD_LAYOUT_MISMATCH(`${outDir} holds ${other.sort().join(', ')}; this run ${shard ? `is shard ${shard.index}/${shard.count}` : 'is not sharded'}. ` +
+      'Shards share the output\'s files and a sharded incremental output keeps one watermark per shard, so an output keeps the layout it started with; use another --output',
+      { outDir, found: other, expected: shard ? `_manifest.shard-*-of-${shard.count}.json` : mine });
+  }
 }
 
 function historyOf(prev: Manifest): Manifest['history'] {
