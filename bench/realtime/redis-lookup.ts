@@ -56,8 +56,17 @@ try {
     for j = 1, #r, 2 do local v = r[j + 1] local n = tonumber(v)
       if n and n == n and n ~= math.huge and n ~= -math.huge and tostring(n) == v then h[r[j]] = n else h[r[j]] = v end end
     out[i] = h end return cjson.encode(out)`;
+  const hashFrom = (f: string[]) => {
+    const h: Record<string, string> = {};
+    for (let j = 0; j < f.length; j += 2) h[f[j]!] = f[j + 1]!;
+    return h;
+  };
   for (let rep = 0; rep < 2; rep++) {
-    await measure('omniserve redis store (getMany: script, flat JSON, numbers in JS)', (ks) => store.getMany(ks));
+    await measure('script: HGETALL, flat JSON, JSON.parse + objects in JS (the store until 2026-11-26)', async (ks) => {
+      const r = JSON.parse((await c.eval(flatJson, ks.length, ...ks)) as string) as string[][];
+      return r.map((f) => (f.length ? hashFrom(f) : null));
+    });
+    await measure('omniserve redis store (getMany: script, separated string, split + objects in JS)', (ks) => store.getMany(ks));
     await measure('script: HGETALL, numbers converted in Lua, JSON', (ks) => c.eval(convertInLua, ks.length, ...ks));
     await measure('script: HGETALL, flat JSON (no JS decode)', (ks) => c.eval(flatJson, ks.length, ...ks));
     await measure('ioredis pipeline of HGETALL', (ks) => {

@@ -53,6 +53,17 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     assert.deepEqual(h, { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x' });
   });
 
+  test('values and field names holding the reply separators (\\x1e, \\x1f), "!", empty strings and UTF-8 come back verbatim', T, async () => {
+    const odd = { 'a\x1fb': 'x\x1fy', rs: 'p\x1eq', bang: '!not an error', empty: '', 'ü': 'ünïcode ✓', n: '1.5' };
+    await store.client.hset('user:odd', odd);
+    await store.client.hset('user:bang', { '!': '!' });
+    const got = await store.getMany(['user:7', 'user:odd', 'user:nope', 'user:bang', 'user:0']);
+    assert.deepEqual(got, [{ age: '27', score: '0.7', plan: 'pro' }, odd, null, { '!': '!' }, { age: '20', score: '0', plan: 'free' }]);
+    // Only a \x1f inside one hash: that key alone is read again; the others keep the fast form.
+    await store.client.hset('user:unit', { u: 'a\x1fb' });
+    assert.deepEqual(await store.getMany(['user:unit', 'user:1']), [{ u: 'a\x1fb' }, { age: '21', score: '0.1', plan: 'pro' }]);
+  });
+
   test('1,000 keys: one pipeline, one HGETALL each', T, async () => {
     const keys = Array.from({ length: 1_000 }, (_, i) => `user:${999 - i}`);
     const flushes = store.stats.flushes;
