@@ -6,7 +6,7 @@
  */
 import { openAsBlob, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AsyncBuffer } from 'hyparquet';
 import { initParquetWasm, parquetWasmReady } from '../../src/batch/parquet-wasm.ts';
@@ -49,10 +49,39 @@ export async function openFeatureStore(spec: EnrichSpec['store']): Promise<Featu
 
 let seq = 0;
 
+/**
+ * The temporary name of `path` while it is written: hidden (a leading dot, which Spark,
+ * Hive and Hadoop skip, and no `.parquet` ending for globs), in the same directory so
+ * the rename is atomic.
+ */
+export function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${seq++}`);
+}
+
+const TEMP = /^\.(.+)\.tmp-\d+-\d+$/;
+
+/**
+ * Removes, under `dir` (recursively), the temporary files that `writeAtomic` left behind
+ * (a writer killed mid-write) for final names `final` accepts. Returns their paths.
+ */
+export async function removeTemp(dir: string, final: (name: string) => boolean): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch((e: { code?: string }) => { if (e.code === 'ENOENT') return []; throw e; });
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) removed.push(...(await removeTemp(p, final)));
+    else {
+      const m = TEMP.exec(e.name);
+      if (m && final(m[1]!)) { await rm(p, { force: true }); removed.push(p); }
+    }
+  }
+  return removed;
+}
+
 /** Writes `bytes` (or its pieces, in order) to `path` through a temporary file and a rename. */
 export async function writeAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${seq++}`;
+  const tmp = tempName(path);
   try {
     if (bytes instanceof Uint8Array) await writeFile(tmp, bytes);
     else {
@@ -88,6 +117,7 @@ export function nodeBatchHost(): BatchHost {
     blob: (path) => { loadParquetWasm(); return openAsBlob(path); },
     featureStore: openFeatureStore,
     writeAtomic,
+    removeTemp,
     list: async (dir) => {
       try {
         return await readdir(dir);
@@ -141,7 +171,7 @@ async function walk(dir: string, parts: string[], out: Set<string>): Promise<voi
   }
   const re = new RegExp(`^${head.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
   for (const e of entries) {
-    if (!re.test(e.name) || e.name.includes('.tmp-')) continue;
+    if (!re.test(e.name) || TEMP.test(e.name)) continue;
     const p = join(dir, e.name);
     if (rest.length === 0) { if (e.isFile()) out.add(p); } else if (e.isDirectory()) await walk(p, rest, out);
   }

@@ -83,7 +83,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       model: { name: model.name, version: model.version, features: fi.features },
       ...(values['partition-by'] ? { partitionBy: values['partition-by'] } : {}),
       resume: values.resume, ...(shard ? { shard } : {}), ...(values.incremental ? { incremental: { column: values['watermark-column']! } } : {}),
-      newRunId: randomUUID,
+      newRunId: randomUUID, remoteWriters: redis !== undefined,
       onEvent: createProgress((t) => stderr.write(t), stderr.isTTY === true),
       executor: async (settings) => {
         if (redis) {

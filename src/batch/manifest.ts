@@ -51,6 +51,8 @@ export interface Manifest {
   /** The committed watermark: rows above it are new. Moves only when a run commits. */
   watermark?: number;
   history: RunHistory[];
+  /** Temporary files of writers killed mid-write (this run's, or this manifest's) removed by this run. */
+  removedTemp?: number;
 }
 
 /** Parses a manifest's text; undefined when there is none. */

@@ -18,6 +18,11 @@ export interface BatchHost extends BatchFiles {
   readText(path: string): Promise<string | undefined>;
   /** The names in a directory ([] when it does not exist). */
   list(dir: string): Promise<string[]>;
+  /**
+   * Removes, under `dir` (recursively), the temporary files `writeAtomic` left for final
+   * names that `final` accepts (their writer was killed mid-write); returns their paths.
+   */
+  removeTemp(dir: string, final: (name: string) => boolean): Promise<string[]>;
 }
 
 /** Runs units; `capacity` of them at once. */
@@ -46,6 +51,11 @@ export interface BatchRunOptions {
   readonly newRunId: () => string;
   readonly now?: () => Date;
   readonly onEvent?: (e: BatchEvent) => void;
+  /**
+   * Units are written by other processes that may outlive this one (coordinated mode):
+   * their temporary files are removed only once every unit is answered, not when resuming.
+   */
+  readonly remoteWriters?: boolean;
   /** Builds the executor once the run's settings are known (run id, watermark). */
   readonly executor: (settings: UnitSettings) => Promise<UnitExecutor & { close(): Promise<void> }>;
 }
@@ -125,6 +135,12 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
   // Units of this run not recorded as done; a unit's file without an entry gets rewritten.
   const todo = units.filter((u) => !m.units[u.id]);
   m.failedUnits = [];
+  // A crashed run left temporary files (hidden, never in the manifest): its own writers
+  // are gone, so they go now; units written by --worker processes may be live, so theirs
+  // go when every unit is answered.
+  const manifestFile = manifestName(o.shard);
+  const ours = (name: string) => name.startsWith(`part-${m.runId.slice(0, 8)}-`);
+  const swept = await host.removeTemp(o.outDir, (name) => name === manifestFile || (resuming && !o.remoteWriters && ours(name)));
   let saving = save(host, manifestPath, m);
   await saving;
   o.onEvent?.({ event: 'plan', runId: m.runId, units: units.length, todo: todo.length, rows: todo.reduce((n, u) => n + u.rowEnd - u.rowStart, 0), resumed: resuming, failedInputs: failedInputs.length });
@@ -155,6 +171,8 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
     }
   }
   await saving;
+  swept.push(...(await host.removeTemp(o.outDir, ours)));
+  if (swept.length) m.removedTemp = (m.removedTemp ?? 0) + swept.length;
   const failed = m.failedUnits.length + m.failedInputs.length;
   m.status = failed ? 'failed' : 'committed';
   m.finishedAt = now().toISOString();

@@ -4,10 +4,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Manifest } from '../../src/batch/manifest.ts';
+import { expandInputs } from '../../runtimes/native/batch-io.ts';
 import { ROOT, readOutput, tempDir, writeConfig, writeInput } from './fixtures.ts';
 
 const dirs: string[] = [];
@@ -65,6 +66,43 @@ describe('omniserve batch (processes)', { concurrency: false }, () => {
     assert.equal(m.runId, mid.runId, 'the resumed run keeps its id');
     assert.equal(m.rows, expected.length);
     assert.ok(rows.every((r) => r['prediction_run_id'] === m.runId));
+  });
+
+  test('kill -9 while a unit\'s file is being written: the temporary file is never output and --resume removes it', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    // Units of 40,000 rows (about 11 MB each written) so a write takes long enough to be caught.
+    writeInput(join(dir, 'in/a.parquet'), ids(160_000), { rowGroupSize: 40_000 });
+    const config = writeConfig(dir, { workers: 1, compression: 'UNCOMPRESSED' });
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const args = ['--config', config, '--input', join(dir, 'in'), '--output', out];
+    const temps = () => readdirSync(out).filter((n) => /^\.part-.*\.tmp-/.test(n));
+    let left: string[] = [];
+    for (let attempt = 0; attempt < 4 && left.length === 0; attempt++) {
+      const run = start(attempt === 0 ? args : [...args, '--resume'], dir);
+      // Kill the moment a unit's temporary file appears (inotify), before its rename.
+      const watcher = watch(out, (_, name) => { if (name && /^\.part-.*\.tmp-/.test(String(name))) run.child.kill('SIGKILL'); });
+      const r = await run.done;
+      watcher.close();
+      assert.equal(r.signal, 'SIGKILL', `attempt ${attempt} ended before a write was caught: ${r.err.slice(-1500)}`);
+      left = temps();
+    }
+    assert.ok(left.length > 0, 'no kill landed mid-write in 4 attempts');
+    // Never output: not in the manifest, not matched by the output's *.parquet (a later run's --input).
+    const mid = JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')) as Manifest;
+    const recorded = Object.values(mid.units).flatMap((u) => u.outputs.map((o) => o.path));
+    for (const t of left) assert.ok(!recorded.some((p) => p.endsWith(t)), `${t} recorded`);
+    assert.deepEqual((await expandInputs(out)).filter((p) => p.includes('.tmp-')), []);
+    assert.deepEqual((await expandInputs(join(out, '*.parquet'))).filter((p) => p.includes('.tmp-')), []);
+    const fin = await start([...args, '--resume'], dir).done;
+    assert.equal(fin.code, 0, fin.err.slice(-2000));
+    assert.deepEqual(readdirSync(out).filter((n) => n.includes('.tmp-')), [], 'temporary files removed');
+    const m = JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m.status, 'committed');
+    assert.ok((m.removedTemp ?? 0) >= left.length, `removedTemp ${m.removedTemp} for ${left.length} left`);
+    const rows = await readOutput(out);
+    assert.equal(rows.length, 160_000, 'no row twice');
+    assert.equal(new Set(rows.map((r) => Number(r['id']))).size, 160_000, 'every row once');
   });
 
   test('incremental: two runs over growing input score each row once; nothing new exits 0', async () => {
