@@ -147,6 +147,47 @@ describe('omniserve batch (processes)', { concurrency: false }, () => {
   });
 });
 
+/** Output rows without run columns, by id. */
+const stripRun = (rows: Record<string, unknown>[]) => rows.map(({ _file, prediction_run_id, prediction_timestamp, ...r }) => r).sort((a, b) => Number(a['id']) - Number(b['id']));
+
+describe('omniserve batch on Deno', () => {
+  test('Deno runs the batch command with worker threads (node:worker_threads), kill -9 and --resume included: every row once, predictions as on Node', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), ids(3000), { rowGroupSize: 100 });
+    const config = writeConfig(dir, { workers: 1 });
+    const args = ['run', '-A', join(ROOT, 'runtimes/deno/main.ts'), 'batch', '--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out-deno')];
+    const deno = (extra: string[], killAfterUnits?: number) => {
+      const child = spawn(join(ROOT, 'node_modules/.bin/deno'), [...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      let units = 0;
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        err += line + '\n';
+        if (line.includes('"event":"unit"') && ++units === killAfterUnits) child.kill('SIGKILL');
+      });
+      return new Promise<{ code: number | null; signal: string | null; err: string }>((res) => child.on('close', (code, signal) => res({ code, signal, err })));
+    };
+    const killed = await deno([], 5);
+    assert.equal(killed.signal, 'SIGKILL', killed.err.slice(-2000));
+    const r = await deno(['--resume']);
+    assert.equal(r.code, 0, r.err.slice(-2000));
+    const m = JSON.parse(readFileSync(join(dir, 'out-deno/_manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m.status, 'committed');
+    assert.equal(m.rows, 3000);
+    const node = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out-node')], dir).done;
+    assert.equal(node.code, 0, node.err.slice(-2000));
+    const onDeno = stripRun(await readOutput(join(dir, 'out-deno')));
+    const onNode = stripRun(await readOutput(join(dir, 'out-node')));
+    assert.equal(onDeno.length, 3000, 'no row twice');
+    assert.equal(new Set(onDeno.map((x) => Number(x['id']))).size, 3000, 'every row once');
+    for (const [i, x] of onDeno.entries()) {
+      const { probability: p, ...rest } = x;
+      const { probability: q, ...restNode } = onNode[i]!;
+      assert.deepEqual(rest, restNode);
+      assert.ok(Math.abs((p as number) - (q as number)) <= 1e-12 * Math.abs(q as number), `row ${i}: ${p} vs ${q}`);
+    }
+  });
+});
+
 describe('omniserve batch on Bun', () => {
   test('Bun runs the batch command with worker threads: every row once, predictions as on Node', async () => {
     const dir = tempDir(); dirs.push(dir);
@@ -159,9 +200,8 @@ describe('omniserve batch on Bun', () => {
     assert.equal(code, 0, err.slice(-2000));
     const node = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out-node')], dir).done;
     assert.equal(node.code, 0, node.err.slice(-2000));
-    const strip = (rows: Record<string, unknown>[]) => rows.map(({ _file, prediction_run_id, prediction_timestamp, ...r }) => r).sort((a, b) => Number(a['id']) - Number(b['id']));
-    const bun = strip(await readOutput(join(dir, 'out-bun')));
-    const onNode = strip(await readOutput(join(dir, 'out-node')));
+    const bun = stripRun(await readOutput(join(dir, 'out-bun')));
+    const onNode = stripRun(await readOutput(join(dir, 'out-node')));
     assert.equal(bun.length, 600);
     // Math.exp may differ in the last bit between JavaScriptCore and V8: probabilities to 1e-12 relative.
     for (const [i, r] of bun.entries()) {

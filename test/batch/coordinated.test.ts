@@ -150,3 +150,22 @@ test('the coordinator killed with SIGKILL mid-run and restarted with --resume: t
   for (const w of workers) w.child.kill('SIGTERM');
   for (const w of workers) assert.equal((await w.done).code, 0);
 });
+
+test('a --worker process on Deno scores a run coordinated from Node', { timeout: 60_000 }, async () => {
+  const dir = tempDir(); dirs.push(dir);
+  writeInput(join(dir, 'in/a.parquet'), ids(800), { rowGroupSize: 100 });
+  const config = writeConfig(dir, { unitRows: 100 });
+  const child = spawn(join(ROOT, 'node_modules/.bin/deno'), ['run', '-A', join(ROOT, 'runtimes/deno/main.ts'), 'batch', '--worker', '--redis', redis.url, '--workers', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  const claiming = new Promise<void>((res) => child.stderr!.on('data', (d) => { err += d; if (/claiming units/.test(err)) res(); }));
+  const exited = new Promise<number | null>((res) => child.on('close', res));
+  await claiming;
+  const coord = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out'), '--redis', redis.url]).done;
+  assert.equal(coord.code, 0, coord.err.slice(-2000));
+  const rows = await readOutput(join(dir, 'out'));
+  assert.deepEqual(rows.map((r) => Number(r['id'])).sort((a, b) => a - b), ids(800));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, err.slice(-2000));
+  assert.match(err, /stopped \(8 units\)/, 'the Deno worker scored every unit');
+});
