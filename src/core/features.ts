@@ -116,11 +116,12 @@ function coerce(x: unknown, dflt: number | undefined, row: number, feature: stri
     }
     return dflt;
   } else if (typeof x === 'boolean') n = x ? 1 : 0;
-  else if (typeof x === 'string' && x.trim() !== '' && (!Number.isNaN(Number(x)) || x.trim() === 'NaN')) n = Number(x);
-  else {
-    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${describe(x)}; expected a number`,
-      { row, feature, input: plan.name });
-  }
+  else if (typeof x === 'string') {
+    // Strings (Redis and Upstash hashes, CSV): one Number() each; only its two ambiguous
+    // answers look again, 0 (also what a blank string gives) and NaN (also "NaN" itself).
+    n = Number(x);
+    if (n === n ? n === 0 && x.trim() === '' : x.trim() !== 'NaN') throw notANumber(x, row, feature, plan);
+  } else throw notANumber(x, row, feature, plan);
   if (!plan.allowNonFinite && !Number.isFinite(n)) {
     throw Errors.INVALID_FEATURE_VALUE(`row ${row}: feature "${feature}" is ${n}; values must be finite`, { row, feature, input: plan.name });
   }
@@ -132,6 +133,11 @@ function coerce(x: unknown, dflt: number | undefined, row: number, feature: stri
     }
   }
   return n;
+}
+
+function notANumber(x: unknown, row: number, feature: string, plan: InputPlan): Error {
+  return Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${describe(x)}; expected a number`,
+    { row, feature, input: plan.name });
 }
 
 function fillArray(value: unknown, data: ReturnType<typeof allocate>, off: number, plan: InputPlan, row: number, integral: boolean): void {
