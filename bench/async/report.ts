@@ -2,7 +2,7 @@
  * bench/results/async.md from the collected results.
  * @module
  */
-import { fmtMs, fmtRate, fmtRatio } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, reproduceSection } from '../core/format.ts';
 import type { AsyncResults, AsyncRun } from './types.ts';
 
 const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
@@ -82,12 +82,7 @@ export function renderMarkdown(res: AsyncResults): string {
       fmtRate(r.result.requestsPerSec), fmtMs(r.result.latencyMs.p50), fmtMs(r.result.latencyMs.p99),
       r.stats ? r.stats.meanBatchRows.toFixed(1) : '', esc(r.problems.join('; ')) || 'none'])),
     '',
-    '## Reproduce',
-    '',
-    '```sh',
-    res.command,
-    '```',
-    '',
+    ...reproduceSection(res.command),
     `Server: \`${s.server.join(' ')}\`; workers: \`${s.worker.join(' ')}\` (config in .tmp/bench/realtime/). Every figure, every realtime wrk ` +
       'output and the config are in `async.json`.',
     '',

@@ -18,7 +18,6 @@
  * mean of the realtime runs just before and after it.
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { Redis } from 'ioredis';
 import { spawnProcess, type ManagedProcess } from '../../test/support/process.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
 import { fmtMs, fmtRate, fmtRatio } from '../core/format.ts';
-import { describeMachine, sourceRevision } from '../core/machine.ts';
+import { describeMachine, loadToolVersions, sourceRevision } from '../core/machine.ts';
 import { percentile } from '../core/stats.ts';
 import { fromConfig, log, messageOf, rel, secondsSince, smoke, statsText, writeConfig, wrkRun } from '../realtime/harness.ts';
 import { CONNECTIONS, THREADS } from '../realtime/realtime.ts';
@@ -68,15 +67,6 @@ const WORKER_CONCURRENCY = 256;
 const DRAIN_TIMEOUT_MS = 300_000;
 /** Jobs the live runs' fresh workers get before the measured ones. */
 const WARMUP_JOBS = 500;
-
-const versionOf = (cmd: string, argv: string[], re: RegExp) => {
-  try {
-    const out = execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return re.exec(out)?.[1] ?? out.split('\n')[0]!.trim();
-  } catch (e) {
-    return re.exec(`${(e as { stdout?: string }).stdout ?? ''}`)?.[1] ?? 'unknown';
-  }
-};
 
 const dist = (xs: readonly number[]): Dist => {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
@@ -249,8 +239,7 @@ try {
     revision,
     machine: {
       ...machine,
-      wrk: versionOf(process.env.WRK ?? 'wrk', ['--version'], /^wrk (\S+)/m),
-      redis: versionOf(process.env.REDIS_SERVER ?? 'redis-server', ['--version'], /v=(\S+)/),
+      ...loadToolVersions(),
     },
     settings: {
       jobs, workers: workerCounts, inFlight, workerConcurrency: WORKER_CONCURRENCY, backlog, realtimeSeconds: duration, warmupSeconds: warmup,

@@ -33,3 +33,8 @@ export function mdRow(cells: readonly (string | number)[]): string {
 export function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 }
+
+/** A report's closing "Reproduce" section: the command in a shell block. */
+export function reproduceSection(command: string): string[] {
+  return ['## Reproduce', '', '```sh', command, '```', ''];
+}

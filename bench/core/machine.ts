@@ -30,6 +30,23 @@ function versionOf(cmd: string, args: string[]): string {
   }
 }
 
+/**
+ * Versions of the load generator and Redis that bench/realtime and bench/async run
+ * (`$WRK`, `$REDIS_SERVER` or the ones on PATH), for their reports' machine description.
+ */
+export function loadToolVersions(): { wrk: string; redis: string } {
+  const of = (cmd: string, re: RegExp) => {
+    try {
+      const out = execFileSync(cmd, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return re.exec(out)?.[1] ?? out.split('\n')[0]!.trim();
+    } catch (e) {
+      // `wrk --version` prints its banner and exits 1.
+      return re.exec(`${(e as { stdout?: string }).stdout ?? ''}`)?.[1] ?? 'unknown';
+    }
+  };
+  return { wrk: of(process.env.WRK ?? 'wrk', /^wrk (\S+)/m), redis: of(process.env.REDIS_SERVER ?? 'redis-server', /v=(\S+)/) };
+}
+
 function packageVersion(root: string, name: string): string {
   try {
     return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;

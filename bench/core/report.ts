@@ -4,7 +4,7 @@
  * @module
  */
 import { MODELS } from './fixtures.ts';
-import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from './format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow, reproduceSection } from './format.ts';
 import type { CoreResults, PairOutcome } from './types.ts';
 
 
@@ -69,12 +69,7 @@ export function renderMarkdown(res: CoreResults): string {
     ...pairsTable(res.pairs),
     '',
     ...MODELS.flatMap((model) => [`## ${model}`, '', ...modelTable(model, res.pairs), '']),
-    '## Reproduce',
-    '',
-    '```sh',
-    res.command,
-    '```',
-    '',
+    ...reproduceSection(res.command),
     'One pair alone: `node --import tsx bench/core/core.bench.ts --backend native-cpu` (Node), ' +
       '`node_modules/.bin/bun bench/core/core.bench.ts --backend web-wasm` (Bun), ' +
       '`node_modules/.bin/deno run -A bench/core/core.bench.ts --backend web-webgpu` (Deno). ' +

@@ -4,7 +4,7 @@
  * every wrk run with its errors.
  * @module
  */
-import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow, reproduceSection } from '../core/format.ts';
 import { median } from './stats.ts';
 import { GOALS, type HeavyHost, type RealtimeResults, type WrkRun } from './types.ts';
 
@@ -137,12 +137,7 @@ export function renderMarkdown(res: RealtimeResults): string {
     ...runsTable(res.realtime.flatMap((h) => h.runs.map((r) => ({ ...r, host: h.host })))),
     ...(res.heavy.length ? ['', ...runsTable(res.heavy.flatMap((h) => Object.values(h.served).flatMap((x) => x.runs.map((r) => ({ ...r, host: h.host })))))] : []),
     '',
-    '## Reproduce',
-    '',
-    '```sh',
-    res.command,
-    '```',
-    '',
+    ...reproduceSection(res.command),
     ...(example ? [`One server by hand: \`${example.server.join(' ')}\` (config in .tmp/bench/realtime/, Redis from the run is gone: ` +
       'start one and run `node --import tsx bench/realtime/seed-redis.ts redis://127.0.0.1:6379`), then ' +
       `\`${example.wrk.replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/predict')}\`.`] : []),

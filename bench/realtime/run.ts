@@ -23,14 +23,13 @@
  * in the body instead of Redis, beside the usual variants.
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { startRedis } from '../../test/support/redis-server.ts';
-import { describeMachine, sourceRevision } from '../core/machine.ts';
+import { describeMachine, loadToolVersions, sourceRevision } from '../core/machine.ts';
 import { log, rel, secondsSince } from './harness.ts';
 import { heavyHost, makeHeavyModel, type HeavyPlan } from './heavy.ts';
 import { CONNECTIONS, THREADS, realtimeHost, realtimeVariants, type RealtimePlan } from './realtime.ts';
@@ -77,16 +76,6 @@ const heavyPlan: HeavyPlan = {
   rounds: HEAVY_ROUNDS, servedSeconds: Math.max(1, Math.round(duration / HEAVY_ROUNDS)), rawSeconds: args.quick ? 0.5 : 1.5, warmupS: warmup,
 };
 
-const versionOf = (cmd: string, argv: string[], re: RegExp) => {
-  try {
-    const out = execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return re.exec(out)?.[1] ?? out.split('\n')[0]!.trim();
-  } catch (e) {
-    // `wrk --version` prints its banner and exits 1.
-    return re.exec(`${(e as { stdout?: string }).stdout ?? ''}`)?.[1] ?? 'unknown';
-  }
-};
-
 const loadBefore = os.loadavg();
 const revision = sourceRevision(ROOT);
 const started = new Date();
@@ -118,8 +107,7 @@ try {
     revision,
     machine: {
       ...machine,
-      wrk: versionOf(process.env.WRK ?? 'wrk', ['--version'], /^wrk (\S+)/m),
-      redis: versionOf(process.env.REDIS_SERVER ?? 'redis-server', ['--version'], /v=(\S+)/),
+      ...loadToolVersions(),
     },
     settings: {
       durationS: duration, warmupS: warmup, rounds, threads: THREADS, connections: CONNECTIONS, users: USERS, items: ITEMS, variants: plan.variants,
