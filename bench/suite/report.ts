@@ -3,7 +3,7 @@
  * headline table (median value and ratio with min–max over runs, goal), and every figure.
  * @module
  */
-import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow } from '../core/format.ts';
+import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow, reproduceSection } from '../core/format.ts';
 import type { Machine } from '../core/types.ts';
 import { headline, type FoldedFigure, type Spread } from './figures.ts';
 
@@ -96,11 +96,6 @@ export function renderSuiteMarkdown(r: SuiteResults, charts: readonly string[]):
     ...(charts.length > 1 ? ['## Charts per scenario', '', ...charts.filter((c) => c !== 'suite-ratios.svg').map((c) => `![${c}](${c})`), ''] : []),
     'Each scenario writes its own full report beside this one (bench/results/<scenario>.md), with the method and every run.',
     '',
-    '## Reproduce',
-    '',
-    '```sh',
-    r.command.replace(/^omniserve bench/, 'npx omniserve bench'),
-    '```',
-    '',
+    ...reproduceSection(r.command.replace(/^omniserve bench/, 'npx omniserve bench')),
   ].join('\n');
 }
