@@ -16,6 +16,20 @@ export interface PredictionResult {
   outputs: Record<string, number | number[]>;
 }
 
+/**
+ * The client-facing part of a prediction, as the realtime answer and a finished async job
+ * give it: `prediction` and `probability` (null when the model has none), `label` and
+ * `probabilities` when there are any.
+ */
+export function predictionView(r: PredictionResult) {
+  return {
+    prediction: r.prediction ?? null,
+    probability: r.probability ?? null,
+    ...(r.label !== undefined ? { label: r.label } : {}),
+    ...(r.probabilities ? { probabilities: r.probabilities } : {}),
+  };
+}
+
 /** Post-processing plan, made once per model. */
 export interface OutputPlan {
   readonly outputs: readonly TensorSpec[];

@@ -8,7 +8,7 @@
  * @module
  */
 import { isOmniserveError, messageOf } from '../errors.ts';
-import type { PredictionResult } from '../core/postprocess.ts';
+import { predictionView as view } from '../core/postprocess.ts';
 import type { JobMetrics } from '../metrics/serving-metrics.ts';
 import type { Serving } from '../serving/serving.ts';
 import type { ClaimedJob, JobError, JobQueue, JobRecord } from './types.ts';
@@ -158,16 +158,6 @@ export class JobWorker {
     if (this.#o.onError) this.#o.onError(e);
     else console.error(`omniserve worker ${this.#o.consumer}: ${messageOf(e)}`);
   }
-}
-
-/** The client-facing part of a prediction (same fields as the realtime answer). */
-function view(r: PredictionResult) {
-  return {
-    prediction: r.prediction ?? null,
-    probability: r.probability ?? null,
-    ...(r.label !== undefined ? { label: r.label } : {}),
-    ...(r.probabilities ? { probabilities: r.probabilities } : {}),
-  };
 }
 
 /** Any thrown value as a stored job error: named errors keep their code, the rest are INTERNAL. */

@@ -8,19 +8,10 @@ import type { Context, Hono } from 'hono';
 import { Errors } from '../../errors.ts';
 import type { FeatureRecord } from '../../core/features.ts';
 import type { Model } from '../../core/model.ts';
-import type { PredictionResult } from '../../core/postprocess.ts';
+import { predictionView as view } from '../../core/postprocess.ts';
 import { modelRequest, PredictBody } from './model-request.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
-
-function view(r: PredictionResult) {
-  return {
-    prediction: r.prediction ?? null,
-    probability: r.probability ?? null,
-    ...(r.label !== undefined ? { label: r.label } : {}),
-    ...(r.probabilities ? { probabilities: r.probabilities } : {}),
-  };
-}
 
 // The model's feature names as a JSON array, made once per model: nearly every request uses
 // all of them, and re-serialising 30 names per response was a visible share of CPU.
