@@ -7,10 +7,11 @@
  * 30+ input columns was most of a unit's time; a copy is a memcpy.
  * @module
  */
-import type { ColumnChunk, FileMetaData, RowGroup } from 'hyparquet';
+import type { ColumnChunk, ColumnMetaData, FileMetaData, RowGroup } from 'hyparquet';
 import { parquetMetadata } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import type { EncodedColumn } from './new-columns.ts';
 
 const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // PAR1
 
@@ -41,36 +42,56 @@ export function rowGroupRange(rg: RowGroup): [number, number] {
 }
 
 /**
- * A Parquet file of one row group: row group `rg` of `input` (its bytes `rgBytes`, read
- * from `rowGroupRange(rg)`), followed by the columns of `extra` (a Parquet file of one row
- * group with as many rows). Returned as pieces to write in order.
+ * The column chunks of `file` (a Parquet file of one row group, as parquet-wasm writes the
+ * new columns when it encodes them), as pieces of it with offsets from each chunk's start.
  */
-export function spliceParquet(input: FileMetaData, rg: RowGroup, rgBytes: Uint8Array, extra: Uint8Array, createdBy: string): Uint8Array[] {
-  const extraMeta = parquetMetadata(extra.buffer.slice(extra.byteOffset, extra.byteOffset + extra.byteLength) as ArrayBuffer);
-  const erg = extraMeta.row_groups[0];
-  if (extraMeta.row_groups.length !== 1 || !erg || erg.num_rows !== rg.num_rows) throw new Error('the new columns must be one row group as long as the input one');
+export function encodedColumnsOf(file: Uint8Array, rows: bigint): EncodedColumn[] {
+  const meta = parquetMetadata(file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) as ArrayBuffer);
+  const rg = meta.row_groups[0];
+  if (meta.row_groups.length !== 1 || !rg || rg.num_rows !== rows) throw new Error('the new columns must be one row group as long as the input one');
+  const leaves = meta.schema.slice(1);
+  return rg.columns.map((c, i) => {
+    const [s, e] = chunkRange(c);
+    const md = c.meta_data!;
+    const at = BigInt(s);
+    return {
+      element: leaves[i]!, pieces: [file.subarray(s, e)],
+      meta: { ...md, data_page_offset: md.data_page_offset - at, ...(md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n && md.dictionary_page_offset < md.data_page_offset ? { dictionary_page_offset: md.dictionary_page_offset - at } : { dictionary_page_offset: undefined }) },
+    };
+  });
+}
+
+/**
+ * A Parquet file of one row group: row group `rg` of `input` (its bytes `rgBytes`, read
+ * from `rowGroupRange(rg)`), followed by the column chunks `extra` (as many rows).
+ * Returned as pieces to write in order.
+ */
+export function spliceParquet(input: FileMetaData, rg: RowGroup, rgBytes: Uint8Array, extra: readonly EncodedColumn[], createdBy: string): Uint8Array[] {
   const [lo, hi] = rowGroupRange(rg);
-  const [elo, ehi] = rowGroupRange(erg);
   // Input chunks move from `lo` to 4; the new ones follow them.
   const shiftIn = 4n - BigInt(lo);
-  const shiftEx = BigInt(4 + (hi - lo) - elo);
-  const moved = (c: ColumnChunk, by: bigint): ColumnChunk => {
+  // Statistics, page indexes and bloom filters are left behind (they are not copied, or
+  // would need converting back); the manifest keeps the prediction statistics.
+  const keep = (md: ColumnMetaData, by: bigint, dict: bigint | undefined): ColumnMetaData => ({
+    type: md.type, encodings: md.encodings, path_in_schema: md.path_in_schema, codec: md.codec, num_values: md.num_values,
+    total_uncompressed_size: md.total_uncompressed_size, total_compressed_size: md.total_compressed_size,
+    data_page_offset: md.data_page_offset + by,
+    ...(dict !== undefined ? { dictionary_page_offset: dict + by } : {}),
+    ...(md.encoding_stats ? { encoding_stats: md.encoding_stats } : {}),
+  });
+  const columns: ColumnChunk[] = rg.columns.map((c) => {
     const md = c.meta_data!;
-    // Statistics, page indexes and bloom filters are left behind (they are not copied, or
-    // would need converting back); the manifest keeps the prediction statistics.
-    return {
-      file_offset: c.file_offset + by,
-      meta_data: {
-        type: md.type, encodings: md.encodings, path_in_schema: md.path_in_schema, codec: md.codec, num_values: md.num_values,
-        total_uncompressed_size: md.total_uncompressed_size, total_compressed_size: md.total_compressed_size,
-        data_page_offset: md.data_page_offset + by,
-        ...(md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n ? { dictionary_page_offset: md.dictionary_page_offset + by } : {}),
-        ...(md.encoding_stats ? { encoding_stats: md.encoding_stats } : {}),
-      },
-    };
-  };
-  const columns = [...rg.columns.map((c) => moved(c, shiftIn)), ...erg.columns.map((c) => moved(c, shiftEx))];
-  const schema = [{ ...input.schema[0]!, num_children: (input.schema[0]!.num_children ?? 0) + (extraMeta.schema[0]!.num_children ?? 0) }, ...input.schema.slice(1), ...extraMeta.schema.slice(1)];
+    const dict = md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n ? md.dictionary_page_offset : undefined;
+    return { file_offset: c.file_offset + shiftIn, meta_data: keep(md, shiftIn, dict) };
+  });
+  const pieces: Uint8Array[] = [MAGIC, rgBytes.subarray(0, hi - lo)];
+  let at = BigInt(4 + (hi - lo));
+  for (const x of extra) {
+    columns.push({ file_offset: at, meta_data: keep(x.meta, at, x.meta.dictionary_page_offset) });
+    for (const p of x.pieces) { pieces.push(p); at += BigInt(p.length); }
+    if (x.meta.num_values > rg.num_rows) throw new Error('the new columns must be as long as the input row group');
+  }
+  const schema = [{ ...input.schema[0]!, num_children: (input.schema[0]!.num_children ?? 0) + extra.length }, ...input.schema.slice(1), ...extra.map((x) => x.element)];
   const total = (k: 'total_uncompressed_size' | 'total_compressed_size') => columns.reduce((n, c) => n + c.meta_data![k], 0n);
   const meta: FileMetaData = {
     version: 1, schema, num_rows: rg.num_rows, created_by: createdBy, metadata_length: 0,
@@ -80,5 +101,6 @@ export function spliceParquet(input: FileMetaData, rg: RowGroup, rgBytes: Uint8A
   // hyparquet-writer types its own copy of hyparquet's FileMetaData: the same shape.
   writeMetadata(footer, meta as never);
   footer.appendBytes(MAGIC);
-  return [MAGIC, rgBytes.subarray(0, hi - lo), extra.subarray(elo, ehi), footer.getBytes()];
+  pieces.push(footer.getBytes());
+  return pieces;
 }

@@ -10,7 +10,8 @@ import type { Model } from '../core/model.ts';
 import * as arrow from 'apache-arrow/Arrow.dom';
 import { decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, predictionColumns, takeRows, type ParquetSource } from './arrow-io.ts';
 import { cellValue, encodeUnit, partitionGroups, type OutputContext } from './output.ts';
-import { canCopy, rowGroupRange, spliceParquet } from './splice.ts';
+import { canCopy, encodedColumnsOf, rowGroupRange, spliceParquet } from './splice.ts';
+import { LITTLE_ENDIAN, predictionChunks, type EncodedColumn } from './new-columns.ts';
 import { toWatermark, type WorkUnit } from './plan.ts';
 import type { EnrichSpec } from './config.ts';
 import { enrichKey, enrichTable } from './enrich.ts';
@@ -195,11 +196,16 @@ export class UnitRunner {
     if (rgBytes && !kept && (!groups || groups.size === 1)) {
       // One file with every row of the group: the input's column chunks as they are, plus the new columns.
       const partition = groups ? [...groups.keys()][0]! : '';
-      const extra: Record<string, arrow.Vector> = {};
-      for (const f of enrich?.fields ?? []) extra[f] = table.getChild(f)!;
-      Object.assign(extra, predictionColumns(rows, { ...scores, runId: this.s.runId, timestamp: ctx.timestamp.getTime() }));
-      const bytes = encodeParquet(new arrow.Table(extra), this.s.compression);
-      const pieces = spliceParquet(input.metadata, group, new Uint8Array(rgBytes), bytes, 'omniserve batch (column chunks copied; new columns by parquet-wasm)');
+      const columns = { ...scores, runId: this.s.runId, timestamp: ctx.timestamp.getTime() };
+      let added: EncodedColumn[];
+      if (this.s.compression === 'UNCOMPRESSED' && !enrich && LITTLE_ENDIAN) added = predictionChunks(rows, columns);
+      else {
+        const extra: Record<string, arrow.Vector> = {};
+        for (const f of enrich?.fields ?? []) extra[f] = table.getChild(f)!;
+        Object.assign(extra, predictionColumns(rows, columns));
+        added = encodedColumnsOf(encodeParquet(new arrow.Table(extra), this.s.compression), group.num_rows);
+      }
+      const pieces = spliceParquet(input.metadata, group, new Uint8Array(rgBytes), added, 'omniserve batch (column chunks copied; new columns added)');
       t3 = performance.now();
       await this.files.writeAtomic(pathOf(partition), pieces);
       outputs.push({ path: pathOf(partition), partition, rows, stats: statsOf(scores.prediction) });
