@@ -33,3 +33,33 @@ test('postColumns matches toResults for sigmoid (1 and k values), softmax, argma
     }
   }
 });
+
+test('scoreColumns fills the tensor right (four columns at a time plus the rest, several calls) and names a bad value\'s row and column', async () => {
+  const { createEngine } = await import('../../src/index.ts');
+  const { createNativeRuntime } = await import('../../runtimes/native/runtime.ts');
+  const { featureInput, scoreColumns } = await import('../../src/batch/score.ts');
+  const { MODEL, MODEL_CONFIG, FEATURES, RECORDS } = await import('./fixtures.ts');
+  const engine = createEngine(createNativeRuntime());
+  try {
+    const model = await engine.models.load({ source: MODEL, config: MODEL_CONFIG, backend: 'cpu' });
+    const fi = featureInput(model);
+    assert.equal(fi.features.length % 4, 2, 'the fixture exercises the remainder loop');
+    const n = RECORDS.length;
+    const cols = fi.features.map((f, j) => (j % 2 ? Float64Array.from(RECORDS, (r) => r[f]!) : Float32Array.from(RECORDS, (r) => r[f]!)));
+    // 569 rows in calls of 200 and blocks of 512: partial blocks and calls.
+    const s = await scoreColumns(model, fi, cols, n, 200, 1000);
+    const want = await model.predict(RECORDS.map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, j % 2 ? r[f]! : Math.fround(r[f]!)]))));
+    for (let i = 0; i < n; i++) {
+      assert.equal(s.prediction[i], want[i]!.prediction, `row ${i}`);
+      assert.equal(s.probability[i], want[i]!.probability, `row ${i}`);
+    }
+    for (const [j, row, bad] of [[5, 333, NaN], [29, 568, Infinity], [28, 0, -Infinity], [0, 201, NaN]] as const) {
+      const c = cols.map((x) => x.slice());
+      c[j]![row] = bad;
+      await assert.rejects(scoreColumns(model, fi, c, n, 200, 1000), (e: Error & { code?: string }) =>
+        e.code === 'INVALID_FEATURE_VALUE' && e.message === `row ${1000 + row}: column "${fi.features[j]}" is ${bad}; features must be finite numbers`);
+    }
+  } finally {
+    await engine.close();
+  }
+});
