@@ -40,6 +40,8 @@ node_modules/.bin/bun --version >/dev/null || { echo "setup: bun did not install
 node_modules/.bin/deno --version >/dev/null || { echo "setup: deno did not install" >&2; exit 1; }
 node -e "require('onnxruntime-node')" || { echo "setup: onnxruntime-node does not load" >&2; exit 1; }
 node -e "require('@confluentinc/kafka-javascript')" || { echo "setup: @confluentinc/kafka-javascript did not build" >&2; exit 1; }
+# The same Kafka client built for Bun's ABI (omniserve stream on Bun); kept when up to date.
+bash scripts/kafka-bun/build.sh || { echo "setup: @confluentinc/kafka-javascript for Bun did not build (scripts/kafka-bun/build.sh)" >&2; exit 1; }
 node -e "require('playwright-core')" || { echo "setup: playwright-core does not load" >&2; exit 1; }
 /usr/bin/chromium --headless --no-sandbox --disable-gpu --user-data-dir="$(mktemp -d)" --dump-dom about:blank >/dev/null 2>&1 || { echo "setup: chromium does not start headless" >&2; exit 1; }
 echo "setup: ok (node $(node --version), bun $(node_modules/.bin/bun --version), $(node_modules/.bin/deno --version | head -1))"

@@ -6,14 +6,18 @@
  * and scored again, never lost.
  *
  * The client is an optional dependency with a native build: it is imported here, lazily,
- * so `omniserve serve` never needs it.
+ * so `omniserve serve` never needs it. On Bun it is the copy scripts/kafka-bun/build.sh
+ * builds for Bun's ABI ({@link loadKafka}).
  * @module
  */
 import type { KafkaJS as KafkaJSNamespace } from '@confluentinc/kafka-javascript';
 import type { StreamSection } from '../../src/stream/config.ts';
 import type { InboundMessage, OutboundMessage } from '../../src/stream/events.ts';
 import type { ProcessedBatch } from '../../src/stream/processor.ts';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import process from 'node:process';
 import { CommitTracker, type TrackedBatch } from '../../src/stream/commit-tracker.ts';
 import type { StreamMetrics } from '../../src/stream/metrics.ts';
@@ -35,14 +39,42 @@ export interface KafkaStream {
   stop(): Promise<void>;
 }
 
-/** Loads the Kafka client, or explains which package to install. */
+/**
+ * Where scripts/kafka-bun/build.sh puts the client built for Bun (the package's own native
+ * build is for Node's ABI and does not load in Bun): `OMNISERVE_KAFKA_BUN_DIR`, else
+ * node_modules/.cache/omniserve-kafka-bun in this checkout.
+ */
+export function kafkaBunDir(): string {
+  return process.env['OMNISERVE_KAFKA_BUN_DIR']
+    ?? fileURLToPath(new URL('../../node_modules/.cache/omniserve-kafka-bun', import.meta.url));
+}
+
+/**
+ * Loads the Kafka client, or explains what to install or build. On Node (and Deno, where it
+ * does not load: see docs/streaming.md) that is the package; on Bun it is the package's copy
+ * built for Bun by scripts/kafka-bun/build.sh.
+ */
 export async function loadKafka(): Promise<KafkaJSModule> {
+  const onBun = typeof process.versions['bun'] === 'string';
   let mod: { KafkaJS?: KafkaJSModule; default?: { KafkaJS?: KafkaJSModule } };
-  try {
-    mod = await import(PACKAGE);
-  } catch (e) {
-    throw new Error(`omniserve stream needs the optional package ${PACKAGE}, which is not installed or did not build ` +
-      `(npm install ${PACKAGE}; without a prebuilt binary it builds from source with CKJS_LINKING=dynamic): ${(e as Error).message}`, { cause: e });
+  if (onBun) {
+    const dir = kafkaBunDir();
+    if (!existsSync(join(dir, 'build/Release/confluent-kafka-javascript.node'))) {
+      throw new Error(`omniserve stream on Bun needs ${PACKAGE} built for Bun, which is missing from ${dir}: ` +
+        'run scripts/kafka-bun/build.sh (scripts/setup.sh does), or run the stream on Node');
+    }
+    try {
+      mod = await import(pathToFileURL(join(dir, 'lib/index.js')).href);
+    } catch (e) {
+      throw new Error(`${PACKAGE} built for Bun (${dir}) does not load: rebuild it with scripts/kafka-bun/build.sh: ${(e as Error).message}`, { cause: e });
+    }
+  } else {
+    try {
+      mod = await import(PACKAGE);
+    } catch (e) {
+      throw new Error(`omniserve stream needs the optional package ${PACKAGE}, which is not installed or did not build ` +
+        `(npm install ${PACKAGE}; without a prebuilt binary it builds from source with CKJS_LINKING=dynamic): ${(e as Error).message}`, { cause: e });
+    }
   }
   const kafkaJs = mod.KafkaJS ?? mod.default?.KafkaJS;
   if (!kafkaJs) throw new Error(`${PACKAGE} has no KafkaJS export: an unsupported version?`);

@@ -2,6 +2,8 @@
 declare module 'bun:test' {
   export function test(name: string, fn: () => Promise<void> | void, timeout?: number): void;
   export function describe(name: string, fn: () => void): void;
+  export function beforeAll(fn: () => Promise<void> | void, timeout?: number): void;
+  export function afterAll(fn: () => Promise<void> | void, timeout?: number): void;
 }
 
 // The Bun global, as far as omniserve uses it.

@@ -6,9 +6,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import { loadKafka } from '../../runtimes/native/stream-kafka.ts';
 import { spawnProcess, type ManagedProcess } from '../support/process.ts';
-import { ROOT } from '../support/serve-process.ts';
+import { ROOT, SERVE_HOSTS, type ServeHost } from '../support/serve-process.ts';
+
+/** The client as `omniserve stream` loads it on this host (on Bun: the build for Bun). */
+const Client = await loadKafka();
 
 export const MODEL_PATH = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
 /** The fixture's feature rows, without their `id` and `label` columns. */
@@ -37,7 +41,7 @@ export function quietKafka(brokers: string[]): KafkaJS.Kafka {
     debug: () => {}, info: () => {}, warn: () => {}, error: () => {},
     namespace: () => logger, setLogLevel: () => {},
   };
-  return new KafkaJS.Kafka({ kafkaJS: { brokers, logLevel: KafkaJS.logLevel.NOTHING, logger } });
+  return new Client.Kafka({ kafkaJS: { brokers, logLevel: Client.logLevel.NOTHING, logger } });
 }
 
 /** Produces `messages` to `topic` in chunks (one awaited send per chunk). */
@@ -93,13 +97,16 @@ export function writeConfig(brokers: string, name: string, stream: Record<string
   return path;
 }
 
-/** Starts `omniserve stream --config path` and waits for its streaming line. */
-export async function startStream(configPath: string, timeoutMs = 60_000): Promise<{ proc: ManagedProcess; line: Record<string, unknown> }> {
+/** Starts `omniserve stream --config path` (on Node unless `host` says) and waits for its streaming line. */
+export async function startStream(
+  configPath: string, timeoutMs = 60_000, host: ServeHost['name'] = 'node',
+): Promise<{ proc: ManagedProcess; line: Record<string, unknown> }> {
+  const { cmd, args } = SERVE_HOSTS.find((h) => h.name === host)!;
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env['NODE_TEST_CONTEXT'];
   delete env['OMNISERVE_KAFKA_BROKERS'];
-  const proc = await spawnProcess(process.execPath, [join(ROOT, 'bin/omniserve.mjs'), 'stream', '--config', configPath], {
-    cwd: ROOT, env, name: 'stream',
+  const proc = await spawnProcess(cmd, [...args, 'stream', '--config', configPath], {
+    cwd: ROOT, env, name: `stream:${host}`,
   });
   try {
     const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), timeoutMs);

@@ -1,0 +1,156 @@
+/**
+ * `omniserve stream` on Bun (run by `bun test`), with @confluentinc/kafka-javascript built for
+ * Bun by scripts/kafka-bun/build.sh, against the mock Kafka cluster: events in, predictions
+ * out (keyed, in per-key order, the model's probabilities), poison events dead-lettered with
+ * their reasons, offsets committed for every event, SIGTERM exits 0; then a kill -9 midway
+ * with a second process finishing the work.
+ */
+import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, test } from 'bun:test';
+import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
+import { createEngine } from '../../src/index.ts';
+import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+import {
+  MODEL_PATH, ROWS, collect, event, keyOf, parse, produce, quietKafka, startStream, until, writeConfig,
+} from './stream-helpers.ts';
+
+const T = 120_000;
+const POISON = ['INVALID_JSON', 'INVALID_FEATURE_TYPE', 'MISSING_FEATURE'] as const;
+/** Event i, or every 100th (offset 7) a poison event of one of three kinds. */
+const payload = (i: number): string => {
+  if (i % 100 !== 7) return JSON.stringify(event(i));
+  const kind = POISON[Math.floor(i / 100) % 3];
+  if (kind === 'INVALID_JSON') return `{"event_id": "e-${i}", "mean_radius": oops`;
+  if (kind === 'INVALID_FEATURE_TYPE') return JSON.stringify({ ...event(i), mean_radius: 'large' });
+  const { worst_area: _, ...rest } = event(i) as Record<string, unknown>;
+  return JSON.stringify(rest);
+};
+
+describe('omniserve stream on Bun', () => {
+  let broker: KafkaBroker;
+  let kafka: ReturnType<typeof quietKafka>;
+  const topics = async (name: string) => {
+    for (const t of ['in', 'out', 'dlq']) await broker.createTopic(`${name}-${t}`, 4);
+  };
+  const committed = async (group: string, topic: string) => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [o] = await admin.fetchOffsets({ groupId: group, topics: [{ topic, partitions: [0, 1, 2, 3] }] });
+      return o!.partitions.map((p) => Math.max(0, Number(p.offset)));
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  beforeAll(async () => {
+    assert.equal(typeof process.versions['bun'], 'string');
+    broker = await startKafkaBroker({ brokers: 3 });
+    kafka = quietKafka(broker.brokers);
+  }, T);
+  afterAll(async () => {
+    await broker?.stop();
+  }, T);
+
+  test('2,000 events with 1% poison: outputs keyed and ordered with the model\'s probabilities, dead letters with reasons, all committed, SIGTERM exits 0', async () => {
+    await topics('b1');
+    const n = 2_000;
+    const reader = await collect(kafka, ['b1-in', 'b1-out', 'b1-dlq'], 'b1-reader');
+    await produce(kafka, 'b1-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: payload(i) })));
+    const t0 = Date.now();
+    const { proc, line } = await startStream(writeConfig(broker.bootstrapServers, 'b1', { batchSize: 100, metrics: { port: 0 } }), 60_000, 'bun');
+    try {
+      assert.equal(line['event'], 'streaming');
+      assert.deepEqual(line['partitions'], [0, 1, 2, 3]);
+      const joined = Date.now();
+      await until(() => reader.got['b1-out']!.length + reader.got['b1-dlq']!.length >= n && reader.got['b1-in']!.length >= n,
+        60_000, () => `${reader.got['b1-out']!.length} out, ${reader.got['b1-dlq']!.length} dlq\n${proc.outputTail()}`);
+      const rate = Math.round(n / ((Date.now() - joined) / 1000));
+      const metrics = await (await fetch(`${String(line['metricsUrl']).replace(/\/metrics$/, '')}/metrics`)).text();
+      assert.match(metrics, /omniserve_stream_dead_letters_total\{code="INVALID_JSON"\} \d/);
+      assert.deepEqual(await proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, proc.outputTail());
+      console.log(`# stream on Bun: ${n} events in ${Date.now() - t0} ms with process start and group join; ~${rate} events/s after joining`);
+    } finally {
+      await proc.stop({ signal: 'SIGKILL' });
+      await reader.stop();
+    }
+
+    // Outputs: one per valid event, keyed like the input, in per-key order.
+    const got = reader.got['b1-out']!;
+    const outs = got.map(parse);
+    assert.equal(outs.length, n - n / 100, 'an event was scored twice or not at all');
+    assert.equal(new Set(outs.map((o) => o.event_id)).size, n - n / 100);
+    const perKey = new Map<string, number[]>();
+    got.forEach((g, i) => {
+      const seq = Number(outs[i]!.event_id.slice(2));
+      assert.notEqual(seq % 100, 7, `poison event e-${seq} was scored`);
+      assert.equal(g.key, keyOf(seq));
+      perKey.set(g.key!, [...(perKey.get(g.key!) ?? []), seq]);
+    });
+    assert.equal(perKey.size, 50);
+    for (const [k, seqs] of perKey) assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `order of ${k}`);
+
+    // The same model in this process: probability = sigmoid(logit), same prediction.
+    const engine = createEngine(createNativeRuntime(), { backend: 'cpu' });
+    try {
+      const model = await engine.models.load({ source: MODEL_PATH });
+      const sample = outs.filter((_, i) => i % 37 === 0);
+      const want = await model.predict(sample.map((o) => ROWS[Number(o.event_id.slice(2)) % ROWS.length]!));
+      sample.forEach((o, i) => {
+        const logit = want[i]!.outputs['logit'] as number;
+        assert.ok(Math.abs(o.probability - 1 / (1 + Math.exp(-logit))) < 1e-4, `${o.event_id}: ${o.probability} vs logit ${logit}`);
+        assert.equal(o.prediction, want[i]!.prediction);
+        assert.equal(o.model_version, model.version);
+        assert.equal(o.source.topic, 'b1-in');
+      });
+    } finally {
+      await engine.close();
+    }
+
+    // Dead letters: the input's bytes and key, the reason and where it came from.
+    const where = new Map(reader.got['b1-in']!.map((g) => [g.value.toString(), g]));
+    const dlq = reader.got['b1-dlq']!;
+    assert.equal(dlq.length, n / 100);
+    for (const d of dlq) {
+      const src = where.get(d.value.toString());
+      assert.ok(src, `dead letter is not an input's bytes: ${d.value}`);
+      assert.equal(d.key, src.key);
+      assert.equal(d.headers['omniserve-source-topic'], 'b1-in');
+      assert.equal(d.headers['omniserve-source-partition'], String(src.partition));
+      assert.equal(d.headers['omniserve-source-offset'], String(src.offset));
+      const i = Number(/e-(\d+)/.exec(d.value.toString())![1]);
+      assert.equal(d.headers['omniserve-error-code'], POISON[Math.floor(i / 100) % 3], JSON.stringify(d.headers));
+    }
+    assert.match(dlq.find((d) => d.headers['omniserve-error-code'] === 'MISSING_FEATURE')!.headers['omniserve-error']!, /worst_area/);
+
+    // Every input offset committed by the SIGTERM shutdown.
+    assert.equal((await committed('b1-scorer', 'b1-in')).reduce((a, b) => a + b, 0), n);
+  }, T);
+
+  test('kill -9 midway through 5,000 events, a second process finishes: every event has an output', async () => {
+    await topics('b2');
+    const n = 5_000;
+    const config = writeConfig(broker.bootstrapServers, 'b2', { batchSize: 20, lingerMs: 50 });
+    const reader = await collect(kafka, ['b2-out'], 'b2-reader');
+    const ids = () => new Set(reader.got['b2-out']!.map((g) => parse(g).event_id));
+    try {
+      await produce(kafka, 'b2-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: JSON.stringify(event(i)) })));
+      const first = await startStream(config, 60_000, 'bun');
+      await until(() => reader.got['b2-out']!.length >= 1_000, 60_000, () => first.proc.outputTail());
+      assert.equal((await first.proc.stop({ signal: 'SIGKILL' })).signal, 'SIGKILL');
+      const seenAtKill = ids().size;
+      assert.ok(seenAtKill < n, `the first process finished all ${n} events before the kill`);
+      const second = await startStream(config, 60_000, 'bun');
+      try {
+        await until(() => ids().size >= n, 60_000, () => `${ids().size} of ${n} event ids\n${second.proc.outputTail()}`);
+        assert.deepEqual(await second.proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, second.proc.outputTail());
+      } finally {
+        await second.proc.stop({ signal: 'SIGKILL' });
+      }
+      assert.equal((await committed('b2-scorer', 'b2-in')).reduce((a, b) => a + b, 0), n);
+      console.log(`# stream on Bun: ${seenAtKill} events scored before kill -9, ${reader.got['b2-out']!.length} outputs in all for ${n} events`);
+    } finally {
+      await reader.stop();
+    }
+  }, T);
+});
