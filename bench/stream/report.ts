@@ -11,17 +11,21 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Per process count: the model's and the pipe's median over rounds, and their ratio. */
-export function summarize(runs: readonly ThroughputRun[]): { processes: number; model: number; pipe: number; ratio: number; ratios: number[] }[] {
+const hostOf = (r: { host?: string }) => r.host ?? 'node';
+const HOST_NAMES: Record<string, string> = { node: 'Node', bun: 'Bun' };
+
+/** Per host and process count: the model's and the pipe's median over rounds, and their ratio. */
+export function summarize(runs: readonly ThroughputRun[]): { host: string; processes: number; model: number; pipe: number; ratio: number; ratios: number[] }[] {
+  const hosts = [...new Set(runs.map(hostOf))];
   const procs = [...new Set(runs.map((r) => r.processes))].sort((a, b) => a - b);
-  return procs.map((p) => {
-    const of = (mode: string) => runs.filter((r) => r.processes === p && r.mode === mode);
+  return hosts.flatMap((host) => procs.map((p) => {
+    const of = (mode: string) => runs.filter((r) => hostOf(r) === host && r.processes === p && r.mode === mode);
     const rounds = [...new Set(of('model').map((r) => r.round))];
     const ratios = rounds.map((k) => of('model').find((r) => r.round === k)!.eventsPerSec / (of('pipe').find((r) => r.round === k)?.eventsPerSec ?? NaN));
     const model = median(of('model').map((r) => r.eventsPerSec));
     const pipe = median(of('pipe').map((r) => r.eventsPerSec));
-    return { processes: p, model, pipe, ratio: median(ratios), ratios };
-  });
+    return { host, processes: p, model, pipe, ratio: median(ratios), ratios };
+  }));
 }
 
 /** Renders the Markdown report. */
@@ -29,6 +33,11 @@ export function renderMarkdown(res: StreamResults): string {
   const m = res.machine;
   const s = res.settings;
   const sum = summarize(res.runs);
+  const hosts = [...new Set([...res.runs, ...res.latency].map(hostOf))];
+  const byHost = hosts.length > 1 || hosts[0] !== 'node';
+  const h = (r: { host?: string }) => (byHost ? [HOST_NAMES[hostOf(r)] ?? hostOf(r)] : []);
+  const hh = byHost ? ['host'] : [];
+  const hd = byHost ? ['---'] : [];
   return [
     '# bench/stream: Kafka → model → Kafka, next to a no-op pipe',
     '',
@@ -36,7 +45,7 @@ export function renderMarkdown(res: StreamResults): string {
       `${m.loadavg.after.join(' ')} after. The mock Kafka cluster, the runners and the benchmark client share these ${m.cores} cores ` +
       '(and the machine is shared with other work): compare the ratios, measured side by side in this run, not absolute numbers across runs.',
     '',
-    `Code: ${res.revision}. Node ${m.runtimes['node']}; ${Object.entries(m.onnxruntime).map(([k, v]) => `${k} ${v}`).join(', ')}; ${s.client} ` +
+    `Code: ${res.revision}. Node ${m.runtimes['node']}${hosts.includes('bun') ? `, Bun ${m.runtimes['bun']}` : ''}; ${Object.entries(m.onnxruntime).map(([k, v]) => `${k} ${v}`).join(', ')}; ${s.client} ` +
       `(librdkafka). Whole run: ${Math.round(res.seconds)} s.`,
     '',
     `Reproduce: \`${res.command}\``,
@@ -46,7 +55,8 @@ export function renderMarkdown(res: StreamResults): string {
       `30 features, 1,000 keys, outputs \`{event_id, prediction, probability, …}\`. **pipe** = bench/stream/pipe.ts: the same client and ` +
       'the same runner (fetch, produce keyed, commit after acknowledgement, backpressure) copying each input message to the output ' +
       `topic unchanged, no decoding, no model. Both: batchSize ${s.batchSize}, lingerMs ${s.lingerMs}, concurrency ${s.concurrency}, ` +
-      'idempotent producer with acks=all, at-least-once commits.',
+      'idempotent producer with acks=all, at-least-once commits.' +
+      (hosts.includes('bun') ? ' On Bun the runners use the client built for Bun (scripts/kafka-bun/build.sh); the benchmark\'s client, reader and broker are the same for both hosts.' : ''),
     '',
     '## Throughput: backlog drain',
     '',
@@ -58,15 +68,15 @@ export function renderMarkdown(res: StreamResults): string {
       `the ramp-up and the tail are left out. Pipe and model alternate within each of ${s.rounds} round(s); **×pipe** is ` +
       'the median over rounds of model ÷ pipe of the same round (goal ≥ 0.6).',
     '',
-    mdRow(['processes', 'model events/s', 'pipe events/s', '**×pipe**', 'per round']),
-    mdRow(['---:', '---:', '---:', '---:', '---']),
-    ...sum.map((x) => mdRow([x.processes, fmtRate(x.model), fmtRate(x.pipe), `**${fmtRatio(x.ratio)}**`, x.ratios.map(fmtRatio).join(', ')])),
+    mdRow([...hh, 'processes', 'model events/s', 'pipe events/s', '**×pipe**', 'per round']),
+    mdRow([...hd, '---:', '---:', '---:', '---:', '---']),
+    ...sum.map((x) => mdRow([...h(x), x.processes, fmtRate(x.model), fmtRate(x.pipe), `**${fmtRatio(x.ratio)}**`, x.ratios.map(fmtRatio).join(', ')])),
     '',
     'Every run:',
     '',
-    mdRow(['round', 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'produced/s', 'wall s (SIGCONT → last read)', 'outputs', 'partitions at join']),
-    mdRow(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
-    ...res.runs.map((r) => mdRow([r.round, r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), fmtRate(r.producedPerSec), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
+    mdRow(['round', ...hh, 'mode', 'processes', 'events/s (middle 80 %)', 'events/s (all outputs)', 'produced/s', 'wall s (SIGCONT → last read)', 'outputs', 'partitions at join']),
+    mdRow(['---:', ...hd, '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    ...res.runs.map((r) => mdRow([r.round, ...h(r), r.mode, r.processes, fmtRate(r.eventsPerSec), fmtRate(r.eventsPerSecAll), fmtRate(r.producedPerSec), r.wallSeconds, r.outputs, JSON.stringify(r.partitions)])),
     '',
     '## Latency at a steady rate',
     '',
@@ -77,9 +87,9 @@ export function renderMarkdown(res: StreamResults): string {
       'librdkafka\'s default of 500 ms a quiet partition\'s fetch waits that long on this (mock) broker; latency-sensitive ' +
       'deployments set it lower.',
     '',
-    mdRow(['mode', 'fetch.wait.max.ms', 'rate /s', 'seconds', 'received / sent', 'end to end ms', 'to output ms']),
-    mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
-    ...res.latency.map((r) => mdRow([r.mode, r.fetchWaitMs ?? '500 (default)', fmtRate(r.rate), r.seconds, `${r.received} / ${r.sent}`, d(r.endToEndMs), d(r.toOutputMs)])),
+    mdRow([...hh, 'mode', 'fetch.wait.max.ms', 'rate /s', 'seconds', 'received / sent', 'end to end ms', 'to output ms']),
+    mdRow([...hd, '---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...res.latency.map((r) => mdRow([...h(r), r.mode, r.fetchWaitMs ?? '500 (default)', fmtRate(r.rate), r.seconds, `${r.received} / ${r.sent}`, d(r.endToEndMs), d(r.toOutputMs)])),
     '',
   ].join('\n');
 }

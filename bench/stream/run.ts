@@ -5,7 +5,7 @@
  * Writes bench/results/stream.json and stream.md.
  *
  *   node --import tsx bench/stream/run.ts [--events 100000] [--processes 1,2] [--rounds 2]
- *       [--rate 1000] [--latency-seconds 10] [--partitions 32] [--quick]
+ *       [--rate 1000] [--latency-seconds 10] [--partitions 32] [--hosts node,bun] [--quick]
  *
  * One mock Kafka cluster (test/support/kafka-broker.ts: librdkafka's mock brokers, real
  * protocol on loopback, 3 brokers). Throughput: per round, per process count, the pipe and
@@ -17,7 +17,9 @@
  * the tail are left out. Topics have 32 partitions because the mock keeps only the newest
  * 5 MiB of each partition: 100,000 events of ~820 bytes on 4 partitions would lose most of
  * their backlog before the runners read it. Latency: one runner, events produced at
- * `--rate`/s with their send time inside, read back by a live consumer.
+ * `--rate`/s with their send time inside, read back by a live consumer. `--hosts` runs the
+ * runners (model and pipe alike) on Node (default) and/or Bun (the client built for Bun by
+ * scripts/kafka-bun/build.sh); the benchmark's own client, broker and reader stay on Node.
  * @module
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -30,7 +32,7 @@ import { describeMachine, sourceRevision } from '../core/machine.ts';
 import { percentile } from '../core/stats.ts';
 import { startKafkaBroker, type KafkaBroker } from '../../test/support/kafka-broker.ts';
 import { spawnProcess, type ManagedProcess } from '../../test/support/process.ts';
-import { ROOT } from '../../test/support/serve-process.ts';
+import { ROOT, SERVE_HOSTS } from '../../test/support/serve-process.ts';
 import { event, quietKafka, startStream, writeConfig } from '../../test/stream/stream-helpers.ts';
 import { renderMarkdown } from './report.ts';
 import type { Dist, LatencyRun, StreamResults, ThroughputRun } from './types.ts';
@@ -44,6 +46,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000' },
     'latency-seconds': { type: 'string' },
     partitions: { type: 'string', default: '32' },
+    hosts: { type: 'string', default: 'node' },
     'fetch-wait-ms': { type: 'string', default: 'default,10' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
@@ -64,21 +67,28 @@ const CONCURRENCY = 4;
 const SETTLE_MS = 4000;
 for (const [k, v] of Object.entries({ EVENTS, ROUNDS, RATE, LAT_SECONDS, PARTITIONS })) if (!(v > 0) || !Number.isInteger(v)) throw new Error(`${k}: expected a positive integer`);
 if (!PROCS.every((n) => n > 0 && Number.isInteger(n))) throw new Error('--processes: expected positive integers, e.g. 1,2');
+type Host = 'node' | 'bun';
+const HOSTS = args.hosts.split(',').map((h) => h.trim()) as Host[];
+if (HOSTS.length === 0 || !HOSTS.every((h) => h === 'node' || h === 'bun')) throw new Error('--hosts: node, bun or node,bun (Deno cannot load the Kafka client: docs/streaming.md)');
 
 const log = (l: string) => process.stderr.write(`${l}\n`);
 /** 1,000 keys, so events spread evenly over the partitions (the mock's 5 MiB per partition). */
 const keyOf = (i: number) => `k-${i % 1000}`;
 type Mode = 'pipe' | 'model';
 
-async function startRunner(mode: Mode, config: string): Promise<{ proc: ManagedProcess; partitions: number[] }> {
+async function startRunner(mode: Mode, config: string, host: Host): Promise<{ proc: ManagedProcess; partitions: number[] }> {
   if (mode === 'model') {
     // Generous: on a loaded 2-core machine a cold start plus the group join can take a while.
-    const { proc, line } = await startStream(config, 180_000);
+    const { proc, line } = await startStream(config, 180_000, host);
     return { proc, partitions: line['partitions'] as number[] };
   }
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['OMNISERVE_KAFKA_BROKERS'];
-  const proc = await spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/stream/pipe.ts'), '--config', config], { cwd: ROOT, env, name: 'pipe' });
+  const pipe = join(ROOT, 'bench/stream/pipe.ts');
+  const [cmd, argv] = host === 'bun'
+    ? [SERVE_HOSTS.find((h) => h.name === 'bun')!.cmd, [pipe, '--config', config]]
+    : [process.execPath, ['--import', 'tsx', pipe, '--config', config]];
+  const proc = await spawnProcess(cmd, argv, { cwd: ROOT, env, name: `pipe:${host}` });
   try {
     const line = await proc.lines.waitFor((l) => l.includes('"streaming"'), 180_000);
     return { proc, partitions: (JSON.parse(line) as { partitions: number[] }).partitions };
@@ -123,9 +133,9 @@ async function main(): Promise<void> {
   try {
     // Throughput: pipe and model alternate within each round, so drift in the machine's load hits both.
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const procs of PROCS) {
+      for (const host of HOSTS) for (const procs of PROCS) {
         for (const mode of ['pipe', 'model'] as const) {
-          const name = `t${round}-${mode}-${procs}`;
+          const name = `t${round}-${host}-${mode}-${procs}`;
           await topics(name);
           // A long session timeout: the runners are stopped (SIGSTOP) while the backlog goes in.
           const rdkafka = { 'session.timeout.ms': 30_000, 'heartbeat.interval.ms': 1000 };
@@ -135,7 +145,7 @@ async function main(): Promise<void> {
           // measurement), are frozen with SIGSTOP while the client sends the events (no
           // producer competing for the cores), and are let go together with SIGCONT.
           const runners = [];
-          for (let k = 0; k < procs; k++) runners.push(await startRunner(mode, config));
+          for (let k = 0; k < procs; k++) runners.push(await startRunner(mode, config, host));
           if (procs > 1) await sleep(SETTLE_MS);
           for (const r of runners) r.proc.child.kill('SIGSTOP');
           const t0p = Date.now();
@@ -167,7 +177,7 @@ async function main(): Promise<void> {
           const t10 = percentile(ts, 10);
           const t90 = percentile(ts, 90);
           const r: ThroughputRun = {
-            mode, processes: procs, round, events: EVENTS, producedPerSec,
+            host, mode, processes: procs, round, events: EVENTS, producedPerSec,
             eventsPerSec: Math.round((0.8 * ts.length) / Math.max(0.001, (t90 - t10) / 1000)),
             eventsPerSecAll: Math.round(ts.length / Math.max(0.001, (ts[ts.length - 1]! - ts[0]!) / 1000)),
             wallSeconds: Math.round(wallSeconds * 10) / 10, partitions: runners.map((x) => x.partitions), outputs: outs.length,
@@ -179,12 +189,12 @@ async function main(): Promise<void> {
     }
 
     // Latency at a steady rate, one runner.
-    for (const FETCH_WAIT of FETCH_WAITS) for (const mode of ['pipe', 'model'] as const) {
-      const name = `lat-${mode}-${FETCH_WAIT ?? 'default'}`;
+    for (const host of HOSTS) for (const FETCH_WAIT of FETCH_WAITS) for (const mode of ['pipe', 'model'] as const) {
+      const name = `lat-${host}-${mode}-${FETCH_WAIT ?? 'default'}`;
       await topics(name);
       const rdkafka = { 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 500, ...(FETCH_WAIT !== undefined ? { 'fetch.wait.max.ms': FETCH_WAIT } : {}) };
       const config = writeConfig(broker.bootstrapServers, name, { batchSize: BATCH_SIZE, lingerMs: LINGER_MS, concurrency: CONCURRENCY, rdkafka });
-      const runner = await startRunner(mode, config);
+      const runner = await startRunner(mode, config, host);
       const arrivals = new Map<string, { e2e: number; toOutput: number }>();
       const reader = kafka.consumer({ kafkaJS: { groupId: `${name}-reader`, fromBeginning: true, autoCommit: false, ...(FETCH_WAIT !== undefined ? { maxWaitTimeInMs: FETCH_WAIT } : {}) } });
       await reader.connect();
@@ -222,7 +232,7 @@ async function main(): Promise<void> {
       await reader.disconnect();
       const measured = [...arrivals].filter(([id]) => Number(id.slice(2)) >= warmup).map(([, v]) => v);
       const r: LatencyRun = {
-        mode, processes: 1, rate: RATE, fetchWaitMs: FETCH_WAIT ?? null, seconds: LAT_SECONDS, sent: total - warmup, received: measured.length,
+        host, mode, processes: 1, rate: RATE, fetchWaitMs: FETCH_WAIT ?? null, seconds: LAT_SECONDS, sent: total - warmup, received: measured.length,
         endToEndMs: dist(measured.map((m) => m.e2e)), toOutputMs: dist(measured.map((m) => m.toOutput)),
       };
       latency.push(r);

@@ -9,6 +9,8 @@ export interface Dist { readonly p50: number; readonly p90: number; readonly p99
 
 /** One backlog drain: `events` preloaded, then `processes` runners started. */
 export interface ThroughputRun {
+  /** Where the runners ran (absent in results from before Bun: node). */
+  readonly host?: 'node' | 'bun';
   readonly mode: 'pipe' | 'model';
   readonly processes: number;
   readonly round: number;
@@ -29,6 +31,8 @@ export interface ThroughputRun {
 
 /** A steady-rate run: events produced at `rate`/s while one runner keeps up. */
 export interface LatencyRun {
+  /** Where the runner ran (absent in results from before Bun: node). */
+  readonly host?: 'node' | 'bun';
   readonly mode: 'pipe' | 'model';
   readonly processes: number;
   readonly rate: number;

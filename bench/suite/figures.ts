@@ -128,12 +128,13 @@ function batch(j: Json): Figure[] {
 /** bench/stream: events/s of the model pipeline against the no-op consume → produce pipe of the same round. */
 function stream(j: Json): Figure[] {
   const runs: Json[] = j.runs ?? [];
-  const latency = (processes: number) => (j.latency ?? []).find((l: Json) => l.mode === 'model' && l.processes === processes && l.fetchWaitMs == null);
+  const host = (x: Json): string => x.host ?? 'node';
+  const latency = (r: Json) => (j.latency ?? []).find((l: Json) => l.mode === 'model' && host(l) === host(r) && l.processes === r.processes && l.fetchWaitMs == null);
   return runs.filter((r) => r.mode === 'model').flatMap((r) => {
-    const pipe = runs.find((x) => x.mode === 'pipe' && x.processes === r.processes && x.round === r.round);
-    const lat = latency(r.processes);
+    const pipe = runs.find((x) => x.mode === 'pipe' && host(x) === host(r) && x.processes === r.processes && x.round === r.round);
+    const lat = latency(r);
     return fig({
-      scenario: 'stream', runtime: 'node', backend: 'auto', case: `${r.processes} process${r.processes === 1 ? '' : 'es'}`,
+      scenario: 'stream', runtime: host(r), backend: 'auto', case: `${r.processes} process${r.processes === 1 ? '' : 'es'}`,
       metric: 'events/s end to end', unit: 'events/s', value: r.eventsPerSec, baseline: 'no-op consume → produce pipe', baselineValue: pipe?.eventsPerSec,
       goalRatio: j.goals?.ratio ?? 0.6, p50Ms: lat?.endToEndMs?.p50, p99Ms: lat?.endToEndMs?.p99,
       ...(r.outputs !== undefined && r.events !== undefined && r.outputs < r.events ? { flagged: `${r.events - r.outputs} events without output` } : {}),

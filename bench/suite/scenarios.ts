@@ -50,8 +50,12 @@ export function plan(scenario: Scenario, sel: Selection): Plan {
       return { run: true, script, args: [...quick, '--hosts', hosts.join(','), '--heavy-hosts', sel.quick ? hosts[0]! : hosts.join(',')], runtimes: hosts };
     case 'async':
       return nodeOnly('the async server and workers');
-    case 'stream':
-      return nodeOnly('the stream processes (@confluentinc/kafka-javascript)');
+    case 'stream': {
+      // Deno cannot load the Kafka client (a nan addon; Deno loads only Node-API ones).
+      const streamHosts = hosts.filter((x) => x !== 'deno');
+      if (streamHosts.length === 0) return { run: false, why: 'the stream processes (@confluentinc/kafka-javascript) run on Node and Bun' };
+      return { run: true, script, args: [...quick, '--hosts', streamHosts.join(',')], runtimes: streamHosts };
+    }
     case 'batch':
       if (!has('node')) return nodeOnly('batch scoring');
       return { run: true, script, args: sel.quick ? ['--rows', '1000000', '--files', '4'] : [], runtimes: ['node'] };

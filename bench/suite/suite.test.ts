@@ -61,6 +61,12 @@ describe('bench suite', () => {
     ], latency: [{ mode: 'model', processes: 1, fetchWaitMs: null, endToEndMs: { p50: 5, p99: 9 } }] });
     assert.deepEqual(stream.map((f) => [f.case, f.ratio, f.goalRatio, f.p99Ms, f.flagged]), [
       ['1 process', 0.75, 0.6, 9, undefined], ['1 process', 0.9, 0.6, 9, '1 events without output']]);
+    // Runs on Bun are figures of their own, against Bun's pipe of the same round.
+    const both = EXTRACT.stream!({ runs: [
+      { mode: 'pipe', processes: 1, round: 1, eventsPerSec: 20000 }, { mode: 'model', processes: 1, round: 1, eventsPerSec: 15000 },
+      { host: 'bun', mode: 'pipe', processes: 1, round: 1, eventsPerSec: 10000 }, { host: 'bun', mode: 'model', processes: 1, round: 1, eventsPerSec: 8000 },
+    ], latency: [{ host: 'bun', mode: 'model', processes: 1, fetchWaitMs: null, endToEndMs: { p50: 6, p99: 12 } }] });
+    assert.deepEqual(both.map((f) => [f.runtime, f.ratio, f.p99Ms]), [['node', 0.75, undefined], ['bun', 0.8, 12]]);
     const browser = EXTRACT.browser!({ paths: [
       { path: 'chromium:web-wasm', backend: 'web-wasm', cells: { 'digits×64': { rowsPerSec: 500, p50: 1, p99: 2 } } },
       { path: 'chromium:web-webgpu', backend: 'web-webgpu', error: 'no adapter', cells: {} },
@@ -95,6 +101,12 @@ describe('bench suite', () => {
     const async = plan('async', sel);
     assert.ok(!async.run);
     assert.match(async.why, /Node/);
+    const stream = plan('stream', sel);
+    assert.ok(stream.run);
+    assert.deepEqual(stream.args, ['--quick', '--hosts', 'bun']);
+    const streamDeno = plan('stream', { ...sel, runtimes: ['deno'] });
+    assert.ok(!streamDeno.run);
+    assert.match(streamDeno.why, /Node and Bun/);
     const batch = plan('batch', { runtimes: ['node'], backends: [], quick: true });
     assert.ok(batch.run);
     assert.deepEqual(batch.args, ['--rows', '1000000', '--files', '4']);
