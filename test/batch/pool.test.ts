@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBatchPool } from '../../runtimes/native/batch-pool.ts';
+import { batchWorkerEntry, startBatchPool } from '../../runtimes/native/batch-pool.ts';
 import { planUnits } from '../../src/batch/plan.ts';
 import { parquetMetadata } from 'hyparquet';
 import { readFileSync } from 'node:fs';
@@ -38,4 +38,13 @@ test('a pool worker that dies fails its unit and is replaced; the other units co
   } finally {
     await pool.close();
   }
+});
+
+test('on Node the workers run one esbuild bundle of the entry (no tsx in the threads), packages left as imports', async () => {
+  const entry = batchWorkerEntry();
+  assert.match(entry, /node_modules\/\.cache\/omniserve\/batch-worker-[0-9a-f]{16}\/batch-worker\.node\.mjs$/);
+  const code = readFileSync(new URL(entry), 'utf8');
+  assert.match(code, /from "apache-arrow\/Arrow\.dom"/, 'packages are imports');
+  assert.doesNotMatch(code, /from "\.\.?\/.*\.ts"/, 'no TypeScript left to transform');
+  assert.equal(batchWorkerEntry(), entry, 'built once per process');
 });
