@@ -109,6 +109,41 @@ export function tensorFromNumbers(
   return { dtype, data, dims: [...dims] };
 }
 
+/**
+ * A tensor from raw little-endian bytes in row-major order (the Open Inference Protocol's
+ * binary tensor data extension): the byte count must fit `dims` exactly; float values must
+ * be finite and bool bytes 0 or 1, as in {@link tensorFromNumbers}. The bytes are copied,
+ * so the typed array is aligned and owns its memory.
+ */
+export function tensorFromBytes(dtype: DType, bytes: Uint8Array, dims: readonly number[], what = 'tensor'): TensorData {
+  const n = sizeOf(dims);
+  const width = CTORS[dtype].BYTES_PER_ELEMENT;
+  if (bytes.byteLength !== n * width) {
+    throw Errors.SHAPE_MISMATCH(`${what}: ${bytes.byteLength} bytes do not fill shape [${dims.join(',')}] of ${dtype} (${n * width} bytes)`,
+      { expected: n * width, got: bytes.byteLength, shape: [...dims] });
+  }
+  const buf = new ArrayBuffer(n * width);
+  new Uint8Array(buf).set(bytes);
+  const data = new CTORS[dtype](buf);
+  if (dtype === 'float32' || dtype === 'float64') {
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(data[i] as number)) {
+        throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${data[i]}; values must be finite`, { index: i });
+      }
+    }
+  } else if (dtype === 'bool') {
+    for (let i = 0; i < n; i++) {
+      if ((data[i] as number) > 1) throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${data[i]}; bool needs 0 or 1`, { index: i });
+    }
+  }
+  return { dtype, data, dims: [...dims] };
+}
+
+/** A tensor's values as little-endian bytes (a view, no copy). */
+export function tensorBytes(t: TensorData): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
 function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
   if (typeof v === 'number') {
     if (Number.isNaN(v) || !Number.isFinite(v)) {

@@ -12,6 +12,11 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
   before(async () => {
     s = await server(mainConfig);
   });
+  const wineInputs = (rows = 32) => [
+    // Nested rows are accepted and flattened.
+    { name: 'numeric', shape: [rows, 13], datatype: 'FP32', data: Array.from({ length: rows }, (_, r) => wine.inputs['numeric']!.data.slice(r * 13, r * 13 + 13)) },
+    { name: 'buckets', shape: [rows, 3], datatype: 'INT64', data: wine.inputs['buckets']!.data.slice(0, rows * 3) },
+  ];
 
   describe('POST /predict', () => {
     test('user_id + item_id + context: store hashes merged, context wins, golden probability', T, async () => {
@@ -118,12 +123,6 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
   });
 
   describe('Open Inference Protocol v2', () => {
-    const wineInputs = (rows = 32) => [
-      // Nested rows are accepted and flattened.
-      { name: 'numeric', shape: [rows, 13], datatype: 'FP32', data: Array.from({ length: rows }, (_, r) => wine.inputs['numeric']!.data.slice(r * 13, r * 13 + 13)) },
-      { name: 'buckets', shape: [rows, 3], datatype: 'INT64', data: wine.inputs['buckets']!.data.slice(0, rows * 3) },
-    ];
-
     test('server metadata, live and ready', T, async () => {
       const meta = await get(s, '/v2');
       assert.equal(meta.status, 200);
@@ -212,6 +211,114 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
       assertError(await post(s, path, { inputs: [{ ...numeric, shape: [2, 12], data: wine.inputs['numeric']!.data.slice(0, 24) }, buckets] }), 422, 'SHAPE_MISMATCH');
       assertError(await post(s, path, { inputs: [{ ...numeric, shape: [3, 13] }, buckets] }), 422, 'SHAPE_MISMATCH');
       assertError(await post(s, path, { inputs: [numeric] }), 422, 'MISSING_INPUT');
+    });
+  });
+
+  describe('OIP binary tensor data extension', () => {
+    const path = '/v2/models/wine-mixed/infer';
+    /** A request of the extension: JSON header, then the raw tensors; sent as bytes. */
+    const binaryRequest = (header: unknown, tensors: ArrayBufferView[], headerLength?: string) => {
+      const json = new TextEncoder().encode(JSON.stringify(header));
+      const parts = [json, ...tensors.map((t) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength))];
+      const body = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
+      let at = 0;
+      for (const p of parts) {
+        body.set(p, at);
+        at += p.byteLength;
+      }
+      return s.app.request(`http://localhost${path}`, {
+        method: 'POST', body,
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(json.byteLength) },
+      });
+    };
+    const numeric = (rows: number) => new Float32Array(wine.inputs['numeric']!.data.slice(0, rows * 13));
+    const buckets = (rows: number) => BigInt64Array.from(wine.inputs['buckets']!.data.slice(0, rows * 3).map((x) => BigInt(x)));
+    const inputs = (rows: number) => [
+      { name: 'numeric', shape: [rows, 13], datatype: 'FP32', parameters: { binary_data_size: rows * 13 * 4 } },
+      { name: 'buckets', shape: [rows, 3], datatype: 'INT64', parameters: { binary_data_size: rows * 3 * 8 } },
+    ];
+    /** Splits an answer of the extension into its JSON and the bytes after it. */
+    const split = async (res: Response) => {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const n = Number(res.headers.get('inference-header-content-length') ?? bytes.byteLength);
+      return { json: JSON.parse(new TextDecoder().decode(bytes.subarray(0, n))) as Json, rest: bytes.slice(n) };
+    };
+
+    test('/v2 lists binary_tensor_data', T, async () => {
+      assert.ok(((await get(s, '/v2')).json['extensions'] as string[]).includes('binary_tensor_data'));
+    });
+
+    test('binary inputs (FP32 + INT64) give the golden outputs as JSON; binary outputs on request', T, async () => {
+      const a = await binaryRequest({ id: 'bin-1', inputs: inputs(32) }, [numeric(32), buckets(32)]);
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get('inference-header-content-length'), null, 'JSON answer when no binary output was asked');
+      const j = (await a.json()) as Json;
+      assert.equal(j['id'], 'bin-1');
+      const logits = (j['outputs'] as Json[]).find((o) => o['name'] === 'logits')!;
+      (logits['data'] as number[]).forEach((x, k) => close(x, wine.outputs['logits']!.data[k]!, `logits[${k}]`));
+
+      // One output binary (per-output parameter), the other JSON.
+      const b = await binaryRequest({ inputs: inputs(4), outputs: [{ name: 'logits', parameters: { binary_data: true } }, { name: 'embedding' }] },
+        [numeric(4), buckets(4)]);
+      assert.equal(b.status, 200);
+      assert.equal(b.headers.get('content-type'), 'application/octet-stream');
+      const { json, rest } = await split(b);
+      const [lo, em] = json['outputs'] as Json[];
+      assert.equal(lo['name'], 'logits');
+      assert.equal(lo['data'], undefined);
+      assert.equal(lo['parameters']['binary_data_size'], 4 * 3 * 4);
+      assert.equal(rest.byteLength, 4 * 3 * 4, 'the bytes after the header are exactly the binary outputs');
+      const got = new Float32Array(rest.buffer, rest.byteOffset, 12);
+      got.forEach((x, k) => close(x, wine.outputs['logits']!.data[k]!, `binary logits[${k}]`));
+      assert.deepEqual(em['shape'], [4, 12]);
+      assert.equal((em['data'] as number[]).length, 48);
+
+      // binary_data_output: every output binary, in the order listed.
+      const c = await binaryRequest({ parameters: { binary_data_output: true }, inputs: inputs(2) }, [numeric(2), buckets(2)]);
+      const all = await split(c);
+      const sizes = (all.json['outputs'] as Json[]).map((o) => o['parameters']['binary_data_size'] as number);
+      assert.equal(all.rest.byteLength, sizes.reduce((x, y) => x + y, 0));
+    });
+
+    test('JSON data and binary data mix in one request; a JSON request may ask for binary outputs', T, async () => {
+      const [num, bk] = inputs(3);
+      const mixed = await binaryRequest({ inputs: [{ ...num, parameters: undefined, data: [...numeric(3)] }, bk] }, [buckets(3)]);
+      assert.equal(mixed.status, 200, await mixed.clone().text());
+      const a = await post(s, path, { inputs: wineInputs(2), parameters: { binary_data_output: true } });
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get('content-type'), 'application/octet-stream');
+      assert.ok(Number(a.headers.get('inference-header-content-length')) > 0);
+    });
+
+    test('bad binary requests are named 4xx errors and the server goes on', T, async () => {
+      const ask = async (res: Response, status: number, code: string) => {
+        const text = await res.text();
+        assertError({ status: res.status, headers: res.headers, text, json: JSON.parse(text) as Json }, status, code);
+      };
+      // Header length past the body, not a number, negative.
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1)], '999999'), 422, 'INVALID_REQUEST');
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1)], 'abc'), 422, 'INVALID_REQUEST');
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1)], '-1'), 422, 'INVALID_REQUEST');
+      // Header length cutting the JSON short: malformed JSON.
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1)], '10'), 400, 'INVALID_JSON');
+      // Fewer bytes than binary_data_size promises; more bytes than claimed.
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1)]), 422, 'INVALID_REQUEST');
+      await ask(await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1), new Uint8Array(3)]), 422, 'INVALID_REQUEST');
+      // binary_data_size that does not fit the shape, and one that is not a byte count.
+      const [num, bk] = inputs(1);
+      await ask(await binaryRequest({ inputs: [{ ...num, parameters: { binary_data_size: 48 } }, bk] }, [numeric(1).subarray(0, 12), buckets(1)]), 422, 'SHAPE_MISMATCH');
+      await ask(await binaryRequest({ inputs: [{ ...num, parameters: { binary_data_size: 'x' } }, bk] }, [numeric(1), buckets(1)]), 422, 'INVALID_REQUEST');
+      // NaN in a binary float tensor; an input with neither data nor a binary size; both.
+      const nan = numeric(1);
+      nan[5] = Number.NaN;
+      await ask(await binaryRequest({ inputs: inputs(1) }, [nan, buckets(1)]), 422, 'INVALID_FEATURE_VALUE');
+      await ask(await binaryRequest({ inputs: [{ ...num, parameters: {} }, bk] }, [buckets(1)]), 422, 'INVALID_REQUEST');
+      await ask(await binaryRequest({ inputs: [{ ...num, data: [...numeric(1)] }, bk] }, [numeric(1), buckets(1)]), 422, 'INVALID_REQUEST');
+      // binary_data_size in a JSON-only request (no header).
+      assertError(await post(s, path, { inputs: inputs(1) }), 422, 'INVALID_REQUEST');
+      // Still serving.
+      const ok = await binaryRequest({ inputs: inputs(1) }, [numeric(1), buckets(1)]);
+      assert.equal(ok.status, 200);
     });
   });
 

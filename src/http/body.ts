@@ -9,13 +9,13 @@ import * as v from 'valibot';
 import { Errors, messageOf } from '../errors.ts';
 import { formatIssues } from '../core/model-config.ts';
 
-/** Reads at most `limit` bytes of the body as text. */
-async function readLimited(req: Request, limit: number): Promise<string> {
+/** Reads at most `limit` bytes of the body. */
+async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) {
     throw Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit });
   }
-  if (!req.body) return '';
+  if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -37,25 +37,53 @@ async function readLimited(req: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  if (chunks.length === 1) return chunks[0]!;
   const all = new Uint8Array(size);
   let off = 0;
   for (const c of chunks) {
     all.set(c, off);
     off += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }
 
-async function readDeclared(c: Context, limit: number, declared: number): Promise<string> {
+function checkDeclared(limit: number, declared: number): void {
   if (!(declared <= limit)) {
     throw Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit });
   }
+}
+
+async function readDeclared<T>(read: () => Promise<T>): Promise<T> {
   try {
-    return await c.req.text();
+    return await read();
   } catch (e) {
     throw Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
   }
+}
+
+/**
+ * The body's bytes, at most `limit` of them, whatever the content type. With a
+ * Content-Length (checked against the limit first) the host's own reader is used; a
+ * chunked body is counted as it comes (see {@link readJson}).
+ */
+export async function readBytes(c: Context, limit: number): Promise<Uint8Array> {
+  const declared = c.req.header('content-length');
+  if (declared === undefined || declared === '') return await readLimited(c.req.raw, limit);
+  checkDeclared(limit, Number(declared));
+  return new Uint8Array(await readDeclared(() => c.req.arrayBuffer()));
+}
+
+/** Parses JSON text (INVALID_JSON when empty or malformed; nesting checked). */
+export function parseJson(text: string): unknown {
+  if (text.trim() === '') throw Errors.INVALID_JSON('the request body is empty; expected JSON');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw Errors.INVALID_JSON(`malformed JSON: ${messageOf(e)}`);
+  }
+  checkDepth(value, MAX_DEPTH);
+  return value;
 }
 
 /** Parses a JSON body after checking content type and size. */
@@ -69,16 +97,14 @@ export async function readJson(c: Context, limit: number): Promise<unknown> {
   // stream per request (measured: hello-world 24.8k → 6.2k req/s). Only chunked bodies of
   // unknown length are read through the stream, counting bytes as they come.
   const declared = c.req.header('content-length');
-  const text = declared !== undefined && declared !== '' ? await readDeclared(c, limit, Number(declared)) : await readLimited(c.req.raw, limit);
-  if (text.trim() === '') throw Errors.INVALID_JSON('the request body is empty; expected JSON');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw Errors.INVALID_JSON(`malformed JSON: ${messageOf(e)}`);
+  let text: string;
+  if (declared !== undefined && declared !== '') {
+    checkDeclared(limit, Number(declared));
+    text = await readDeclared(() => c.req.text());
+  } else {
+    text = new TextDecoder().decode(await readLimited(c.req.raw, limit));
   }
-  checkDepth(value, MAX_DEPTH);
-  return value;
+  return parseJson(text);
 }
 
 /** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */

@@ -87,6 +87,9 @@ export function openApiSpec(version: string, opts: { admin?: boolean; async?: bo
   };
   const infer = {
     summary: 'Open Inference Protocol v2 inference',
+    description: 'Binary tensor data extension (as Triton): send the JSON request, then the raw little-endian tensors of the inputs ' +
+      'that give parameters.binary_data_size instead of data, with header Inference-Header-Content-Length = the JSON part\'s bytes. ' +
+      'parameters.binary_data_output (or outputs[].parameters.binary_data) answers outputs the same way (application/octet-stream).',
     requestBody: { required: true, ...json({ type: 'object', required: ['inputs'], properties: { id: { type: 'string' }, inputs: { type: 'array', items: tensor }, outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } } } }) },
     responses: { 200: { description: 'outputs', ...json({ type: 'object', properties: { model_name: { type: 'string' }, model_version: { type: 'string' }, id: { type: 'string' }, outputs: { type: 'array', items: tensor } } }) }, ...errors(400, 404, 413, 415, 422) },
   };

@@ -159,6 +159,25 @@ export function badRequestCorpus(input: CorpusInput): BadCase[] {
       { name: 'buckets', shape: [CORPUS_LIMITS.maxRecords + 1, 3], datatype: 'INT64', data: Array.from({ length: (CORPUS_LIMITS.maxRecords + 1) * 3 }, (_, i) => input.wineBuckets[i % input.wineBuckets.length]) },
     ] }), status: [413], code: ['BATCH_TOO_LARGE'] });
   }
+  // ---- OIP binary tensor data extension: JSON header + raw bytes ----
+  const binary = (header: unknown, bytes: number, headerLength?: string): RawRequest => {
+    const head = new TextEncoder().encode(JSON.stringify(header));
+    const body = new Uint8Array(head.byteLength + bytes);
+    body.set(head);
+    return { method: 'POST', path: INFER_PATHS[0], headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(head.byteLength) }, body };
+  };
+  const binInputs = [
+    { name: 'numeric', shape: [1, 13], datatype: 'FP32', parameters: { binary_data_size: 52 } },
+    { name: 'buckets', shape: [1, 3], datatype: 'INT64', parameters: { binary_data_size: 24 } },
+  ];
+  const b = `POST ${INFER_PATHS[0]} (binary data)`;
+  add({ name: `${b}: header length past the body`, request: binary({ inputs: binInputs }, 76, '100000'), status: [422], code: ['INVALID_REQUEST'] });
+  add({ name: `${b}: header length not a number`, request: binary({ inputs: binInputs }, 76, '1e3x'), status: [422], code: ['INVALID_REQUEST'] });
+  add({ name: `${b}: header length cuts the JSON`, request: binary({ inputs: binInputs }, 76, '7'), status: [400], code: ['INVALID_JSON'] });
+  add({ name: `${b}: fewer bytes than binary_data_size`, request: binary({ inputs: binInputs }, 60), status: [422], code: ['INVALID_REQUEST'] });
+  add({ name: `${b}: bytes nobody claims`, request: binary({ inputs: binInputs }, 90), status: [422], code: ['INVALID_REQUEST'] });
+  add({ name: `${b}: binary_data_size off the shape`, request: binary({ inputs: [{ ...binInputs[0], parameters: { binary_data_size: 48 } }, binInputs[1]] }, 72), status: [422], code: ['SHAPE_MISMATCH'] });
+  add({ name: `${b}: binary_data_size negative`, request: binary({ inputs: [{ ...binInputs[0], parameters: { binary_data_size: -52 } }, binInputs[1]] }, 76), status: [422], code: ['INVALID_REQUEST'] });
   add({ name: 'POST /v2/models/nope/infer: unknown model', request: obj('/v2/models/nope/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });
   add({ name: 'POST /v2/models/wine-mixed/versions/99/infer: unknown version', request: obj('/v2/models/wine-mixed/versions/99/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });
   add({ name: 'POST /v2/models/💩/infer: unicode model name', request: obj('/v2/models/%F0%9F%92%A9/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });
