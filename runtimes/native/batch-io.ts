@@ -22,14 +22,15 @@ export async function openAsyncBuffer(path: string): Promise<AsyncBuffer> {
     async slice(start: number, end = size): Promise<ArrayBuffer> {
       const fh = await open(path, 'r');
       try {
-        const buf = new Uint8Array(Math.max(0, end - start));
+        // Not zero-filled (every byte is read into below; a short read is cut off).
+        const buf = Buffer.allocUnsafeSlow(Math.max(0, end - start));
         let off = 0;
         while (off < buf.length) {
           const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
           if (bytesRead === 0) break;
           off += bytesRead;
         }
-        return buf.buffer;
+        return off === buf.length ? buf.buffer : buf.buffer.slice(0, off);
       } finally {
         await fh.close();
       }
@@ -87,8 +88,12 @@ export async function writeAtomic(path: string, bytes: Uint8Array | readonly Uin
     else {
       const fh = await open(tmp, 'w');
       try {
+        // One writev for all pieces; whatever a short write left goes piece by piece.
+        let done = (await fh.writev(bytes as Uint8Array[])).bytesWritten;
         for (const piece of bytes) {
-          for (let off = 0; off < piece.length;) off += (await fh.write(piece, off, piece.length - off)).bytesWritten;
+          const skip = Math.min(done, piece.length);
+          done -= skip;
+          for (let off = skip; off < piece.length;) off += (await fh.write(piece, off, piece.length - off)).bytesWritten;
         }
       } finally {
         await fh.close();
