@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { BackendRegistry } from '../../src/index.ts';
 import { createNativeBackends } from '../../runtimes/native/backends.ts';
 import {
-  MEASURE_SCHEMA, outputAgreement, scaling, parseBatches, parseMeasureReport, ratios, renderMarkdown, seededFloats, skipReason,
-  type MeasurePlan, type MeasureReport,
+  MEASURE_SCHEMA, outputAgreement, scaling, parseBatches, parseMeasureReport, parseServedReport, ratios, renderMarkdown, seededFloats,
+  servedRatio, SERVED_SCHEMA, skipReason, type MeasurePlan, type MeasureReport, type ServedReport,
 } from './lib.ts';
 
 const plan: MeasurePlan = { batches: [1, 64, 1024, 8192], seconds: 2, warmupSeconds: 0.5, maxRunMs: 8000, maxInputMiB: 1024, budgetSeconds: 100 };
@@ -110,4 +110,41 @@ test('conv-model.py: the generated model loads on native-cpu and scores [batch, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const servedRun = (label: string, backend: string | undefined, rowsPerSec?: number, reason?: string): ServedReport => ({
+  schema: SERVED_SCHEMA, label, ...(backend ? { backend } : {}), host: { name: 'deno', version: '2.9.6' }, createdAt: '2026-11-26T00:00:00Z',
+  settings: { model: 'heavy-mlp', rowsPerRequest: 1024, width: 1024, concurrency: 4, seconds: 20, warmupSeconds: 3 },
+  available: rowsPerSec !== undefined, ...(rowsPerSec !== undefined ? { rowsPerSec, requests: 100, errors: 0, latencyMs: { p50: 80, p90: 90, p99: 120 } } : { reason }),
+});
+
+test('served: the ratio needs both servers on the backends asked for; a fallback does not count', () => {
+  const cpu = servedRun('native-cpu', 'native-cpu', 2_000);
+  const gpu = servedRun('native-webgpu', 'native-webgpu', 24_000);
+  const q = servedRatio([cpu, gpu]);
+  assert.equal(q.value, 12);
+  assert.equal(q.met, true);
+  assert.equal(q.goal, '≥ 5');
+  assert.equal(q.batch, 1024);
+  assert.equal(servedRatio([cpu, servedRun('native-webgpu', 'native-webgpu', 8_000)]).met, false);
+  const fellBack = servedRatio([cpu, servedRun('native-webgpu', 'native-cpu', 2_100)]);
+  assert.equal(fellBack.value, null);
+  assert.match(fellBack.note!, /native-webgpu ran on native-cpu/);
+  const down = servedRatio([cpu, servedRun('native-webgpu', undefined, undefined, 'the server was not ready within 120 s: HTTP 503')]);
+  assert.equal(down.met, null);
+  assert.match(down.note!, /not ready within 120 s/);
+  assert.match(servedRatio([gpu]).note!, /native-cpu not measured/);
+});
+
+test('served: reports are checked when read; the Markdown has the table and the ratio', () => {
+  const cpu = servedRun('native-cpu', 'native-cpu', 2_000);
+  assert.deepEqual(parseServedReport(JSON.stringify(cpu)), cpu);
+  assert.throws(() => parseServedReport(JSON.stringify({ ...cpu, schema: MEASURE_SCHEMA })), /not a bench\/gpu served report/);
+  assert.throws(() => parseServedReport(JSON.stringify({ ...cpu, rowsPerSec: 0 })), /available without rows\/s/);
+  const md = renderMarkdown({ machine: {}, rehearsal: false, reports: [], ratios: [], agreement: [], notes: [],
+    served: [cpu, servedRun('native-webgpu', 'native-webgpu', 15_000)] });
+  assert.match(md, /## Served/);
+  assert.match(md, /\| native-webgpu \| native-webgpu \| 15\.0 k \|/);
+  assert.match(md, /served: native WebGPU ÷ CPU: \*\*7\.50×\*\* \(goal ≥ 5: met\)/);
+  assert.doesNotMatch(renderMarkdown({ machine: {}, rehearsal: false, reports: [], ratios: [], agreement: [], notes: [] }), /## Served/);
 });

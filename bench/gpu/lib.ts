@@ -10,6 +10,62 @@ import type { Measurement } from '../core/stats.ts';
 export const MEASURE_SCHEMA = 'omniserve-gpu-measure/1';
 /** Identifies the merged report format (bench/results/gpu.json). */
 export const REPORT_SCHEMA = 'omniserve-gpu-report/1';
+/** What serve-load.ts writes: one served measurement (one server on one backend). */
+export const SERVED_SCHEMA = 'omniserve-gpu-served/1';
+
+/** One `omniserve serve` on one backend under serve-load.ts's load. */
+export interface ServedReport {
+  readonly schema: typeof SERVED_SCHEMA;
+  /** The backend asked for (`native-cpu`, `native-webgpu`, …). */
+  readonly label: string;
+  /** The backend the server reported for the model (`/health`): a fallback shows here. */
+  readonly backend?: string;
+  readonly host: { readonly name: string; readonly version: string };
+  readonly createdAt: string;
+  readonly settings?: { readonly model: string; readonly rowsPerRequest: number; readonly width: number; readonly concurrency: number; readonly seconds: number; readonly warmupSeconds: number };
+  readonly available: boolean;
+  readonly reason?: string;
+  readonly requests?: number;
+  readonly errors?: number;
+  readonly firstError?: string;
+  readonly seconds?: number;
+  readonly rowsPerSec?: number;
+  readonly latencyMs?: { readonly p50: number; readonly p90: number; readonly p99: number };
+}
+
+/** Parses and checks a serve-load.ts report. */
+export function parseServedReport(text: string): ServedReport {
+  const r = JSON.parse(text) as Partial<ServedReport>;
+  if (r.schema !== SERVED_SCHEMA) throw new Error(`not a bench/gpu served report (schema ${String(r.schema)})`);
+  if (typeof r.label !== 'string' || typeof r.available !== 'boolean') throw new Error('bench/gpu served report lacks label or available');
+  if (r.available && !(typeof r.rowsPerSec === 'number' && r.rowsPerSec > 0)) throw new Error('bench/gpu served report: available without rows/s');
+  return r as ServedReport;
+}
+
+/**
+ * The issue's served goal: the realtime server on native WebGPU serves the large model at
+ * least 5× the rows/s it serves on the CPU backend. A server that fell back to another
+ * backend than the one asked for does not count.
+ */
+export function servedRatio(served: readonly ServedReport[]): Ratio {
+  const rate = (label: string) => {
+    const r = served.find((x) => x.label === label);
+    return r?.available && r.backend === label ? r.rowsPerSec : undefined;
+  };
+  const a = rate('native-webgpu');
+  const b = rate('native-cpu');
+  const value = a !== undefined && b !== undefined ? a / b : null;
+  const missing = (label: string) => {
+    const r = served.find((x) => x.label === label);
+    return !r ? `${label} not measured` : !r.available ? `${label}: ${r.reason ?? 'unavailable'}` : `${label} ran on ${r.backend}`;
+  };
+  return {
+    name: 'served: native WebGPU ÷ CPU', model: served.find((x) => x.settings)?.settings?.model ?? 'heavy-mlp',
+    batch: served.find((x) => x.settings)?.settings?.rowsPerRequest ?? 0, numerator: 'native-webgpu', denominator: 'native-cpu',
+    value, goal: '≥ 5', met: value === null ? null : value >= 5,
+    ...(value === null ? { note: a === undefined ? missing('native-webgpu') : missing('native-cpu') } : {}),
+  };
+}
 
 /** One batch size of one model on one backend. */
 export interface CaseResult {
@@ -233,7 +289,7 @@ const fmtRate = (x: number | undefined) => (x === undefined ? '–' : x >= 1e6 ?
 export function renderMarkdown(report: {
   machine: Record<string, unknown>; rehearsal: boolean; reports: readonly MeasureReport[];
   ratios: readonly Ratio[]; agreement: readonly { label: string; model: string; batch: number; maxRelDiff: number }[];
-  notes: readonly string[];
+  notes: readonly string[]; served?: readonly ServedReport[];
 }): string {
   const lines: string[] = [];
   lines.push(`# bench/gpu${report.rehearsal ? ' (CPU rehearsal: not GPU figures)' : ''}`, '');
@@ -266,6 +322,20 @@ export function renderMarkdown(report: {
   lines.push('', '## Ratios (rows/s ÷ rows/s)', '', '| ratio | model | batch | value | goal | met |', '| --- | --- | ---: | ---: | --- | --- |');
   for (const q of report.ratios) {
     lines.push(`| ${q.name} | ${q.model} | ${q.batch} | ${q.value === null ? `– (${q.note})` : `${q.value.toFixed(2)}×`} | ${q.goal} | ${q.met === null ? '–' : q.met ? 'yes' : 'no'} |`);
+  }
+  const served = report.served ?? [];
+  if (served.length) {
+    const st = served.find((x) => x.settings)?.settings;
+    lines.push('', '## Served: `omniserve serve` on each backend', '',
+      `The whole server (Deno, bundled \`runtimes/deno/main.ts\`) with the model alone, one backend pinned per server (\`OMNISERVE_BACKEND\`), under serve-load.ts: ` +
+      (st ? `Open Inference Protocol requests of ${st.rowsPerRequest} rows × ${st.width} float32 as binary tensor data, ${st.concurrency} in flight, ${st.seconds} s after ${st.warmupSeconds} s of warm-up. ` : '') +
+      'rows/s counts rows answered (every answer is checked for one output per row).', '',
+      '| asked | ran on | rows/s | p50 ms | p99 ms | requests | errors | note |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const x of served) {
+      lines.push(`| ${x.label} | ${x.backend ?? '–'} | ${fmtRate(x.rowsPerSec)} | ${fmt(x.latencyMs?.p50)} | ${fmt(x.latencyMs?.p99)} | ${x.requests ?? '–'} | ${x.errors ?? '–'} | ${(x.available ? x.firstError ?? '' : x.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 160)} |`);
+    }
+    const q = servedRatio(served);
+    lines.push('', `${q.name}: ${q.value === null ? `– (${q.note})` : `**${q.value.toFixed(2)}×**`} (goal ${q.goal}${q.met === null ? '' : q.met ? ': met' : ': not met'}).`);
   }
   if (report.agreement.length) {
     const worst = [...report.agreement].sort((a, b) => b.maxRelDiff - a.maxRelDiff).slice(0, 6);

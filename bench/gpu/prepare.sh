@@ -7,7 +7,9 @@
 #                                       onnxruntime-node through Node-API, onnxruntime-web
 #                                       through navigator.gpu)
 #          node.xz                      only with --with-node (see below)
-#          measure.mjs, report.mjs      esbuild bundles of bench/gpu/measure.ts and report.ts
+#          measure.mjs, report.mjs,     esbuild bundles of bench/gpu/measure.ts, report.ts and
+#          serve-load.mjs               serve-load.ts (the served comparison's load generator)
+#          serve.mjs                    the whole server (runtimes/deno/main.ts) bundled
 #          node_modules/onnxruntime-node  package.json, dist/*.js, the linux-x64 addon and
 #                                       libonnxruntime.so.1 (xz; Dawn and the WebGPU EP are
 #                                       linked into it: no other library is needed)
@@ -64,16 +66,24 @@ DENO=$(readlink -f node_modules/.bin/deno)
 file -L "$DENO" | grep -q 'x86-64' || fail "$DENO is not an x86-64 binary (the GPU machine is x86-64)"
 
 bundle() {
-  # The measuring code: two small bundles; the onnxruntime packages stay outside (native
-  # addon, WASM) and are loaded from .gpu/node_modules and .gpu/ort-web.
-  node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts --bundle --platform=node --format=esm --target=node20 \
+  # The measuring code: small bundles; the onnxruntime packages stay outside (native addon,
+  # WASM) and are loaded from .gpu/node_modules and .gpu/ort-web.
+  node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts bench/gpu/serve-load.ts --bundle --platform=node --format=esm --target=node20 \
     --external:onnxruntime-node --external:onnxruntime-common --external:onnxruntime-web --external:'onnxruntime-web/*' \
     --out-extension:.js=.mjs --outdir=.gpu --log-level=warning
+  # The whole server for the served comparison (Deno entry; hono, valibot, ioredis… inside).
+  # Its CommonJS dependencies call require(): the banner gives the ES module one. Kafka,
+  # esbuild and playwright are never loaded by `serve --model`.
+  node_modules/.bin/esbuild runtimes/deno/main.ts --bundle --platform=node --format=esm --target=es2022 \
+    --external:onnxruntime-node --external:onnxruntime-common --external:onnxruntime-web --external:'onnxruntime-web/*' \
+    --external:@confluentinc/kafka-javascript --external:esbuild --external:playwright-core \
+    --banner:js="import { createRequire as __omniserveRequire } from 'node:module'; const require = __omniserveRequire(import.meta.url);" \
+    --outfile=.gpu/serve.mjs --log-level=warning
 }
 if [ "$BUNDLES_ONLY" = 1 ]; then
   [ -f .gpu/manifest.json ] || fail "no .gpu/ yet: run without --bundles-only first"
   bundle
-  say "rebuilt .gpu/measure.mjs and .gpu/report.mjs (manifest.json's sha256 of them is now stale)"
+  say "rebuilt .gpu/measure.mjs, report.mjs, serve-load.mjs and serve.mjs (manifest.json's sha256 of them is now stale)"
   exit 0
 fi
 

@@ -4,7 +4,8 @@
  *
  *   report.ts --in DIR [--machine FILE.json] [--out-json F] [--out-md F] [--rehearsal] [--note TEXT]…
  *
- * Reads DIR/*.measure.json (a file that does not parse is listed in the notes, not fatal).
+ * Reads DIR/*.measure.json and DIR/*.served.json (serve-load.ts); a file that does not parse
+ * is listed in the notes, not fatal.
  * @module
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { outputAgreement, parseMeasureReport, ratios, renderMarkdown, REPORT_SCHEMA, type MeasureReport } from './lib.ts';
+import { outputAgreement, parseMeasureReport, parseServedReport, ratios, renderMarkdown, REPORT_SCHEMA, servedRatio, type MeasureReport, type ServedReport } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +36,15 @@ for (const f of readdirSync(args.in).filter((n) => n.endsWith('.measure.json')).
     notes.push(`${f}: not read (${(e as Error).message})`);
   }
 }
+const served: ServedReport[] = [];
+for (const f of readdirSync(args.in).filter((n) => n.endsWith('.served.json')).sort()) {
+  try {
+    served.push(parseServedReport(readFileSync(join(args.in, f), 'utf8')));
+  } catch (e) {
+    notes.push(`${f}: not read (${(e as Error).message})`);
+  }
+}
+served.sort((a, b) => (a.label === 'native-cpu' ? -1 : b.label === 'native-cpu' ? 1 : a.label.localeCompare(b.label)));
 // Fixed order: CPU first (the baseline), then the GPU backends.
 const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
 reports.sort((a, b) => (order.indexOf(a.label) + 1 || 99) - (order.indexOf(b.label) + 1 || 99));
@@ -52,8 +62,9 @@ const machine: Record<string, unknown> = {
 };
 const q = ratios(reports, 1024);
 const agreement = outputAgreement(reports);
-const out = { schema: REPORT_SCHEMA, rehearsal: args.rehearsal, createdAt: new Date().toISOString(), machine, ratios: q, agreement, notes, reports };
-const md = renderMarkdown({ machine, rehearsal: args.rehearsal, reports, ratios: q, agreement, notes });
+const servedQ = served.length ? [servedRatio(served)] : [];
+const out = { schema: REPORT_SCHEMA, rehearsal: args.rehearsal, createdAt: new Date().toISOString(), machine, ratios: [...q, ...servedQ], agreement, notes, reports, served };
+const md = renderMarkdown({ machine, rehearsal: args.rehearsal, reports, ratios: q, agreement, notes, served });
 if (args['out-json']) writeFileSync(args['out-json'], `${JSON.stringify(out, null, 2)}\n`);
 if (args['out-md']) writeFileSync(args['out-md'], md);
 process.stdout.write(md);

@@ -14,6 +14,8 @@
 #   native-webgpu  onnxruntime-node WebGPU EP (Dawn, Vulkan)
 #   web-webgpu     onnxruntime-web's WebGPU build in Deno (navigator.gpu = wgpu, Vulkan)
 #   web-webgpu/jsep  the same with onnxruntime-web's JSEP kernels (the `all` build)
+# then the served comparison (the whole server on native-cpu and on native-webgpu under the
+# same binary OIP load: served rows/s, goal ≥ 5×),
 # and writes bench/results/gpu.{json,md} (and $OUT/gpu.{json,md}, $OUT/run.log when $OUT is
 # set). About 6-8 minutes in all; each backend has its own time budget.
 #
@@ -153,7 +155,40 @@ if [ -f "$G/ort-web/ort.all.bundle.min.mjs" ]; then
 else
   note "web-webgpu/jsep not measured: .gpu was prepared with --no-jsep"
 fi
-note "the realtime server comparison (served rows/s, native-webgpu vs CPU) is not part of this script: it needs the whole server bundle and an HTTP load generator on the GPU machine (see bench/gpu/README.md)"
+
+# 5b. Served: the whole server (Deno, .gpu/serve.mjs) with the large MLP alone, one native
+# backend pinned per server, loaded by serve-load.mjs with binary OIP requests.
+if [ "$REHEARSE" = 1 ]; then S_ROWS=64 S_CONC=2 S_SECONDS=3 S_WARMUP=1 S_WAIT=90
+else S_ROWS=1024 S_CONC=4 S_SECONDS=15 S_WARMUP=3 S_WAIT=150; fi
+served() { # label port
+  local label=$1 port=$2
+  local cfg=$WORK/serve-$label.json log=$WORK/serve-$label.log json=$WORK/res/served-$label.served.json
+  printf '{"models":[{"path":"%s","name":"heavy-mlp"}],"cache":{"kind":"none"},"server":{"maxBodyBytes":67108864,"maxRecords":100000,"requestTimeoutMs":60000}}\n' \
+    "$WORK/models/heavy-mlp.onnx" >"$cfg"
+  say "served $label: omniserve serve on port $port, then ${S_CONC} x ${S_ROWS}-row requests for ${S_SECONDS}s"
+  (cd "$G" && exec env OMNISERVE_BACKEND="$label" timeout -k 5 $((S_WAIT + S_WARMUP + S_SECONDS + 60)) "${DENO[@]}" serve.mjs serve --config "$cfg" --port "$port") >"$log" 2>&1 &
+  local sp=$! waited=0
+  # Ready (the port answers) or dead (a pinned backend that is not there: serve exits).
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if ! kill -0 "$sp" 2>/dev/null || [ "$waited" -ge "$S_WAIT" ]; then
+      local why; why=$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-300)
+      (cd "$G" && "${DENO[@]}" serve-load.mjs --label "$label" --unavailable "the server did not start within ${waited}s: ${why:-no output}" --json "$json")
+      kill -TERM "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+      return
+    fi
+    sleep 1; waited=$((waited + 1))
+  done
+  (cd "$G" && timeout -k 5 $((S_WAIT + S_WARMUP + S_SECONDS + 30)) "${DENO[@]}" serve-load.mjs --url "http://127.0.0.1:$port" --model heavy-mlp --label "$label" \
+    --rows "$S_ROWS" --concurrency "$S_CONC" --seconds "$S_SECONDS" --warmup "$S_WARMUP" --wait-s "$S_WAIT" --json "$json") || note "served $label: serve-load.mjs exited $?"
+  kill -TERM "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+  say "served $label: server log tail: $(grep -v '^\s*$' "$log" | tail -2 | cut -c1-200 | tr '\n' ' ')"
+}
+if [ -f "$G/serve.mjs" ] && [ -f "$G/serve-load.mjs" ]; then
+  served native-cpu 18431
+  served native-webgpu 18432
+else
+  note "served comparison skipped: .gpu has no serve.mjs / serve-load.mjs (prepared by an older prepare.sh)"
+fi
 
 # 6. Report.
 if [ "$REHEARSE" = 1 ]; then DEST=$ROOT/.tmp/gpu; NAME=gpu-rehearsal; else DEST=$ROOT/bench/results; NAME=gpu; fi
