@@ -36,8 +36,9 @@ export function writeConfig(name: string, config: unknown): string {
 }
 
 /** POSTs once and checks the answer, so a broken server fails loudly before wrk measures it. */
-export async function smoke(url: string, body: string, check: (status: number, json: unknown) => string | undefined): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+export async function smoke(url: string, body: string | Uint8Array, check: (status: number, json: unknown) => string | undefined,
+  headers: Readonly<Record<string, string>> = { 'content-type': 'application/json' }): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers, body: body as BodyInit });
   const text = await res.text();
   let json: unknown;
   try {

@@ -24,6 +24,22 @@ export function heavyRows(n: number, seed = 64): number[][] {
   return Array.from({ length: n }, () => Array.from({ length: HEAVY_WIDTH }, () => Math.round((rand() * 2 - 1) * 1e4) / 1e4));
 }
 
+/**
+ * The same rows as an Open Inference Protocol request with the tensor as binary data (the
+ * binary tensor data extension): the body, and the JSON part's length for the
+ * `Inference-Header-Content-Length` header. Outputs come back as JSON (one number per row).
+ */
+export function heavyOipBinary(rows: readonly (readonly number[])[]): { body: Uint8Array; headerLength: number } {
+  const header = new TextEncoder().encode(JSON.stringify({
+    inputs: [{ name: 'x', shape: [rows.length, HEAVY_WIDTH], datatype: 'FP32', parameters: { binary_data_size: rows.length * HEAVY_WIDTH * 4 } }],
+  }));
+  const tensor = new Float32Array(rows.flat());
+  const body = new Uint8Array(header.byteLength + tensor.byteLength);
+  body.set(header);
+  body.set(new Uint8Array(tensor.buffer), header.byteLength);
+  return { body, headerLength: header.byteLength };
+}
+
 /** The JSON body of `POST /v1/models/heavy-mlp/predict` scoring `rows`. */
 export function heavyBody(rows: readonly (readonly number[])[]): string {
   return JSON.stringify({ instances: rows.map((x) => ({ x })) });

@@ -1,8 +1,10 @@
 /**
  * The heavy-model part of bench/realtime on one host: a heavy-raw.ts process (in-process raw
  * rows/s at batch 64) and `omniserve serve` hold the generated MLP side by side and take
- * turns: raw slice, wrk with 64-row requests, wrk with 1-row requests, `rounds` times, then a
- * last raw slice. Served rows/s ÷ raw rows/s, each pooled over its slices.
+ * turns: raw slice, wrk with 64-row requests, wrk with 1-row requests (both JSON
+ * `{"instances"}` to /v1/models/heavy-mlp/predict), wrk with 64-row Open Inference Protocol
+ * requests carrying the tensor as binary data, `rounds` times, then a last raw slice. Served
+ * rows/s ÷ raw rows/s, each pooled over its slices.
  * @module
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +14,7 @@ import process from 'node:process';
 import { spawnProcess, type ManagedProcess } from '../../test/support/process.ts';
 import { fmtMs, fmtRate, fmtRatio } from '../core/format.ts';
 import { WORK, fromConfig, log, messageOf, secondsSince, smoke, statsText, writeConfig, wrkRun } from './harness.ts';
-import { HEAVY_BATCH, heavyBody, heavyRows } from './heavy-inputs.ts';
+import { HEAVY_BATCH, heavyBody, heavyOipBinary, heavyRows } from './heavy-inputs.ts';
 import { ROOT, executable, startServer, tsArgv, type Host, type RunningServer } from './servers.ts';
 import { median } from './stats.ts';
 import type { HeavyHost, HeavyRawReport, HeavyServed, WrkRun } from './types.ts';
@@ -20,8 +22,10 @@ import { runWrk } from './wrk.ts';
 
 /** Served cases: rows per request and wrk connections (a 64-row run takes 20-150 ms here, so 8 keep the queue full). */
 export const HEAVY_CASES = [
-  { id: 'batch64', rows: HEAVY_BATCH, connections: 8 },
-  { id: 'single', rows: 1, connections: 64 },
+  { id: 'batch64', rows: HEAVY_BATCH, connections: 8, oip: false },
+  { id: 'single', rows: 1, connections: 64, oip: false },
+  // The same rows with no JSON numbers to parse: what serving costs beside the model itself.
+  { id: 'binary64', rows: HEAVY_BATCH, connections: 8, oip: true },
 ] as const;
 
 /** How the heavy part takes turns. */
@@ -81,18 +85,30 @@ export async function heavyHost(host: Host, model: string, heavyPlan: HeavyPlan)
     const s0 = performance.now();
     server = await startServer(host, { kind: 'omniserve', config });
     const startSeconds = secondsSince(s0);
-    const url = `${server.url}/v1/models/heavy-mlp/predict`;
+    const predictUrl = `${server.url}/v1/models/heavy-mlp/predict`;
+    const inferUrl = `${server.url}/v2/models/heavy-mlp/infer`;
     const cases = HEAVY_CASES.map((c) => {
-      const bodyFile = join(WORK, `heavy-${c.id}.json`);
-      writeFileSync(bodyFile, heavyBody(heavyRows(c.rows)));
+      const rows = heavyRows(c.rows);
+      const bin = c.oip ? heavyOipBinary(rows) : undefined;
+      const body = bin ? bin.body : heavyBody(rows);
+      const headers: Record<string, string> = bin
+        ? { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(bin.headerLength) }
+        : { 'Content-Type': 'application/json' };
+      const bodyFile = join(WORK, `heavy-${c.id}.${bin ? 'bin' : 'json'}`);
+      writeFileSync(bodyFile, body);
       // One wrk thread: the server needs the cores for the matrix multiplies. A 30 s timeout,
       // since a 64-row request waits behind the 7 others (several runs of 30-150 ms).
-      return { ...c, opts: { url, threads: 1, connections: c.connections, timeoutS: 30, bodyFile } as const };
+      return { ...c, body, headers, opts: { url: c.oip ? inferUrl : predictUrl, threads: 1, connections: c.connections, timeoutS: 30, bodyFile, headers } as const };
     });
     const warmRps = new Map<string, number>();
     for (const c of cases) {
-      await smoke(url, heavyBody(heavyRows(c.rows)), (status, json) =>
-        status !== 200 ? 'not 200' : (json as { predictions?: unknown[] }).predictions?.length === c.rows ? undefined : 'wrong number of predictions');
+      await smoke(c.opts.url, c.body, (status, json) => {
+        if (status !== 200) return 'not 200';
+        const n = c.oip
+          ? (json as { outputs?: { shape?: number[] }[] }).outputs?.[0]?.shape?.[0]
+          : (json as { predictions?: unknown[] }).predictions?.length;
+        return n === c.rows ? undefined : 'wrong number of predictions';
+      }, c.headers);
       warmRps.set(c.id, (await runWrk({ ...c.opts, seconds: heavyPlan.warmupS })).result.requestsPerSec);
     }
     await raw.measure(Math.min(0.5, heavyPlan.rawSeconds)); // warm-up, not kept
@@ -128,7 +144,7 @@ function finishHeavy(host: Host, status: 'ok' | 'failed', reason: string | undef
     const batchRows = rs.reduce((n, r) => n + (r.stats ? r.stats.meanBatchRows * r.stats.batches : 0), 0);
     const batches = rs.reduce((n, r) => n + (r.stats?.batches ?? 0), 0);
     served[c.id] = {
-      rowsPerRequest: c.rows, connections: c.connections, rowsPerSec, ratio: rawRowsPerSec ? rowsPerSec / rawRowsPerSec : Number.NaN,
+      rowsPerRequest: c.rows, ...(c.oip ? { oip: true } : {}), connections: c.connections, rowsPerSec, ratio: rawRowsPerSec ? rowsPerSec / rawRowsPerSec : Number.NaN,
       p50Ms: median(rs.map((r) => r.result.latencyMs.p50)), p99Ms: median(rs.map((r) => r.result.latencyMs.p99)),
       meanBatchRows: batches ? batchRows / batches : Number.NaN,
       problems: rs.flatMap((r) => r.problems.map((p) => `slice ${r.round}: ${p}`)), runs: rs,

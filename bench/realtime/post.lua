@@ -2,6 +2,7 @@
 --
 --   wrk … -s bench/realtime/post.lua <url>                 POST /predict {"user_id": 0..9999, "item_id": 0..999}
 --   wrk … -s bench/realtime/post.lua <url> -- BODY_FILE     POST the URL's path with BODY_FILE as the body, every time
+--   wrk … -s bench/realtime/post.lua <url> -- BODY_FILE 'Name: value'…   the same with these headers (Content-Type too)
 --
 -- done() prints one line `wrk-lua {json}` with the non-2xx count (and the first such status
 -- and body) plus exact latency percentiles in microseconds: a run with errors must be
@@ -31,6 +32,12 @@ function init(args)
     local f = assert(io.open(args[1], "rb"))
     wrk.body = f:read("*a")
     f:close()
+    for i = 2, #args do
+      local name, value = string.match(args[i], "^([^:]+):%s*(.*)$")
+      assert(name, "a header argument must read 'Name: value': " .. args[i])
+      if string.lower(name) == "content-type" then wrk.headers["Content-Type"] = nil end
+      wrk.headers[name] = value
+    end
     fixed = wrk.format()
   end
 end

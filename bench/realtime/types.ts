@@ -94,6 +94,8 @@ export interface HeavyRawReport extends Record<Kind, Measurement> {
 /** One served heavy-model case: wrk sending `rowsPerRequest` rows per request. */
 export interface HeavyServed {
   readonly rowsPerRequest: number;
+  /** Open Inference Protocol requests with the tensor as binary data (else JSON instances). */
+  readonly oip?: boolean;
   readonly connections: number;
   /** Rows answered ÷ seconds measured, over all its slices. */
   readonly rowsPerSec: number;

@@ -1,7 +1,11 @@
 // bench/realtime's reading of wrk output: units, optional lines, and post.lua's summary.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseWrk, parseWrkTime, wrkProblems } from './wrk.ts';
+import { parseWrk, parseWrkTime, runWrk, wrkProblems } from './wrk.ts';
 
 const CLEAN = `Running 3s test @ http://127.0.0.1:43035/predict
   2 threads and 64 connections
@@ -68,4 +72,33 @@ test('errors are read and flagged; post.lua percentiles (exact µs) win over the
 test('output without a latency distribution is an error, not a zero', () => {
   assert.throws(() => parseWrk(CLEAN.replace(/^\s+99%.*$/m, '')), /no 99% latency/);
   assert.throws(() => parseWrk('garbage'), /no "N requests in T" line/);
+});
+
+test('post.lua sends a binary body file with the headers asked for (Content-Type replaced), byte for byte', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omniserve-wrk-'));
+  const body = Uint8Array.from({ length: 4096 }, (_, i) => (i * 37) & 0xff); // every byte value, NULs included
+  const file = join(dir, 'body.bin');
+  writeFileSync(file, body);
+  const seen: { type?: string; extra?: string; ok: boolean }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (seen.length < 50) seen.push({ type: req.headers['content-type'], extra: req.headers['inference-header-content-length'] as string, ok: Buffer.concat(chunks).equals(body) });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const { result } = await runWrk({ url: `http://127.0.0.1:${port}/x`, threads: 1, connections: 1, seconds: 1, bodyFile: file,
+      headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': '17' } });
+    assert.ok(result.requests > 0);
+    assert.deepEqual(wrkProblems(result), []);
+    assert.ok(seen.length > 0);
+    for (const s of seen) assert.deepEqual(s, { type: 'application/octet-stream', extra: '17', ok: true });
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -102,6 +102,8 @@ export interface WrkOptions {
   readonly timeoutS?: number;
   /** A file post.lua sends as every request's body (default: random user/item ids). */
   readonly bodyFile?: string;
+  /** Headers sent with `bodyFile` (a Content-Type here replaces application/json). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The wrk argv for `opts` (also what the report prints as the exact command). */
@@ -109,7 +111,8 @@ export function wrkArgs(opts: WrkOptions): string[] {
   return [
     `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency',
     ...(opts.timeoutS ? ['--timeout', `${opts.timeoutS}s`] : []),
-    '-s', POST_LUA, opts.url, ...(opts.bodyFile ? ['--', opts.bodyFile] : []),
+    '-s', POST_LUA, opts.url,
+    ...(opts.bodyFile ? ['--', opts.bodyFile, ...Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`)] : []),
   ];
 }
 

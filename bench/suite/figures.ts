@@ -93,7 +93,7 @@ function realtime(j: Json): Figure[] {
   for (const h of j.heavy ?? []) {
     for (const [id, s] of Object.entries<Json>(h.served ?? {})) {
       out.push(...fig({
-        scenario: 'realtime', runtime: h.host, backend: h.raw?.[0]?.backend ?? 'auto', case: `heavy MLP, ${s.rowsPerRequest}-row requests`,
+        scenario: 'realtime', runtime: h.host, backend: h.raw?.[0]?.backend ?? 'auto', case: `heavy MLP, ${s.rowsPerRequest}-row ${s.oip ? 'binary OIP ' : ''}requests`,
         metric: 'served rows/s', unit: 'rows/s', value: s.rowsPerSec, baseline: 'raw in-process batch 64', baselineValue: h.rawRowsPerSec,
         ...(id === 'batch64' ? { goalRatio: j.goals?.heavyRatio } : {}),
         p50Ms: s.p50Ms, p99Ms: s.p99Ms, ...(s.problems?.length ? { flagged: s.problems.join('; ') } : {}),
