@@ -141,8 +141,8 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
   const manifestFile = manifestName(o.shard);
   const ours = (name: string) => name.startsWith(`part-${m.runId.slice(0, 8)}-`);
   const swept = await host.removeTemp(o.outDir, (name) => name === manifestFile || (resuming && !o.remoteWriters && ours(name)));
-  let saving = save(host, manifestPath, m);
-  await saving;
+  await save(host, manifestPath, m);
+  const saver = manifestSaver(() => save(host, manifestPath, m));
   o.onEvent?.({ event: 'plan', runId: m.runId, units: units.length, todo: todo.length, rows: todo.reduce((n, u) => n + u.rowEnd - u.rowStart, 0), resumed: resuming, failedInputs: failedInputs.length });
 
   const settings: UnitSettings = {
@@ -160,8 +160,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
           const r = await exec.run(todo[next++]!);
           if (r.error) recordFailure(m, r); else recordUnit(m, r);
           done++;
-          // Manifest writes are chained: each one is a complete file, written in order.
-          saving = saving.then(() => save(host, manifestPath, m));
+          saver.changed();
           o.onEvent?.({ event: 'unit', id: r.id, rows: r.rows, ok: !r.error, ...(r.error ? { error: r.error.message } : {}), ...(r.warning ? { warning: r.warning } : {}), done, todo: todo.length });
         }
       };
@@ -170,7 +169,7 @@ export async function runBatch(o: BatchRunOptions, host: BatchHost): Promise<Bat
       await exec.close();
     }
   }
-  await saving;
+  await saver.flush();
   swept.push(...(await host.removeTemp(o.outDir, ours)));
   if (swept.length) m.removedTemp = (m.removedTemp ?? 0) + swept.length;
   const failed = m.failedUnits.length + m.failedInputs.length;
@@ -210,6 +209,46 @@ function historyOf(prev: Manifest): Manifest['history'] {
     ...(prev.incremental?.from === undefined ? {} : { watermarkFrom: prev.incremental.from }),
     ...(prev.incremental?.to === undefined ? {} : { watermarkTo: prev.incremental.to }),
   }];
+}
+
+/**
+ * Manifest writes after units: one at a time, each a complete file of the latest state
+ * (changes made while one is written are coalesced into the next), and after a write that
+ * took T ms the next starts no sooner than 3T later, so a run of thousands of units does not
+ * spend its main thread rewriting a manifest that grows with every unit (each write is
+ * O(units)). A crash loses at most the units finished since the last write: they are
+ * scored again on --resume.
+ */
+export function manifestSaver(write: () => Promise<void>, now = () => performance.now()): { changed(): void; flush(): Promise<void> } {
+  let dirty = false;
+  let running: Promise<void> | undefined;
+  let notBefore = 0;
+  let failure: unknown;
+  const loop = async () => {
+    while (dirty) {
+      const wait = notBefore - now();
+      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+      dirty = false;
+      const t = now();
+      try {
+        await write();
+      } catch (e) {
+        failure ??= e;
+      }
+      notBefore = now() + 3 * (now() - t);
+    }
+    running = undefined;
+  };
+  return {
+    changed() {
+      dirty = true;
+      running ??= loop();
+    },
+    async flush() {
+      while (running) await running;
+      if (failure) throw failure;
+    },
+  };
 }
 
 function save(host: BatchHost, path: string, m: Manifest): Promise<void> {
