@@ -196,6 +196,29 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
       (b.json['outputs'][0]['data'] as number[]).forEach((x, i) => close(x, logit(i), `logit ${i}`));
     });
 
+    test('concurrent infer requests share model runs (dynamic batching); each gets its own rows back', T, async () => {
+      const series = async () => {
+        const m = (await get(s, '/metrics')).text;
+        const v = (name: string) => Number(m.split('\n').find((l) => l.startsWith(`${name}{model="breast-cancer"} `))?.split(' ').pop() ?? 0);
+        return { rows: v('omniserve_batch_size_rows_sum'), runs: v('omniserve_batch_size_rows_count') };
+      };
+      const before = await series();
+      const data = bc.inputs['features']!.data;
+      const answers = await Promise.all(Array.from({ length: 16 }, (_, k) => post(s, '/v2/models/breast-cancer/versions/2/infer', {
+        id: `k${k}`, inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP32', data: data.slice(k * 60, k * 60 + 60) }],
+      })));
+      answers.forEach((a, k) => {
+        assert.equal(a.status, 200, a.text.slice(0, 300));
+        assert.equal(a.json['id'], `k${k}`);
+        const out = a.json['outputs'][0];
+        assert.equal(out['shape'][0], 2);
+        (out['data'] as number[]).forEach((x, r) => close(x, logit(2 * k + r), `request ${k} row ${r}`));
+      });
+      const after = await series();
+      assert.equal(after.rows - before.rows, 32, 'every row ran once');
+      assert.ok(after.runs - before.runs < 16, `16 requests in ${after.runs - before.runs} runs: some shared a run`);
+    });
+
     test('infer errors: unknown output, unknown input, wrong datatype, shape, length', T, async () => {
       const [numeric, buckets] = wineInputs(2);
       const path = '/v2/models/wine-mixed/infer';

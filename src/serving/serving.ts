@@ -16,6 +16,7 @@ import type { FeatureStore, FeatureValues } from '../features/types.ts';
 import type { PredictionCache } from '../cache/types.ts';
 import { predictionCacheKey } from '../cache/cache-key.ts';
 import type { ServingMetrics } from '../metrics/serving-metrics.ts';
+import { jobRecords, runTensorJobs, tensorJob } from './tensor-jobs.ts';
 
 /** Dynamic batching settings (per model, with server-wide defaults). */
 export interface BatchingOptions {
@@ -59,6 +60,8 @@ export interface ServedResult {
 /** Wires engine, feature store, cache, batchers and metrics together. */
 export class Serving {
   readonly #batchers = new Map<Model, DynamicBatcher<PredictionResult>>();
+  /** Tensor requests (OIP infer), batched apart from records: they run other code. */
+  readonly #tensorBatchers = new Map<Model, DynamicBatcher<Record<string, TensorData>>>();
   #draining = false;
 
   constructor(readonly engine: Engine, readonly options: ServingOptions = {}) {
@@ -69,10 +72,10 @@ export class Serving {
     });
     // A replaced or unloaded version first finishes what its batcher holds.
     engine.models.onRetire(async (m) => {
-      const b = this.#batchers.get(m);
-      if (!b) return;
+      const bs = [this.#batchers.get(m), this.#tensorBatchers.get(m)];
       this.#batchers.delete(m);
-      await b.close();
+      this.#tensorBatchers.delete(m);
+      await Promise.all(bs.map((b) => b?.close()));
     });
   }
 
@@ -85,6 +88,7 @@ export class Serving {
   queueRows(model?: string): number {
     let n = 0;
     for (const [m, b] of this.#batchers) if (model === undefined || m.name === model) n += b.queueRows;
+    for (const [m, b] of this.#tensorBatchers) if (model === undefined || m.name === model) n += b.queueRows;
     return n;
   }
 
@@ -120,11 +124,16 @@ export class Serving {
     return out;
   }
 
-  /** Runs raw tensors (the OIP path): in the model's worker pool when it has one. */
-  async infer(model: Model, feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+  /**
+   * Runs raw tensors (the OIP path) through the model's tensor batcher: concurrent requests
+   * that agree on dtypes and inner dims share a run; the queue bound and `deadline` apply as
+   * on the record path. In the model's worker pool when it has one.
+   */
+  async infer(model: Model, feeds: Readonly<Record<string, TensorData>>, deadline?: number): Promise<Record<string, TensorData>> {
     if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
-    const pool = this.options.pools?.get(model.name);
-    return pool ? pool.infer(model.name, model.version, feeds) : model.infer(feeds);
+    if (model.retiring) model = this.model(model.name, model.version);
+    const [out] = await this.#tensorBatcher(model).submit(jobRecords(tensorJob(feeds)), { deadline });
+    return out!;
   }
 
   /** Builds a record from entity hashes (`user:{id}`, `item:{id}`), context and direct features. */
@@ -165,15 +174,46 @@ export class Serving {
   /** Stops taking work, lets queued and in-flight work finish. */
   async drain(): Promise<void> {
     this.#draining = true;
-    for (const b of this.#batchers.values()) b.close();
-    await Promise.all([...this.#batchers.values()].map((b) => b.drain()));
+    const all = [...this.#batchers.values(), ...this.#tensorBatchers.values()];
+    for (const b of all) b.close();
+    await Promise.all(all.map((b) => b.drain()));
+  }
+
+  #tensorBatcher(model: Model): DynamicBatcher<Record<string, TensorData>> {
+    let b = this.#tensorBatchers.get(model);
+    if (!b) {
+      const pool = this.options.pools?.get(model.name);
+      const infer = pool
+        ? (feeds: Readonly<Record<string, TensorData>>) => pool.infer(model.name, model.version, feeds)
+        : (feeds: Readonly<Record<string, TensorData>>) => model.infer(feeds);
+      b = new DynamicBatcher<Record<string, TensorData>>((records) => runTensorJobs(records, infer), {
+        maxConcurrent: pool?.stats().size,
+        ...this.#batchingOptions(model),
+        onBatch: this.#onBatch(model),
+      });
+      this.#tensorBatchers.set(model, b);
+    }
+    return b;
+  }
+
+  /** Batch-size and inference-latency histograms, per model run. */
+  #onBatch(model: Model): ((rows: number, ms: number) => void) | undefined {
+    const metrics = this.options.metrics;
+    if (!metrics) return undefined;
+    return (rows, ms) => {
+      metrics.batchSize.observe({ model: model.name }, rows);
+      metrics.inferenceLatency.observe({ model: model.name, backend: model.backend.id }, ms / 1000);
+    };
+  }
+
+  #batchingOptions(model: Model): BatchingOptions {
+    return { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
   }
 
   #batcher(model: Model): DynamicBatcher<PredictionResult> {
     let b = this.#batchers.get(model);
     if (!b) {
-      const o = { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
-      const metrics = this.options.metrics;
+      const o = this.#batchingOptions(model);
       const pool = this.options.pools?.get(model.name);
       const run = pool
         ? (records: readonly FeatureRecord[]) => pool.predict(model.name, model.version, records)
@@ -183,12 +223,7 @@ export class Serving {
         // place, the batcher's queue (maxQueueRows → OVERLOADED, deadlines, aborts).
         maxConcurrent: pool?.stats().size,
         ...o,
-        onBatch: metrics
-          ? (size: number, ms: number) => {
-              metrics.batchSize.observe({ model: model.name }, size);
-              metrics.inferenceLatency.observe({ model: model.name, backend: model.backend.id }, ms / 1000);
-            }
-          : undefined,
+        onBatch: this.#onBatch(model),
       });
       this.#batchers.set(model, b);
     }

@@ -48,6 +48,7 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const serving = o.serving;
   const limit = o.maxBodyBytes ?? 1 << 20;
   const maxRecords = o.maxRecords ?? 10_000;
+  const timeout = o.requestTimeoutMs ?? 10_000;
   const models = serving.engine.models;
   const pick = (c: Context<AppEnv>): Model => {
     const m = models.get(c.req.param('name')!, c.req.param('version'));
@@ -132,7 +133,7 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       if (!known.includes(w)) throw Errors.INVALID_REQUEST(`model ${m.name} has no output "${w}"; its outputs: ${known.join(', ')}`, { output: w });
     }
     if (serving.ready === false) throw Errors.SHUTTING_DOWN('the server is shutting down');
-    const out = await serving.infer(m, feeds);
+    const out = await serving.infer(m, feeds, Date.now() + timeout);
     const allBinary = body.parameters?.binary_data_output === true;
     const asBinary = (name: string) => body.outputs?.find((x) => x.name === name)?.parameters?.binary_data ?? allBinary;
     const chunks: Uint8Array[] = [];
