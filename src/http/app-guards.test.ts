@@ -111,6 +111,13 @@ describe('load shedding, deadlines and draining', { timeout: 60_000 }, () => {
     assert.ok(shed >= 1, `${shed} shed`);
     // Shedding is momentary: the same server answers once the queue is free.
     assert.equal((await post(s, '/predict', { features: bc.records[0] })).status, 200);
+    // OIP infer waits in the same kind of bounded queue: 1-row tensors, 2 rows allowed.
+    const data = bc.inputs['features']!.data;
+    const infer = (k: number) => post(s, '/v2/models/breast-cancer/infer', { inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP32', data: data.slice(k * 30, k * 30 + 30) }] });
+    const tensors = await Promise.all(Array.from({ length: 40 }, (_, k) => infer(k % 32)));
+    const codes = tensors.map((a) => (a.status === 200 ? 200 : (assertError(a, 503, 'OVERLOADED'), 503)));
+    assert.ok(codes.includes(200) && codes.includes(503), `infer answers: ${codes.join(',')}`);
+    assert.equal((await infer(0)).status, 200);
   });
 
   test('a request that cannot start in time → 504 DEADLINE_EXCEEDED, quickly', T, async () => {
@@ -121,6 +128,8 @@ describe('load shedding, deadlines and draining', { timeout: 60_000 }, () => {
     assert.ok(performance.now() - t0 < 2_000, 'answered long before the batch delay');
     const batch = await post(s, '/predict', { instances: bc.records });
     assertError(batch, 504, 'DEADLINE_EXCEEDED');
+    const tensor = await post(s, '/v2/models/breast-cancer/infer', { inputs: [{ name: 'features', shape: [32, 30], datatype: 'FP32', data: bc.inputs['features']!.data }] });
+    assertError(tensor, 504, 'DEADLINE_EXCEEDED');
   });
 
   test('after drain(): ready 503, predict and infer 503 SHUTTING_DOWN, /health draining', T, async () => {
