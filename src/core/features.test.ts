@@ -6,7 +6,7 @@ import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './fea
 import type { InputConfig, ModelConfig } from './model-config.ts';
 import type { TensorSpec } from './tensor.ts';
 
-const config = (inputs: Record<string, InputConfig> = {}): ModelConfig => ({ inputs, outputs: {}, maxBatchSize: 1024 });
+const config = (inputs: Record<string, InputConfig> = {}): ModelConfig => ({ inputs, outputs: {}, maxBatchSize: 1024, warmup: 1 });
 const X3: TensorSpec = { name: 'x', dtype: 'float32', shape: ['batch', 3] };
 
 /** The plan of the single input `spec` under `cfg`. */

@@ -46,6 +46,12 @@ export const ModelConfigSchema = v.looseObject({
   outputs: v.optional(v.pipe(v.custom<object>((x) => !Array.isArray(x), 'an object keyed by output name'), v.record(v.string(), OutputConfigSchema)), {}),
   /** Largest batch sent to the session in one run; bigger requests are split. */
   maxBatchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1024),
+  /**
+   * Runs on zero-filled inputs (batch 1, or the model's fixed batch) when the version loads,
+   * before it takes traffic: the first run's one-time costs (memory arenas, kernel choice,
+   * GPU shader compilation) are not paid by a request. 0 turns it off.
+   */
+  warmup: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 1),
 });
 
 export type InputConfig = v.InferOutput<typeof InputConfigSchema>;

@@ -9,7 +9,7 @@ import type { Backend, InferenceHandle, SessionOptions } from '../backends/types
 import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
-import { isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
 export interface ModelMetadata {
@@ -21,7 +21,19 @@ export interface ModelMetadata {
   readonly features: Readonly<Record<string, readonly string[]>>;
   readonly sizeBytes: number;
   readonly loadedAt: string;
+  /** What the load-time warm-up did (config `warmup`). */
+  readonly warmup?: WarmupReport;
 }
+
+/**
+ * The load-time warm-up: runs done and the first and last run's milliseconds, or why there
+ * was none. A failed warm-up does not fail the load (a model may refuse zeros and still
+ * score real inputs); it is reported, and the first request pays the one-time costs.
+ */
+export type WarmupReport =
+  | { readonly runs: number; readonly firstMs: number; readonly lastMs: number }
+  | { readonly skipped: string }
+  | { readonly failed: string };
 
 /** One model version, ready to predict. */
 export class Model {
@@ -66,7 +78,7 @@ export class Model {
     try {
       const features: Record<string, readonly string[]> = {};
       for (const [k, c] of Object.entries(config.inputs)) if (c.features) features[k] = c.features;
-      const meta: ModelMetadata = {
+      const meta: { -readonly [K in keyof ModelMetadata]: ModelMetadata[K] } = {
         name: opts.name,
         version: opts.version,
         backend: opts.backend.id,
@@ -76,7 +88,9 @@ export class Model {
         sizeBytes: opts.bytes.byteLength,
         loadedAt: new Date().toISOString(),
       };
-      return new Model(opts.name, opts.version, config, opts.backend, handle, meta);
+      const model = new Model(opts.name, opts.version, config, opts.backend, handle, meta);
+      meta.warmup = await model.#warmup(config.warmup);
+      return model;
     } catch (e) {
       await handle.release();
       throw e;
@@ -145,6 +159,29 @@ export class Model {
     this.#retiring = true;
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#handle.release();
+  }
+
+  async #warmup(runs: number): Promise<WarmupReport> {
+    if (runs === 0) return { skipped: 'warmup is 0' };
+    const dynamic = this.#inputs.find((p) => p.dynamic);
+    if (dynamic) return { skipped: `input "${dynamic.name}" has dynamic inner dimensions` };
+    const batch = this.#fixedBatch() ?? 1;
+    const feeds: Record<string, TensorData> = {};
+    for (const p of this.#inputs) feeds[p.name] = { dtype: p.dtype, data: allocate(p.dtype, batch * p.rowSize), dims: [batch, ...p.rowShape] };
+    let firstMs = 0;
+    let lastMs = 0;
+    try {
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        await this.#run(feeds);
+        lastMs = performance.now() - t0;
+        if (i === 0) firstMs = lastMs;
+      }
+    } catch (e) {
+      return { failed: e instanceof Error ? e.message : String(e) };
+    }
+    const round = (ms: number) => Math.round(ms * 1000) / 1000;
+    return { runs, firstMs: round(firstMs), lastMs: round(lastMs) };
   }
 
   #fixedBatch(): number | undefined {

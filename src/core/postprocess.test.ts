@@ -9,6 +9,7 @@ type Out = Partial<OutputConfig> & Pick<OutputConfig, 'postprocess'>;
 const config = (outputs: Record<string, Out> = {}): ModelConfig => ({
   inputs: {},
   maxBatchSize: 1024,
+  warmup: 1,
   outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, { threshold: 0.5, ...o }])),
 });
 const spec = (name: string, ...inner: number[]): TensorSpec => ({ name, dtype: 'float32', shape: ['batch', ...inner] });

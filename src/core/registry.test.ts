@@ -270,3 +270,22 @@ test('a sidecar that is not JSON, or not a valid config, is INVALID_CONFIG', T, 
   await rejectsCode('INVALID_CONFIG', () => e.models.load({ source: wrongInput }));
   assert.deepEqual(e.models.list(), [], 'nothing half-loaded');
 }));
+
+test('load-time warm-up: one run on zeros before traffic by default, N on request, none with 0; reported in metadata', T, () => withEngine(async (e) => {
+  const path = modelDir('warm', 'warm.onnx');
+  const m = await e.models.load({ source: path });
+  const w = m.metadata.warmup as { runs: number; firstMs: number; lastMs: number };
+  assert.equal(w.runs, 1);
+  assert.ok(w.firstMs > 0 && w.firstMs === w.lastMs, JSON.stringify(w));
+  const three = await e.models.load({ source: path, name: 'warm3', config: { warmup: 3 } });
+  const w3 = three.metadata.warmup as { runs: number; firstMs: number; lastMs: number };
+  assert.equal(w3.runs, 3);
+  assert.ok(w3.lastMs > 0, JSON.stringify(w3));
+  const off = await e.models.load({ source: path, name: 'cold', config: { warmup: 0 } });
+  assert.deepEqual(off.metadata.warmup, { skipped: 'warmup is 0' });
+  await rejectsCode('INVALID_CONFIG', () => e.models.load({ source: path, name: 'bad', config: { warmup: -1 } }));
+  // Warmed or not, answers are the same.
+  const [a] = await m.predict([directRow(5)]);
+  const [b] = await off.predict([directRow(5)]);
+  assert.equal(a!.outputs['logit'], b!.outputs['logit']);
+}));

@@ -133,7 +133,11 @@ describe('workerd bundle', { timeout: 180_000 }, () => {
     assert.equal(r.json?.['status'], 'healthy');
     assert.equal(r.json?.['host'], 'workerd');
     assert.deepEqual(r.json?.['feature_store'], { kind: 'upstash', ok: true });
-    assert.deepEqual(r.json?.['models'], [{ name: 'breast-cancer', versions: ['1'], default: '1', backend: 'web-wasm' }]);
+    const [m, ...rest] = r.json?.['models'] as { warmup?: { runs?: number } }[];
+    assert.equal(rest.length, 0);
+    const { warmup, ...entry } = m!;
+    assert.deepEqual(entry, { name: 'breast-cancer', versions: ['1'], default: '1', backend: 'web-wasm' });
+    assert.equal(warmup?.runs, 1, 'warmed up once on load, inside the isolate');
     for (const p of await workerdRss()) t.diagnostic(`workerd pid ${p.pid}: RSS ${(p.rssKiB / 1024).toFixed(1)} MiB`);
   });
 

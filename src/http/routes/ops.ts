@@ -17,7 +17,10 @@ export function opsRoutes(app: Hono<AppEnv>, o: AppOptions): void {
     const ok = serving.ready && storeOk !== false;
     return c.json({
       status: !serving.ready ? 'draining' : ok ? 'healthy' : 'degraded',
-      models: serving.engine.models.list().map((m) => ({ ...m, backend: serving.model(m.name).backend.id })),
+      models: serving.engine.models.list().map((m) => {
+        const d = serving.model(m.name);
+        return { ...m, backend: d.backend.id, ...(d.metadata.warmup ? { warmup: d.metadata.warmup } : {}) };
+      }),
       feature_store: store ? { kind: store.kind, ok: storeOk } : null,
       cache: serving.options.cache?.kind ?? null,
       host: o.host?.name,
