@@ -59,7 +59,9 @@ test('deno: two Web Workers give golden-equal predictions, spread over both', as
       });
     }
     const calls = pool.stats().workers.map((s) => s.calls);
-    assert.ok(calls.every((n) => n >= 16), `both workers took a share: ${calls.join(' / ')}`);
+    // Calls go to the least busy worker, so on loaded cores the split is uneven (11 / 53 seen
+    // in CI): the check is that both took a real share (≥ ~10 %, as the Node pool test asks).
+    assert.ok(calls.every((n) => n >= 6), `both workers took a share: ${calls.join(' / ')}`);
   } finally {
     await pool.close();
   }
