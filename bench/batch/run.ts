@@ -144,10 +144,12 @@ Reproduce: \`node --import tsx bench/batch/run.ts --rows ${rows} --files ${files
 Per 131,072-row unit, inside one worker thread, median over the run's ${stageUnits} units
 (from the manifest's per-unit timings): read (the row group's bytes in one ranged read; the 30 feature
 columns are typed-array views of their PLAIN pages in them) ${stage('read')} ms, score (row-major float32
-tensor filled from the columns in cache-sized blocks + \`model.infer\` on 1 thread + column-wise
-post-processing) ${stage('score')} ms, of which \`model.infer\` ${stage('infer')} ms, encode (the 4 new columns by parquet-wasm + the input's column
-chunks copied byte for byte + footer) ${stage('encode')} ms, write (temporary file + rename) ${stage('write')} ms.
-From the spawn to the first finished unit (process start, planning, worker threads loading modules and the model, one unit): ${startSecs.toFixed(1)} s of the ${e2eSecs.toFixed(1)} s.
+tensor filled from the columns in 512-row blocks, four columns at a time + \`model.infer\` on 1 thread + column-wise
+post-processing) ${stage('score')} ms, of which \`model.infer\` ${stage('infer')} ms, encode (the 4 new columns as page headers over the
+prediction arrays, no encoder + the input's column chunks copied byte for byte + footer) ${stage('encode')} ms, write (temporary file,
+one writev, rename) ${stage('write')} ms.
+From the spawn to the first finished unit (process start, planning, worker threads loading modules and the model, one unit): ${startSecs.toFixed(1)} s of the ${e2eSecs.toFixed(1)} s
+(the CLI loads only the batch command; on Node the worker threads run one esbuild bundle instead of registering tsx).
 Load average (1 min) ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after the run on these 2 shared cores: absolute
 figures move with it; the ratio compares with raw inference measured just before and after.
 
@@ -159,8 +161,9 @@ Snappy) are used as typed-array views of their pages, other columns scoring need
 decoded by hyparquet (zero-copy Arrow vectors); the tensor is filled from the columns in
 cache-sized blocks; outputs are post-processed
 column-wise (no per-row objects), and the output file is the input's column chunks copied
-byte for byte plus the new columns encoded by parquet-wasm (Rust's parquet crate in
-WebAssembly). Other units (part of
+byte for byte plus the new columns: for uncompressed output written by omniserve itself
+(page headers over the Float64Arrays; run id and timestamp as one-entry dictionaries),
+otherwise encoded by parquet-wasm (Rust's parquet crate in WebAssembly). Other units (part of
 a row group, rows dropped by the watermark, several partition values) are decoded and
 re-encoded whole by parquet-wasm (read through a \`Blob\`: memory bounded by the unit).
 \`node --import tsx bench/batch/profile.ts\` times each stage beside the first version's
