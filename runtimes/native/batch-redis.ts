@@ -16,9 +16,9 @@
  *   queues only the units its first life never queued, so no unit is scored twice.
  * - A finished unit is one Lua script: XACK and XDEL, then, while the run's key exists,
  *   HSETNX the result in `{p}batch:run:{runId}:done` (the first result of a unit wins)
- *   and XADD it to `{p}batch:run:{runId}:results` only then. A worker checks that the run
- *   still exists before scoring a unit of a run it has cached: a stray entry of a run that
- *   committed is dropped, not scored, and brings no key back. A unit scored twice (reclaimed from a worker that was only slow) writes
+ *   and XADD it to `{p}batch:run:{runId}:results` only then. A worker counts a delivery
+ *   (one script: HINCRBY of the unit's attempts while the run's key exists) before scoring:
+ *   a stray entry of a run that committed is dropped, not scored, and brings no key back. A unit scored twice (reclaimed from a worker that was only slow) writes
  *   the same files under the same names with the same content, and is recorded once.
  * - A unit delivered more than `maxDeliveries` times (it kills workers) fails for good.
  * - The coordinator reads the results stream from the start (a resumed coordinator sees
@@ -64,6 +64,10 @@ if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
 local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if first == 1 then redis.call('XADD', KEYS[2], '*', 'unit', ARGV[1], 'result', ARGV[2]) end
 return first`;
+// A delivery of a unit counts (towards --max-deliveries) only while its run exists: -1 when it is over.
+const START = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)`;
 // A unit goes on the stream once per run: a resumed coordinator does not queue again a
 // unit that is already queued (or done) from before its crash.
 const ENQUEUE = `
@@ -221,6 +225,7 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
   const consumer = o.consumer ?? `${hostname()}-${process.pid}`;
   const r = client(o.url);
   r.defineCommand('omniserveBatchFinish', { numberOfKeys: 4, lua: FINISH });
+  r.defineCommand('omniserveBatchStart', { numberOfKeys: 2, lua: START });
   const log = o.log ?? (() => {});
   let stopping = false;
   let finished = 0;
@@ -274,23 +279,24 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
       const [eid, f] = entry;
       const runId = f['run']!;
       const unit = JSON.parse(f['unit']!) as WorkUnit;
+      // A stray entry of a run that is over (committed since) is dropped, not scored.
+      const drop = async () => {
+        await r.multi().xack(k.units, GROUP, eid).xdel(k.units, eid).exec();
+        const q = runs.get(runId);
+        if (q) void q.then(async (x) => { if (x.busy === 0 && runs.get(runId) === q) { runs.delete(runId); await x.exec.close(); } }, () => {});
+      };
       let ctx;
       try {
-        // The run may have ended since this process cached it: a stray entry of a committed run is dropped, not scored.
-        if (runs.has(runId) && !(await r.exists(k.run(runId)))) throw Object.assign(new Error(`run ${runId} is over`), { over: true });
         ctx = await forRun(runId);
       } catch (e) {
-        if ((e as { over?: boolean }).over) {
-          await r.multi().xack(k.units, GROUP, eid).xdel(k.units, eid).exec();
-          const q = runs.get(runId);
-          if (q) void q.then(async (x) => { if (x.busy === 0 && runs.get(runId) === q) { runs.delete(runId); await x.exec.close(); } }, () => {});
-          continue;
-        }
+        if ((e as { over?: boolean }).over) { await drop(); continue; }
         log(`run ${runId}: ${messageOf(e)}`);
         await new Promise((res) => setTimeout(res, 1000));
         continue;
       }
-      const attempts = await r.hincrby(k.attempts(runId), unit.id, 1);
+      // Counted only while the run exists (this process may have cached a run that ended).
+      const attempts = await (r as Redis & { omniserveBatchStart(...a: string[]): Promise<number> }).omniserveBatchStart(k.run(runId), k.attempts(runId), unit.id);
+      if (attempts < 0) { await drop(); continue; }
       let result: UnitResult;
       if (attempts > maxDeliveries) {
         result = { id: unit.id, file: unit.file, rowStart: unit.rowStart, rowEnd: unit.rowEnd, rows: 0, outputs: [], stats: statsOf(new Float64Array(0)),
