@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
@@ -181,6 +181,12 @@ function workerBundle(): string | null {
       mkdirSync(tmp, { recursive: true });
       for (const f of out.outputFiles) writeFileSync(join(tmp, basename(f.path)), f.contents);
       try { renameSync(tmp, dir); } catch { rmSync(tmp, { recursive: true, force: true }); }
+      // Bundles of older sources go after a day (a process started from one may still load its chunks meanwhile).
+      const cache = join(dir, '..');
+      for (const name of readdirSync(cache)) {
+        const p = join(cache, name);
+        if (name.startsWith('batch-worker-') && p !== dir.replace(/\/$/, '') && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
+      }
     }
     if (existsSync(main)) bundled = pathToFileURL(main).href;
   } catch {
