@@ -16,9 +16,9 @@
  *   queues only the units its first life never queued, so no unit is scored twice.
  * - A finished unit is one Lua script: XACK and XDEL, then, while the run's key exists,
  *   HSETNX the result in `{p}batch:run:{runId}:done` (the first result of a unit wins)
- *   and XADD it to `{p}batch:run:{runId}:results` only then. A worker counts a delivery
- *   (one script: HINCRBY of the unit's attempts while the run's key exists) before scoring:
- *   a stray entry of a run that committed is dropped, not scored, and brings no key back. A unit scored twice (reclaimed from a worker that was only slow) writes
+ *   and XADD it to `{p}batch:run:{runId}:results` only then. Before scoring, one script
+ *   checks that the run's key exists and reads the entry's delivery count (XPENDING): a
+ *   stray entry of a run that committed is dropped, not scored, and brings no key back. A unit scored twice (reclaimed from a worker that was only slow) writes
  *   the same files under the same names with the same content, and is recorded once.
  * - A unit delivered more than `maxDeliveries` times (it kills workers) fails for good.
  * - The coordinator reads the results stream from the start (a resumed coordinator sees
@@ -64,10 +64,13 @@ if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
 local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if first == 1 then redis.call('XADD', KEYS[2], '*', 'unit', ARGV[1], 'result', ARGV[2]) end
 return first`;
-// A delivery of a unit counts (towards --max-deliveries) only while its run exists: -1 when it is over.
+// How many times the stream delivered this entry (Redis counts XREADGROUP and XAUTOCLAIM;
+// heartbeats with XCLAIM JUSTID do not), or -1 when its run is over.
 const START = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)`;
+local p = redis.call('XPENDING', KEYS[2], ARGV[2], ARGV[1], ARGV[1], 1)
+if p[1] == nil then return 1 end
+return p[1][4]`;
 // A unit goes on the stream once per run: a resumed coordinator does not queue again a
 // unit that is already queued (or done) from before its crash.
 const ENQUEUE = `
@@ -82,7 +85,6 @@ function keys(prefix = 'omniserve:') {
     run: (id: string) => `${prefix}batch:run:${id}`,
     done: (id: string) => `${prefix}batch:run:${id}:done`,
     results: (id: string) => `${prefix}batch:run:${id}:results`,
-    attempts: (id: string) => `${prefix}batch:run:${id}:attempts`,
     queued: (id: string) => `${prefix}batch:run:${id}:queued`,
   };
 }
@@ -187,7 +189,7 @@ export async function createRedisCoordinator(o: BatchRedisOptions & { readonly l
 }
 
 function runKeys(k: ReturnType<typeof keys>, runId: string): string[] {
-  return [k.run(runId), k.done(runId), k.results(runId), k.attempts(runId), k.queued(runId)];
+  return [k.run(runId), k.done(runId), k.results(runId), k.queued(runId)];
 }
 
 /**
@@ -294,8 +296,8 @@ export function startBatchWorker(o: BatchRedisOptions & { readonly consumer?: st
         await new Promise((res) => setTimeout(res, 1000));
         continue;
       }
-      // Counted only while the run exists (this process may have cached a run that ended).
-      const attempts = await (r as Redis & { omniserveBatchStart(...a: string[]): Promise<number> }).omniserveBatchStart(k.run(runId), k.attempts(runId), unit.id);
+      // Only while the run exists (this process may have cached a run that ended).
+      const attempts = await (r as Redis & { omniserveBatchStart(...a: string[]): Promise<number> }).omniserveBatchStart(k.run(runId), k.units, eid, GROUP);
       if (attempts < 0) { await drop(); continue; }
       let result: UnitResult;
       if (attempts > maxDeliveries) {

@@ -169,3 +169,46 @@ test('a --worker process on Deno scores a run coordinated from Node', { timeout:
   assert.equal(await exited, 0, err.slice(-2000));
   assert.match(err, /stopped \(8 units\)/, 'the Deno worker scored every unit');
 });
+
+test('--max-deliveries 1: units held by a worker that stopped answering fail with WORKER_DIED (exit 3); --resume scores them, every row once', { timeout: 120_000 }, async () => {
+  const dir = tempDir(); dirs.push(dir);
+  writeInput(join(dir, 'in/a.parquet'), ids(2000), { rowGroupSize: 40 });
+  const config = writeConfig(dir, { unitRows: 40 });
+  const workerArgs = ['--worker', '--redis', redis.url, '--workers', '1', '--claim-idle-ms', '1000', '--max-deliveries', '1'];
+  const workers = [start(workerArgs), start(workerArgs)];
+  await Promise.all(workers.map((w) => w.saw(/claiming units/)));
+  const args = ['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out'), '--redis', redis.url, '--claim-idle-ms', '1000', '--max-deliveries', '1'];
+  const coord = start(args);
+  const victim = `${hostname()}-${workers[0]!.child.pid}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the victim never held a unit mid-run');
+    const pending = (await client.xpending('omniserve:batch:units', 'omniserve-batch').catch(() => null)) as [number, string, string, [string, string][] | null] | null;
+    if (Number(pending?.[3]?.find(([c]) => c === victim)?.[1] ?? 0) > 0) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  // SIGSTOP: the worker keeps its units (it cannot finish them) and stops keeping its claim
+  // fresh; the other worker takes them after --claim-idle-ms, the second delivery of each.
+  workers[0]!.child.kill('SIGSTOP');
+  const r = await coord.done;
+  workers[0]!.child.kill('SIGKILL');
+  assert.equal(r.code, 3, r.err.slice(-3000));
+  const m = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+  assert.equal(m.status, 'failed');
+  assert.ok(m.failedUnits.length >= 1);
+  for (const f of m.failedUnits) {
+    assert.equal(f.code, 'WORKER_DIED');
+    assert.match(f.message, /delivered 2 times.*the delivery limit is 1/);
+  }
+  assert.equal(Object.keys(m.units).length + m.failedUnits.length, 50);
+  const fin = await start([...args, '--resume']).done;
+  assert.equal(fin.code, 0, fin.err.slice(-3000));
+  const rows = await readOutput(join(dir, 'out'));
+  assert.deepEqual(rows.map((row) => Number(row['id'])).sort((a, b) => a - b), ids(2000), 'every row once');
+  const done = JSON.parse(readFileSync(join(dir, 'out/_manifest.json'), 'utf8')) as Manifest;
+  assert.equal(done.status, 'committed');
+  assert.equal(done.runId, m.runId);
+  assert.deepEqual(await client.keys(`omniserve:batch:run:${m.runId}*`), []);
+  workers[1]!.child.kill('SIGTERM');
+  assert.equal((await workers[1]!.done).code, 0);
+});
