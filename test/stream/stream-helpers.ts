@@ -2,12 +2,16 @@
  * Helpers for the streaming tests: events from the breast-cancer fixture, a config file,
  * a collector that reads topics from the beginning, and `omniserve stream` processes.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { loadKafka } from '../../runtimes/native/stream-kafka.ts';
+import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+import type { PredictionResult } from '../../src/core/postprocess.ts';
+import { createEngine } from '../../src/index.ts';
 import { spawnProcess, type ManagedProcess } from '../support/process.ts';
 import { ROOT, SERVE_HOSTS, type ServeHost } from '../support/serve-process.ts';
 
@@ -131,3 +135,38 @@ export interface Output {
 }
 
 export const parse = (g: Got) => JSON.parse(g.value.toString()) as Output;
+
+/** Outputs keyed like their input events (`keyOf`), 50 keys, each key's events in produced order. */
+export function assertKeyedInOrder(got: readonly Got[], outs: readonly Output[], also?: (seq: number) => void): void {
+  const perKey = new Map<string, number[]>();
+  got.forEach((g, i) => {
+    const seq = Number(outs[i]!.event_id.slice(2));
+    also?.(seq);
+    assert.equal(g.key, keyOf(seq));
+    perKey.set(g.key!, [...(perKey.get(g.key!) ?? []), seq]);
+  });
+  assert.equal(perKey.size, 50);
+  for (const [k, seqs] of perKey) assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `order of ${k}`);
+}
+
+/**
+ * A sample of outputs (every 37th) against the same model run in this process: probability =
+ * sigmoid(logit), the same prediction and model version; `also` checks more per output.
+ */
+export async function assertScoredLikeModel(outs: readonly Output[], also?: (o: Output, want: PredictionResult) => void): Promise<void> {
+  const engine = createEngine(createNativeRuntime(), { backend: 'cpu' });
+  try {
+    const model = await engine.models.load({ source: MODEL_PATH });
+    const sample = outs.filter((_, i) => i % 37 === 0);
+    const want = await model.predict(sample.map((o) => ROWS[Number(o.event_id.slice(2)) % ROWS.length]!));
+    sample.forEach((o, i) => {
+      const logit = want[i]!.outputs['logit'] as number;
+      assert.ok(Math.abs(o.probability - 1 / (1 + Math.exp(-logit))) < 1e-4, `${o.event_id}: ${o.probability} vs logit ${logit}`);
+      assert.equal(o.prediction, want[i]!.prediction);
+      assert.equal(o.model_version, model.version);
+      also?.(o, want[i]!);
+    });
+  } finally {
+    await engine.close();
+  }
+}
