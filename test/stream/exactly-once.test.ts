@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
-import { collect, event, keyOf, parse, produce, quietKafka, startStream, until, writeConfig } from './stream-helpers.ts';
+import { STREAM_HOSTS, collect, event, keyOf, parse, produce, quietKafka, startStream, until, writeConfig } from './stream-helpers.ts';
 
 describe('omniserve stream exactly-once', () => {
   let broker: KafkaBroker;
@@ -20,25 +20,29 @@ describe('omniserve stream exactly-once', () => {
     await broker?.stop();
   });
 
-  test('2,000 events through transactions: each scored once, SIGTERM exits 0', { timeout: 60_000 }, async () => {
-    for (const t of ['in', 'out', 'dlq']) await broker.createTopic(`eo-${t}`, 4);
-    const n = 2_000;
-    const kafka = quietKafka(broker.brokers);
-    // collect() reads with librdkafka's default isolation.level, read_committed.
-    const reader = await collect(kafka, ['eo-out'], 'eo-reader');
-    await produce(kafka, 'eo-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: JSON.stringify(event(i)) })));
-    const { proc, line } = await startStream(writeConfig(broker.bootstrapServers, 'eo', { exactlyOnce: true, transactionalId: 'eo-scorer-0', batchSize: 100 }));
-    try {
-      assert.equal(line['exactlyOnce'], true);
-      await until(() => reader.got['eo-out']!.length >= n, 30_000, () => `${reader.got['eo-out']!.length} of ${n}\n${proc.outputTail()}`);
-      assert.deepEqual(await proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, proc.outputTail());
-      await new Promise((r) => setTimeout(r, 500)); // a duplicate, if any, would arrive meanwhile
-    } finally {
-      await proc.stop({ signal: 'SIGKILL' });
-      await reader.stop();
-    }
-    const ids = reader.got['eo-out']!.map((g) => parse(g).event_id);
-    assert.equal(new Set(ids).size, n);
-    assert.equal(ids.length, n);
-  });
+  for (const host of STREAM_HOSTS) {
+    const eo = host === 'node' ? 'eo' : `eo-${host}`;
+
+    test(`${host}: 2,000 events through transactions: each scored once, SIGTERM exits 0`, { timeout: 60_000 }, async () => {
+      for (const t of ['in', 'out', 'dlq']) await broker.createTopic(`${eo}-${t}`, 4);
+      const n = 2_000;
+      const kafka = quietKafka(broker.brokers);
+      // collect() reads with librdkafka's default isolation.level, read_committed.
+      const reader = await collect(kafka, [`${eo}-out`], `${eo}-reader`);
+      await produce(kafka, `${eo}-in`, Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: JSON.stringify(event(i)) })));
+      const { proc, line } = await startStream(writeConfig(broker.bootstrapServers, eo, { exactlyOnce: true, transactionalId: `${eo}-scorer-0`, batchSize: 100 }), 60_000, host);
+      try {
+        assert.equal(line['exactlyOnce'], true);
+        await until(() => reader.got[`${eo}-out`]!.length >= n, 30_000, () => `${reader.got[`${eo}-out`]!.length} of ${n}\n${proc.outputTail()}`);
+        assert.deepEqual(await proc.stop({ signal: 'SIGTERM', graceMs: 15_000 }), { code: 0, signal: null }, proc.outputTail());
+        await new Promise((r) => setTimeout(r, 500)); // a duplicate, if any, would arrive meanwhile
+      } finally {
+        await proc.stop({ signal: 'SIGKILL' });
+        await reader.stop();
+      }
+      const ids = reader.got[`${eo}-out`]!.map((g) => parse(g).event_id);
+      assert.equal(new Set(ids).size, n);
+      assert.equal(ids.length, n);
+    });
+  }
 });

@@ -101,6 +101,9 @@ export function writeConfig(brokers: string, name: string, stream: Record<string
   return path;
 }
 
+/** The hosts `omniserve stream` runs on (Deno cannot load the Kafka client: docs/streaming.md). */
+export const STREAM_HOSTS = ['node', 'bun'] as const satisfies readonly ServeHost['name'][];
+
 /** Starts `omniserve stream --config path` (on Node unless `host` says) and waits for its streaming line. */
 export async function startStream(
   configPath: string, timeoutMs = 60_000, host: ServeHost['name'] = 'node',
