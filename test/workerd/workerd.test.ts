@@ -172,6 +172,25 @@ describe('workerd bundle', { timeout: 180_000 }, () => {
     (out['data'] as number[]).forEach((v, i) => assert.ok(Math.abs(v - logits[i]!) < TOL, `logit ${i}: ${v} vs ${logits[i]}`));
   });
 
+  test('/v2/models/breast-cancer/infer with binary tensor data: the golden tensor as raw float32 gives the golden logits', async () => {
+    const x = golden.inputs['features']!;
+    const head = new TextEncoder().encode(JSON.stringify({
+      inputs: [{ name: 'features', shape: x.dims, datatype: 'FP32', parameters: { binary_data_size: x.data.length * 4 } }],
+    }));
+    const tensor = new Uint8Array(Float32Array.from(x.data).buffer);
+    const body = new Uint8Array(head.byteLength + tensor.byteLength);
+    body.set(head);
+    body.set(tensor, head.byteLength);
+    const res = await fetch(new URL('/v2/models/breast-cancer/infer', base), {
+      method: 'POST', body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.byteLength) },
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const out = ((JSON.parse(text) as Json)['outputs'] as Json[]).find((o) => o['name'] === 'logit')!;
+    (out['data'] as number[]).forEach((v, i) => assert.ok(Math.abs(v - logits[i]!) < TOL, `logit ${i}: ${v} vs ${logits[i]}`));
+  });
+
   test('/metrics: Prometheus text with the requests served', async () => {
     const r = await call('/metrics', { auth: false });
     assert.equal(r.status, 200);
