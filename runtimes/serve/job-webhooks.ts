@@ -68,6 +68,7 @@ export function createJobWebhooks(cfg: ServerConfig, registry: MetricsRegistry, 
   const dispatcher = createWebhookDispatcher({
     secret: w.secret, check: transport.check, fetch: transport.fetch, store,
     timeoutMs: w.timeoutMs, maxAttempts: w.maxAttempts, baseDelayMs: w.baseDelayMs, maxDelayMs: w.maxDelayMs,
+    ...(w.leaseMs !== undefined ? { leaseMs: w.leaseMs } : {}),
     onOutcome: webhookMetrics(registry),
   });
   // The worker does not wait for its hook; shutdown must, or a final job's webhook could

@@ -89,7 +89,7 @@ const WebhookAllow = v.strictObject({
 });
 
 /** Signed deliveries of async job results to `callback_url` (Standard Webhooks). */
-const Webhooks = v.strictObject({
+const Webhooks = v.pipe(v.strictObject({
   /**
    * `whsec_<base64>` or a raw string (OMNISERVE_WEBHOOK_SECRET overrides). Without one,
    * a `callback_url` is refused at submit: webhooks are never sent unsigned.
@@ -103,8 +103,14 @@ const Webhooks = v.strictObject({
   baseDelayMs: v.optional(NonNegInt, 1_000),
   /** The longest wait between attempts. */
   maxDelayMs: v.optional(PositiveInt, 3_600_000),
+  /**
+   * How long a worker holds a claimed delivery before another may take it (a worker killed
+   * mid-delivery is covered by the next one after this). Default 2 × timeoutMs + 10 s.
+   */
+  leaseMs: v.optional(PositiveInt),
   allow: v.optional(WebhookAllow, {}),
-});
+}), v.check((w) => w.leaseMs === undefined || w.leaseMs > w.timeoutMs,
+  'leaseMs must exceed timeoutMs, or a slow attempt and its retry by another worker could overlap'));
 
 /** The whole config file. */
 export const ServerConfigSchema = v.strictObject({

@@ -75,6 +75,9 @@ test('config: webhooks defaults, OMNISERVE_WEBHOOK_SECRET overrides, unknown fie
   assert.deepEqual(cfg.webhooks, { timeoutMs: 5_000, maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 3_600_000, allow: {} });
   assert.equal(applyEnv(cfg, { OMNISERVE_WEBHOOK_SECRET: 'from-env' }).webhooks.secret, 'from-env');
   assert.throws(() => parseServerConfig({ models: [{ path: MODEL }], webhooks: { allow: { everything: true } } }), /webhooks\.allow/);
+  assert.equal(parseServerConfig({ models: [{ path: MODEL }], webhooks: { leaseMs: 60_000 } }).webhooks.leaseMs, 60_000);
+  assert.throws(() => parseServerConfig({ models: [{ path: MODEL }], webhooks: { timeoutMs: 5_000, leaseMs: 5_000 } }), /leaseMs must exceed timeoutMs/);
+  assert.throws(() => parseServerConfig({ models: [{ path: MODEL }], webhooks: { leaseMs: 0 } }), /webhooks\.leaseMs/);
 });
 
 describe('job webhooks in-process (memory queue)', () => {
