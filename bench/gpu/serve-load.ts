@@ -19,6 +19,8 @@
 import { writeFileSync } from 'node:fs';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { binaryBody } from '../../src/http/binary-body.ts';
+import { percentile } from '../core/stats.ts';
 import { positive, seededFloats, SERVED_SCHEMA, type ServedReport } from './lib.ts';
 
 const { values: args } = parseArgs({
@@ -78,16 +80,12 @@ async function main(): Promise<ServedReport> {
   const health = (await (await fetch(`${base}/health`)).json()) as { models?: { name: string; backend?: string }[] };
   const backend = health.models?.find((m) => m.name === args.model)?.backend ?? 'unknown';
 
-  const header = new TextEncoder().encode(JSON.stringify({
+  const { body, headerLength } = binaryBody({
     inputs: [{ name: args.input, shape: [rows, width], datatype: 'FP32', parameters: { binary_data_size: rows * width * 4 } }],
     parameters: { binary_data_output: true },
-  }));
-  const tensor = seededFloats(rows * width);
-  const body = new Uint8Array(header.byteLength + tensor.byteLength);
-  body.set(header);
-  body.set(new Uint8Array(tensor.buffer), header.byteLength);
+  }, [seededFloats(rows * width)]);
   const url = `${base}/v2/models/${encodeURIComponent(args.model!)}/infer`;
-  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) };
+  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) };
 
   let errors = 0;
   let firstError: string | undefined;
@@ -122,7 +120,7 @@ async function main(): Promise<ServedReport> {
   const elapsed = (performance.now() - t0) / 1000;
   if (lat.length === 0) return report({ backend, reason: `no request succeeded: ${firstError ?? 'none sent'}`, errors });
   lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+  const q = (p: number) => percentile(lat, p * 100);
   return report({
     available: true, backend, requests: lat.length, errors, ...(firstError ? { firstError } : {}), seconds: elapsed,
     rowsPerSec: (lat.length * rows) / elapsed, latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99) },

@@ -4,6 +4,7 @@
  * [-1, 1) per row, from a seeded PRNG, with 4 decimals (short JSON; exact in both paths).
  * @module
  */
+import { binaryBody } from '../../src/http/binary-body.ts';
 
 /** Values per row: the heavy MLP's input width (heavy-model.py LAYERS[0]). */
 export const HEAVY_WIDTH = 1024;
@@ -30,14 +31,9 @@ export function heavyRows(n: number, seed = 64): number[][] {
  * `Inference-Header-Content-Length` header. Outputs come back as JSON (one number per row).
  */
 export function heavyOipBinary(rows: readonly (readonly number[])[]): { body: Uint8Array; headerLength: number } {
-  const header = new TextEncoder().encode(JSON.stringify({
+  return binaryBody({
     inputs: [{ name: 'x', shape: [rows.length, HEAVY_WIDTH], datatype: 'FP32', parameters: { binary_data_size: rows.length * HEAVY_WIDTH * 4 } }],
-  }));
-  const tensor = new Float32Array(rows.flat());
-  const body = new Uint8Array(header.byteLength + tensor.byteLength);
-  body.set(header);
-  body.set(new Uint8Array(tensor.buffer), header.byteLength);
-  return { body, headerLength: header.byteLength };
+  }, [new Float32Array(rows.flat())]);
 }
 
 /** The JSON body of `POST /v1/models/heavy-mlp/predict` scoring `rows`. */

@@ -4,7 +4,8 @@
 // checked against the goldens; the in-process model of the same server answers alike.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BC_MODEL, WINE_MODEL, bc, wine, logit, sigmoid, close, get, post, T, appHarness, type Json } from '../../test/support/http-app.ts';
+import { binaryBody } from './binary-body.ts';
+import { BC_MODEL, WINE_MODEL, batchSizeSeries, bc, wine, logit, sigmoid, close, get, post, T, appHarness, type Json } from '../../test/support/http-app.ts';
 
 const { server } = appHarness();
 
@@ -22,12 +23,7 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     assert.equal(many.status, 200, many.text.slice(0, 300));
     (many.json['predictions'] as Json[]).forEach((p, i) => close(p['probability'], sigmoid(logit(i)), `instance ${i}`));
 
-    const runs = async () => {
-      const m = (await get(s, '/metrics')).text;
-      const v = (name: string) => Number(m.split('\n').find((l) => l.startsWith(`${name}{model="breast-cancer"} `))?.split(' ').pop() ?? 0);
-      return { rows: v('omniserve_batch_size_rows_sum'), runs: v('omniserve_batch_size_rows_count') };
-    };
-    const before = await runs();
+    const before = await batchSizeSeries(s, 'breast-cancer');
     const data = bc.inputs['features']!.data;
     const answers = await Promise.all(Array.from({ length: 16 }, (_, k) => post(s, '/v2/models/breast-cancer/infer', {
       inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP32', data: data.slice(k * 60, k * 60 + 60) }],
@@ -36,23 +32,19 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
       assert.equal(a.status, 200, a.text.slice(0, 300));
       (a.json['outputs'][0]['data'] as number[]).forEach((x, r) => close(x, logit(2 * k + r), `request ${k} row ${r}`));
     });
-    const after = await runs();
+    const after = await batchSizeSeries(s, 'breast-cancer');
     assert.equal(after.rows - before.rows, 32, 'every row ran once');
     assert.ok(after.runs - before.runs < 16, `16 requests in ${after.runs - before.runs} pool runs`);
 
     // Two inputs of two dtypes, in the one-worker pool, as binary data.
     const numeric = new Float32Array(wine.inputs['numeric']!.data.slice(0, 4 * 13));
     const buckets = BigInt64Array.from(wine.inputs['buckets']!.data.slice(0, 4 * 3).map((x) => BigInt(x)));
-    const head = new TextEncoder().encode(JSON.stringify({ inputs: [
+    const bin = binaryBody({ inputs: [
       { name: 'numeric', shape: [4, 13], datatype: 'FP32', parameters: { binary_data_size: numeric.byteLength } },
       { name: 'buckets', shape: [4, 3], datatype: 'INT64', parameters: { binary_data_size: buckets.byteLength } },
-    ] }));
-    const body = new Uint8Array(head.byteLength + numeric.byteLength + buckets.byteLength);
-    body.set(head);
-    body.set(new Uint8Array(numeric.buffer), head.byteLength);
-    body.set(new Uint8Array(buckets.buffer), head.byteLength + numeric.byteLength);
+    ] }, [numeric, buckets]);
     const res = await s.app.request('http://localhost/v2/models/wine-mixed/infer', {
-      method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.byteLength) },
+      method: 'POST', body: bin.body, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) },
     });
     const text = await res.text();
     assert.equal(res.status, 200, text.slice(0, 300));

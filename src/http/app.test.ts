@@ -3,7 +3,8 @@
 // every answer checked against the goldens or the documented error codes.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bc, wine, FEATURES, ITEM_FEATURES, logit, sigmoid, close, post, get, assertError, servedRoutes, promtool, T, mainConfig, type BuiltServer, type Json, appHarness } from '../../test/support/http-app.ts';
+import { binaryBody } from './binary-body.ts';
+import { batchSizeSeries, bc, wine, FEATURES, ITEM_FEATURES, logit, sigmoid, close, post, get, assertError, servedRoutes, promtool, T, mainConfig, type BuiltServer, type Json, appHarness } from '../../test/support/http-app.ts';
 
 const { server } = appHarness();
 
@@ -197,12 +198,7 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
     });
 
     test('concurrent infer requests share model runs (dynamic batching); each gets its own rows back', T, async () => {
-      const series = async () => {
-        const m = (await get(s, '/metrics')).text;
-        const v = (name: string) => Number(m.split('\n').find((l) => l.startsWith(`${name}{model="breast-cancer"} `))?.split(' ').pop() ?? 0);
-        return { rows: v('omniserve_batch_size_rows_sum'), runs: v('omniserve_batch_size_rows_count') };
-      };
-      const before = await series();
+      const before = await batchSizeSeries(s, 'breast-cancer');
       const data = bc.inputs['features']!.data;
       const answers = await Promise.all(Array.from({ length: 16 }, (_, k) => post(s, '/v2/models/breast-cancer/versions/2/infer', {
         id: `k${k}`, inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP32', data: data.slice(k * 60, k * 60 + 60) }],
@@ -214,7 +210,7 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
         assert.equal(out['shape'][0], 2);
         (out['data'] as number[]).forEach((x, r) => close(x, logit(2 * k + r), `request ${k} row ${r}`));
       });
-      const after = await series();
+      const after = await batchSizeSeries(s, 'breast-cancer');
       assert.equal(after.rows - before.rows, 32, 'every row ran once');
       assert.ok(after.runs - before.runs < 16, `16 requests in ${after.runs - before.runs} runs: some shared a run`);
     });
@@ -241,17 +237,10 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
     const path = '/v2/models/wine-mixed/infer';
     /** A request of the extension: JSON header, then the raw tensors; sent as bytes. */
     const binaryRequest = (header: unknown, tensors: ArrayBufferView[], headerLength?: string) => {
-      const json = new TextEncoder().encode(JSON.stringify(header));
-      const parts = [json, ...tensors.map((t) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength))];
-      const body = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
-      let at = 0;
-      for (const p of parts) {
-        body.set(p, at);
-        at += p.byteLength;
-      }
+      const bin = binaryBody(header, tensors);
       return s.app.request(`http://localhost${path}`, {
-        method: 'POST', body,
-        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(json.byteLength) },
+        method: 'POST', body: bin.body,
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(bin.headerLength) },
       });
     };
     const numeric = (rows: number) => new Float32Array(wine.inputs['numeric']!.data.slice(0, rows * 13));

@@ -8,6 +8,7 @@
  * breast-cancer golden records), a memory prediction cache, and the limits in
  * {@link CORPUS_LIMITS}.
  */
+import { binaryBody } from '../../src/http/binary-body.ts';
 import type { RawRequest } from '../support/serve-process.ts';
 
 /** Server limits the corpus is written against (put them in the server's config). */
@@ -161,10 +162,8 @@ export function badRequestCorpus(input: CorpusInput): BadCase[] {
   }
   // ---- OIP binary tensor data extension: JSON header + raw bytes ----
   const binary = (header: unknown, bytes: number, headerLength?: string): RawRequest => {
-    const head = new TextEncoder().encode(JSON.stringify(header));
-    const body = new Uint8Array(head.byteLength + bytes);
-    body.set(head);
-    return { method: 'POST', path: INFER_PATHS[0], headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(head.byteLength) }, body };
+    const bin = binaryBody(header, [new Uint8Array(bytes)]);
+    return { method: 'POST', path: INFER_PATHS[0], headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength ?? String(bin.headerLength) }, body: bin.body };
   };
   const binInputs = [
     { name: 'numeric', shape: [1, 13], datatype: 'FP32', parameters: { binary_data_size: 52 } },

@@ -39,6 +39,13 @@ export async function call(s: BuiltServer, method: string, path: string, body?: 
   }
   return { status: res.status, headers: res.headers, json, text };
 }
+/** Rows and runs so far in `model`'s batch-size histogram (`/metrics`): how requests were coalesced. */
+export async function batchSizeSeries(s: BuiltServer, model: string): Promise<{ rows: number; runs: number }> {
+  const m = (await get(s, '/metrics')).text;
+  const v = (name: string) => Number(m.split('\n').find((l) => l.startsWith(`${name}{model="${model}"} `))?.split(' ').pop() ?? 0);
+  return { rows: v('omniserve_batch_size_rows_sum'), runs: v('omniserve_batch_size_rows_count') };
+}
+
 export const post = (s: BuiltServer, path: string, body: unknown, headers?: Record<string, string>) => call(s, 'POST', path, body, headers);
 export const get = (s: BuiltServer, path: string, headers?: Record<string, string>) => call(s, 'GET', path, undefined, headers);
 

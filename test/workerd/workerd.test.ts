@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { binaryBody } from '../../src/http/binary-body.ts';
 import { Redis } from 'ioredis';
 import { buildWorkerd, type BuiltWorker } from '../../scripts/build-workerd.ts';
 import { startRedisRestGateway, type RedisRestGateway } from '../../runtimes/native/redis-rest.ts';
@@ -174,16 +175,12 @@ describe('workerd bundle', { timeout: 180_000 }, () => {
 
   test('/v2/models/breast-cancer/infer with binary tensor data: the golden tensor as raw float32 gives the golden logits', async () => {
     const x = golden.inputs['features']!;
-    const head = new TextEncoder().encode(JSON.stringify({
+    const bin = binaryBody({
       inputs: [{ name: 'features', shape: x.dims, datatype: 'FP32', parameters: { binary_data_size: x.data.length * 4 } }],
-    }));
-    const tensor = new Uint8Array(Float32Array.from(x.data).buffer);
-    const body = new Uint8Array(head.byteLength + tensor.byteLength);
-    body.set(head);
-    body.set(tensor, head.byteLength);
+    }, [Float32Array.from(x.data)]);
     const res = await fetch(new URL('/v2/models/breast-cancer/infer', base), {
-      method: 'POST', body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.byteLength) },
+      method: 'POST', body: bin.body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) },
     });
     const text = await res.text();
     assert.equal(res.status, 200, text);

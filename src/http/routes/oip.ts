@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { Errors } from '../../errors.ts';
 import type { Model } from '../../core/model.ts';
 import { tensorBytes, tensorFromBytes, tensorFromNumbers, toPlainArray, type DType, type TensorData, type TensorSpec } from '../../core/tensor.ts';
+import { binaryBody } from '../binary-body.ts';
 import { parseJson, readBytes, readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
@@ -152,15 +153,8 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       outputs,
     };
     if (chunks.length === 0) return c.json(answer);
-    const json = new TextEncoder().encode(JSON.stringify(answer));
-    const all = new Uint8Array(json.byteLength + chunks.reduce((a, b) => a + b.byteLength, 0));
-    all.set(json);
-    let at = json.byteLength;
-    for (const b of chunks) {
-      all.set(b, at);
-      at += b.byteLength;
-    }
-    return c.body(all, 200, { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(json.byteLength) });
+    const reply = binaryBody(answer, chunks);
+    return c.body(reply.body, 200, { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(reply.headerLength) });
   };
 
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
