@@ -28,22 +28,20 @@ const { values: args } = parseArgs({
 if (!args.in) throw new Error('--in DIR is required');
 
 const notes: string[] = [...(args.note ?? [])];
-const reports: MeasureReport[] = [];
-for (const f of readdirSync(args.in).filter((n) => n.endsWith('.measure.json')).sort()) {
-  try {
-    reports.push(parseMeasureReport(readFileSync(join(args.in, f), 'utf8')));
-  } catch (e) {
-    notes.push(`${f}: not read (${(e as Error).message})`);
+/** Every `DIR/*<suffix>` report that parses; the others are named in the notes. */
+function readReports<R>(dir: string, suffix: string, parse: (text: string) => R): R[] {
+  const out: R[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(suffix)).sort()) {
+    try {
+      out.push(parse(readFileSync(join(dir, f), 'utf8')));
+    } catch (e) {
+      notes.push(`${f}: not read (${(e as Error).message})`);
+    }
   }
+  return out;
 }
-const served: ServedReport[] = [];
-for (const f of readdirSync(args.in).filter((n) => n.endsWith('.served.json')).sort()) {
-  try {
-    served.push(parseServedReport(readFileSync(join(args.in, f), 'utf8')));
-  } catch (e) {
-    notes.push(`${f}: not read (${(e as Error).message})`);
-  }
-}
+const reports: MeasureReport[] = readReports(args.in, '.measure.json', parseMeasureReport);
+const served: ServedReport[] = readReports(args.in, '.served.json', parseServedReport);
 served.sort((a, b) => (a.label === 'native-cpu' ? -1 : b.label === 'native-cpu' ? 1 : a.label.localeCompare(b.label)));
 // Fixed order: CPU first (the baseline), then the GPU backends.
 const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];

@@ -14,7 +14,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis-server.ts';
-import { createRedisFeatureStore } from '../../runtimes/native/redis-store.ts';
+import { createRedisFeatureStore, hashOf } from '../../runtimes/native/redis-store.ts';
 import { ITEMS, USERS, seedRedis } from './seed-redis.ts';
 
 const { values: args } = parseArgs({ options: { batch: { type: 'string', default: '32' }, rounds: { type: 'string', default: '400' } } });
@@ -56,15 +56,10 @@ try {
     for j = 1, #r, 2 do local v = r[j + 1] local n = tonumber(v)
       if n and n == n and n ~= math.huge and n ~= -math.huge and tostring(n) == v then h[r[j]] = n else h[r[j]] = v end end
     out[i] = h end return cjson.encode(out)`;
-  const hashFrom = (f: string[]) => {
-    const h: Record<string, string> = {};
-    for (let j = 0; j < f.length; j += 2) h[f[j]!] = f[j + 1]!;
-    return h;
-  };
   for (let rep = 0; rep < 2; rep++) {
     await measure('script: HGETALL, flat JSON, JSON.parse + objects in JS (the store until 2026-11-26)', async (ks) => {
       const r = JSON.parse((await c.eval(flatJson, ks.length, ...ks)) as string) as string[][];
-      return r.map((f) => (f.length ? hashFrom(f) : null));
+      return r.map((f) => (f.length ? hashOf(f) : null));
     });
     await measure('omniserve redis store (getMany: script, separated string, split + objects in JS)', (ks) => store.getMany(ks));
     await measure('script: HGETALL, numbers converted in Lua, JSON', (ks) => c.eval(convertInLua, ks.length, ...ks));
