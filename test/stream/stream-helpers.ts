@@ -173,3 +173,39 @@ export async function assertScoredLikeModel(outs: readonly Output[], also?: (o: 
     await engine.close();
   }
 }
+
+/** The poison kinds {@link poisonPayload} cycles through, every 100th event (offset 7). */
+export const POISON_KINDS = ['INVALID_JSON', 'INVALID_FEATURE_TYPE', 'MISSING_FEATURE'] as const;
+
+/** Event i, or every 100th (offset 7) a poison event of one of {@link POISON_KINDS}. */
+export function poisonPayload(i: number): string {
+  if (i % 100 !== 7) return JSON.stringify(event(i));
+  const kind = POISON_KINDS[Math.floor(i / 100) % 3];
+  if (kind === 'INVALID_JSON') return `{"event_id": "e-${i}", "mean_radius": oops`;
+  if (kind === 'INVALID_FEATURE_TYPE') return JSON.stringify({ ...event(i), mean_radius: 'large' });
+  const { worst_area: _, ...rest } = event(i) as Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+/**
+ * The dead letters of `n` {@link poisonPayload} events read from `<name>-in` and
+ * `<name>-dlq`: one per poison event, each the input's bytes and key, with the reason, its
+ * code, and the source topic, partition and offset in headers.
+ */
+export function assertDeadLetters(got: Readonly<Record<string, Got[]>>, name: string, n: number): void {
+  const where = new Map(got[`${name}-in`]!.map((g) => [g.value.toString(), g]));
+  const dlq = got[`${name}-dlq`]!;
+  assert.equal(dlq.length, n / 100);
+  for (const d of dlq) {
+    const src = where.get(d.value.toString());
+    assert.ok(src, `dead letter is not an input's bytes: ${d.value}`);
+    assert.equal(d.key, src.key);
+    assert.equal(d.headers['omniserve-source-topic'], `${name}-in`);
+    assert.equal(d.headers['omniserve-source-partition'], String(src.partition));
+    assert.equal(d.headers['omniserve-source-offset'], String(src.offset));
+    const i = Number(/e-(\d+)/.exec(d.value.toString())![1]);
+    assert.equal(d.headers['omniserve-error-code'], POISON_KINDS[Math.floor(i / 100) % 3], JSON.stringify(d.headers));
+    assert.ok((d.headers['omniserve-error'] ?? '').length > 5, JSON.stringify(d.headers));
+  }
+  assert.match(dlq.find((d) => d.headers['omniserve-error-code'] === 'MISSING_FEATURE')!.headers['omniserve-error']!, /worst_area/);
+}

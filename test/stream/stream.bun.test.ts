@@ -9,21 +9,10 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'bun:test';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
 import {
-  assertKeyedInOrder, assertScoredLikeModel, collect, event, keyOf, parse, produce, quietKafka, startStream, until, writeConfig,
+  assertDeadLetters, assertKeyedInOrder, assertScoredLikeModel, collect, event, keyOf, parse, poisonPayload, produce, quietKafka, startStream, until, writeConfig,
 } from './stream-helpers.ts';
 
 const T = 120_000;
-const POISON = ['INVALID_JSON', 'INVALID_FEATURE_TYPE', 'MISSING_FEATURE'] as const;
-/** Event i, or every 100th (offset 7) a poison event of one of three kinds. */
-const payload = (i: number): string => {
-  if (i % 100 !== 7) return JSON.stringify(event(i));
-  const kind = POISON[Math.floor(i / 100) % 3];
-  if (kind === 'INVALID_JSON') return `{"event_id": "e-${i}", "mean_radius": oops`;
-  if (kind === 'INVALID_FEATURE_TYPE') return JSON.stringify({ ...event(i), mean_radius: 'large' });
-  const { worst_area: _, ...rest } = event(i) as Record<string, unknown>;
-  return JSON.stringify(rest);
-};
-
 describe('omniserve stream on Bun', () => {
   let broker: KafkaBroker;
   let kafka: ReturnType<typeof quietKafka>;
@@ -54,7 +43,7 @@ describe('omniserve stream on Bun', () => {
     await topics('b1');
     const n = 2_000;
     const reader = await collect(kafka, ['b1-in', 'b1-out', 'b1-dlq'], 'b1-reader');
-    await produce(kafka, 'b1-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: payload(i) })));
+    await produce(kafka, 'b1-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: poisonPayload(i) })));
     const t0 = Date.now();
     const { proc, line } = await startStream(writeConfig(broker.bootstrapServers, 'b1', { batchSize: 100, metrics: { port: 0 } }), 60_000, 'bun');
     try {
@@ -84,20 +73,7 @@ describe('omniserve stream on Bun', () => {
     await assertScoredLikeModel(outs, (o) => assert.equal(o.source.topic, 'b1-in'));
 
     // Dead letters: the input's bytes and key, the reason and where it came from.
-    const where = new Map(reader.got['b1-in']!.map((g) => [g.value.toString(), g]));
-    const dlq = reader.got['b1-dlq']!;
-    assert.equal(dlq.length, n / 100);
-    for (const d of dlq) {
-      const src = where.get(d.value.toString());
-      assert.ok(src, `dead letter is not an input's bytes: ${d.value}`);
-      assert.equal(d.key, src.key);
-      assert.equal(d.headers['omniserve-source-topic'], 'b1-in');
-      assert.equal(d.headers['omniserve-source-partition'], String(src.partition));
-      assert.equal(d.headers['omniserve-source-offset'], String(src.offset));
-      const i = Number(/e-(\d+)/.exec(d.value.toString())![1]);
-      assert.equal(d.headers['omniserve-error-code'], POISON[Math.floor(i / 100) % 3], JSON.stringify(d.headers));
-    }
-    assert.match(dlq.find((d) => d.headers['omniserve-error-code'] === 'MISSING_FEATURE')!.headers['omniserve-error']!, /worst_area/);
+    assertDeadLetters(reader.got, 'b1', n);
 
     // Every input offset committed by the SIGTERM shutdown.
     assert.equal((await committed('b1-scorer', 'b1-in')).reduce((a, b) => a + b, 0), n);

@@ -11,7 +11,7 @@ import { StreamProcessor } from '../../src/stream/processor.ts';
 import { parseStreamConfig } from '../../src/stream/config.ts';
 import { startKafkaStream } from '../../runtimes/native/stream-kafka.ts';
 import {
-  MODEL_PATH, assertKeyedInOrder, assertScoredLikeModel, collect, event, keyOf, parse, produce, quietKafka, startStream, until, writeConfig,
+  MODEL_PATH, assertDeadLetters, assertKeyedInOrder, assertScoredLikeModel, collect, event, keyOf, parse, poisonPayload, produce, quietKafka, startStream, until, writeConfig,
 } from './stream-helpers.ts';
 import { readFileSync } from 'node:fs';
 
@@ -70,17 +70,8 @@ describe('omniserve stream', () => {
   test('1% poison events go to the dead-letter topic with reasons and source offsets', T, async () => {
     await topics('s2');
     const n = 2_000;
-    const poisonKinds = ['INVALID_JSON', 'INVALID_FEATURE_TYPE', 'MISSING_FEATURE'] as const;
-    const payload = (i: number): string => {
-      if (i % 100 !== 7) return JSON.stringify(event(i));
-      const kind = poisonKinds[Math.floor(i / 100) % 3];
-      if (kind === 'INVALID_JSON') return `{"event_id": "e-${i}", "mean_radius": oops`;
-      if (kind === 'INVALID_FEATURE_TYPE') return JSON.stringify({ ...event(i), mean_radius: 'large' });
-      const { worst_area: _, ...rest } = event(i) as Record<string, unknown>;
-      return JSON.stringify(rest);
-    };
     const reader = await collect(kafka, ['s2-in', 's2-out', 's2-dlq'], 's2-reader');
-    await produce(kafka, 's2-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: payload(i) })));
+    await produce(kafka, 's2-in', Array.from({ length: n }, (_, i) => ({ key: keyOf(i), value: poisonPayload(i) })));
 
     // In-process runner: the same code the command runs, minus the process.
     const cfg = parseStreamConfig(JSON.parse(readFileSync(writeConfig(broker.bootstrapServers, 's2', { batchSize: 100 }), 'utf8')));
@@ -102,21 +93,7 @@ describe('omniserve stream', () => {
       await engine.close();
       await reader.stop();
     }
-    const where = new Map(reader.got['s2-in']!.map((g) => [g.value.toString(), g]));
-    const dlq = reader.got['s2-dlq']!;
-    assert.equal(dlq.length, n / 100);
-    for (const d of dlq) {
-      const src = where.get(d.value.toString());
-      assert.ok(src, `dead letter is not an input's bytes: ${d.value}`);
-      assert.equal(d.key, src.key);
-      assert.equal(d.headers['omniserve-source-topic'], 's2-in');
-      assert.equal(d.headers['omniserve-source-partition'], String(src.partition));
-      assert.equal(d.headers['omniserve-source-offset'], String(src.offset));
-      const i = Number(/e-(\d+)/.exec(d.value.toString())![1]);
-      assert.equal(d.headers['omniserve-error-code'], poisonKinds[Math.floor(i / 100) % 3], JSON.stringify(d.headers));
-      assert.ok((d.headers['omniserve-error'] ?? '').length > 5, JSON.stringify(d.headers));
-    }
-    assert.match(dlq.find((d) => d.headers['omniserve-error-code'] === 'MISSING_FEATURE')!.headers['omniserve-error']!, /worst_area/);
+    assertDeadLetters(reader.got, 's2', n);
     const scored = new Set(reader.got['s2-out']!.map((g) => parse(g).event_id));
     assert.equal(scored.size, n - n / 100);
     for (let i = 0; i < n; i++) if (i % 100 !== 7) assert.ok(scored.has(`e-${i}`), `e-${i} not scored`);
