@@ -186,47 +186,39 @@ export class Serving {
       const infer = pool
         ? (feeds: Readonly<Record<string, TensorData>>) => pool.infer(model.name, model.version, feeds)
         : (feeds: Readonly<Record<string, TensorData>>) => model.infer(feeds);
-      b = new DynamicBatcher<Record<string, TensorData>>((records) => runTensorJobs(records, infer), {
-        maxConcurrent: pool?.stats().size,
-        ...this.#batchingOptions(model),
-        onBatch: this.#onBatch(model),
-      });
+      b = this.#newBatcher(model, (records) => runTensorJobs(records, infer));
       this.#tensorBatchers.set(model, b);
     }
     return b;
   }
 
-  /** Batch-size and inference-latency histograms, per model run. */
-  #onBatch(model: Model): ((rows: number, ms: number) => void) | undefined {
-    const metrics = this.options.metrics;
-    if (!metrics) return undefined;
-    return (rows, ms) => {
-      metrics.batchSize.observe({ model: model.name }, rows);
-      metrics.inferenceLatency.observe({ model: model.name, backend: model.backend.id }, ms / 1000);
-    };
-  }
-
-  #batchingOptions(model: Model): BatchingOptions {
-    return { ...this.options.batching, ...this.options.perModelBatching?.[model.name] };
-  }
-
   #batcher(model: Model): DynamicBatcher<PredictionResult> {
     let b = this.#batchers.get(model);
     if (!b) {
-      const o = this.#batchingOptions(model);
       const pool = this.options.pools?.get(model.name);
-      const run = pool
-        ? (records: readonly FeatureRecord[]) => pool.predict(model.name, model.version, records)
-        : (records: readonly FeatureRecord[]) => model.predict(records);
-      b = new DynamicBatcher<PredictionResult>(run, {
-        // One merged batch per worker at a time: batches stay large, and requests wait in one
-        // place, the batcher's queue (maxQueueRows → OVERLOADED, deadlines, aborts).
-        maxConcurrent: pool?.stats().size,
-        ...o,
-        onBatch: this.#onBatch(model),
-      });
+      b = this.#newBatcher(model, pool
+        ? (records) => pool.predict(model.name, model.version, records)
+        : (records) => model.predict(records));
       this.#batchers.set(model, b);
     }
     return b;
+  }
+
+  /** A batcher for `model` with its batching settings and the batch-size and latency histograms. */
+  #newBatcher<R>(model: Model, run: (records: readonly FeatureRecord[]) => Promise<R[]>): DynamicBatcher<R> {
+    const metrics = this.options.metrics;
+    return new DynamicBatcher<R>(run, {
+      // One merged batch per worker at a time: batches stay large, and requests wait in one
+      // place, the batcher's queue (maxQueueRows → OVERLOADED, deadlines, aborts).
+      maxConcurrent: this.options.pools?.get(model.name)?.stats().size,
+      ...this.options.batching,
+      ...this.options.perModelBatching?.[model.name],
+      onBatch: metrics
+        ? (rows: number, ms: number) => {
+            metrics.batchSize.observe({ model: model.name }, rows);
+            metrics.inferenceLatency.observe({ model: model.name, backend: model.backend.id }, ms / 1000);
+          }
+        : undefined,
+    });
   }
 }
