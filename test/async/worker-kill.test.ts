@@ -24,6 +24,7 @@ const N = Number(process.env['OMNISERVE_ASYNC_JOBS'] ?? 10_000);
 const USERS = 200;
 /** Every 100th job reads a user whose stored mean_radius is not a number. */
 const isBad = (i: number) => i % 100 === 99;
+const GROUP = 'omniserve-workers';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function loadHashes(url: string): Promise<void> {
@@ -129,18 +130,42 @@ describe(`async jobs survive killed workers and a killed server (${N} jobs)`, { 
       }));
     })();
 
-    // Kill a worker at 20%, 40% and 60% of the work done, each time starting a new one.
+    // Kill a worker at 20%, 40% and 60% of the work done, each time starting a new one. The
+    // victim is one that holds started jobs: each candidate is frozen (SIGSTOP) and its
+    // pending entries read; a worker caught between jobs is let go and another tried, so
+    // every kill leaves jobs that must be reclaimed and run again.
+    const holdsStartedJobs = async (pid: number): Promise<boolean> => {
+      const summary = (await queue.client.xpending(queue.keys.stream, GROUP)) as [number, string, string, [string, string][] | null];
+      const mine = (summary[3] ?? []).find(([c]) => c.includes(`-${pid}-`));
+      if (!mine || Number(mine[1]) === 0) return false;
+      const pending = (await queue.client.xpending(queue.keys.stream, GROUP, '-', '+', 50, mine[0])) as [string][];
+      for (const [eid] of pending) {
+        const entry = (await queue.client.xrange(queue.keys.stream, eid, eid))[0];
+        const id = entry?.[1][entry[1].indexOf('id') + 1];
+        if (id && Number(await queue.client.hget(queue.keys.job(id), 'attempts')) >= 1) return true;
+      }
+      return false;
+    };
     let kills = 0;
     const killer = (async () => {
       while (kills < 3) {
         const depth = await queue.client.xlen(queue.keys.stream);
         if (submitted - depth >= (N * (kills + 1)) / 5) {
-          const victim = workers.shift()!;
-          await victim.stop({ signal: 'SIGKILL' });
-          kills++;
-          workers.push(await nodeWorker(config, 2 + kills));
+          for (const [k, w] of workers.entries()) {
+            process.kill(w.pid, 'SIGSTOP');
+            if (!(await holdsStartedJobs(w.pid))) {
+              process.kill(w.pid, 'SIGCONT');
+              continue;
+            }
+            workers.splice(k, 1);
+            await w.stop({ signal: 'SIGKILL' });
+            kills++;
+            workers.push(await nodeWorker(config, 2 + kills));
+            break;
+          }
         }
-        await sleep(50);
+        assert.ok(!(submitted === N && depth === 0), `the work ran out after ${kills} kills: no worker was caught holding a job`);
+        await sleep(20);
       }
     })();
 
