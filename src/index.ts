@@ -11,7 +11,7 @@ export { createOrtBackend, type OrtModule, type OrtBackendOptions } from './back
 export { createWebBackends, type WebBackendOptions } from './backends/web.ts';
 export type { Backend, BackendId, BackendStatus, InferenceHandle, SessionOptions } from './backends/types.ts';
 export { ModelRegistry, type LoadModelOptions, type ModelSource, type ReadFile } from './core/registry.ts';
-export { Model, type ModelMetadata } from './core/model.ts';
+export { Model, type InferOptions, type ModelMetadata } from './core/model.ts';
 export { parseModelConfig, type ModelConfig, type ModelConfigInput } from './core/model-config.ts';
 export type { FeatureRecord } from './core/features.ts';
 export type { PredictionResult } from './core/postprocess.ts';

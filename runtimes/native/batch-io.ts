@@ -8,37 +8,42 @@ import { openAsBlob, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AsyncBuffer } from 'hyparquet';
 import { initParquetWasm, parquetWasmReady } from '../../src/batch/parquet-wasm.ts';
 import type { BatchHost } from '../../src/batch/run.ts';
+import type { RangeFile } from '../../src/batch/unit.ts';
 import type { EnrichSpec } from '../../src/batch/config.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 
 /** Opens a file for ranged reads; the handle is read with positional reads, never loaded whole. */
-export async function openAsyncBuffer(path: string): Promise<AsyncBuffer> {
+export async function openAsyncBuffer(path: string): Promise<RangeFile> {
   const { size } = await stat(path);
+  const readInto = async (start: number, end: number, into: Uint8Array): Promise<Uint8Array> => {
+    const fh = await open(path, 'r');
+    try {
+      const len = Math.max(0, Math.min(end, size) - start);
+      let off = 0;
+      while (off < len) {
+        const { bytesRead } = await fh.read(into, off, len - off, start + off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return into.subarray(0, off);
+    } finally {
+      await fh.close();
+    }
+  };
   return {
     byteLength: size,
     async slice(start: number, end = size): Promise<ArrayBuffer> {
-      const fh = await open(path, 'r');
-      try {
-        // Not zero-filled (every byte is read into below; a short read is cut off).
-        const buf = Buffer.allocUnsafeSlow(Math.max(0, end - start));
-        let off = 0;
-        while (off < buf.length) {
-          const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
-          if (bytesRead === 0) break;
-          off += bytesRead;
-        }
-        return off === buf.length ? buf.buffer : buf.buffer.slice(0, off);
-      } finally {
-        await fh.close();
-      }
+      // Not zero-filled (every byte is read into below; a short read is cut off).
+      const buf = Buffer.allocUnsafeSlow(Math.max(0, end - start));
+      const got = await readInto(start, end, buf);
+      return got.length === buf.length ? buf.buffer : buf.buffer.slice(0, got.length);
     },
+    read: (start, end, into) => readInto(start, end, new Uint8Array(into, 0, Math.max(0, end - start))),
   };
 }
 
-/** The read-only feature store of `enrich`: Redis over TCP, or a file loaded into memory. */
 export async function openFeatureStore(spec: EnrichSpec['store']): Promise<FeatureStore> {
   // Loaded here, not at the top: a worker thread that does not enrich never loads a driver.
   if (spec.kind === 'redis') return (await import('./redis-store.ts')).createRedisFeatureStore({ url: spec.url, ...(spec.keyPrefix ? { keyPrefix: spec.keyPrefix } : {}), commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });

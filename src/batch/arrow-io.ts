@@ -136,8 +136,9 @@ export function encodeParquet(table: arrow.Table, compression: 'SNAPPY' | 'UNCOM
  * and decoding them in JavaScript skips a second read and the WebAssembly round trip.
  * Numeric columns stay typed arrays (zero-copy into Arrow); others go through Arrow builders.
  */
-export async function decodeRowGroup(metadata: FileMetaData, groupStart: number, rows: number, bytes: ArrayBuffer, lo: number, byteLength: number, columns: readonly string[]): Promise<arrow.Table> {
-  const file: AsyncBuffer = { byteLength, slice: (s, e) => bytes.slice(s - lo, (e ?? byteLength) - lo) };
+export async function decodeRowGroup(metadata: FileMetaData, groupStart: number, rows: number, bytes: Uint8Array, lo: number, byteLength: number, columns: readonly string[]): Promise<arrow.Table> {
+  // Copies: decoded values may be views of what slice answers, and `bytes` is reused after the unit.
+  const file: AsyncBuffer = { byteLength, slice: (s, e) => bytes.buffer.slice(bytes.byteOffset + s - lo, bytes.byteOffset + (e ?? byteLength) - lo) as ArrayBuffer };
   const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
   await parquetRead({ file, metadata, columns: [...columns], rowStart: groupStart, rowEnd: groupStart + rows,
     onChunk: (c) => { let l = chunks.get(c.columnName); if (!l) chunks.set(c.columnName, (l = [])); l.push({ rowStart: c.rowStart, data: c.columnData }); } });

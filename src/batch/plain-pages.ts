@@ -13,26 +13,33 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 /**
  * The `rows` values of `chunk` as one typed array (a view of the page when the chunk is one
  * aligned uncompressed page, else one copy). `bytes` holds the file's range starting at
- * `base`. undefined when the chunk is not of the simple kind.
+ * `base`. `alloc` gives the memory for a copy (8-byte aligned). undefined when the chunk is
+ * not of the simple kind.
  */
-export function plainValues(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number): Float32Array | Float64Array | undefined {
+export function plainValues(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number, alloc?: (bytes: number) => Uint8Array): Float32Array | Float64Array | undefined {
   const got = pages(bytes, base, chunk, element, rows);
   if (!got) return undefined;
-  if (got.length === 1) return got[0]!;
-  const out = got[0] instanceof Float32Array ? new Float32Array(rows) : new Float64Array(rows);
+  const first = got[0]!;
+  const size = chunk.meta_data!.type === 'FLOAT' ? 4 : 8;
+  if (got.length === 1 && (first.byteOffset % size) === 0) {
+    return size === 4 ? new Float32Array(first.buffer, first.byteOffset, rows) : new Float64Array(first.buffer, first.byteOffset, rows);
+  }
+  // Several pages, or values not aligned for a typed-array view: one copy (into `alloc`'s memory when given).
+  const out = alloc ? alloc(rows * size) : new Uint8Array(rows * size);
   let o = 0;
   for (const p of got) { out.set(p, o); o += p.length; }
-  return out;
+  return size === 4 ? new Float32Array(out.buffer, out.byteOffset, rows) : new Float64Array(out.buffer, out.byteOffset, rows);
 }
 
-function pages(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number): (Float32Array | Float64Array)[] | undefined {
+/** The little-endian value bytes of each page of `chunk` (float when md.type is FLOAT, else double). */
+function pages(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: SchemaElement, rows: number): Uint8Array[] | undefined {
   const md = chunk.meta_data;
   if (!md || (md.type !== 'FLOAT' && md.type !== 'DOUBLE') || (element.repetition_type !== 'REQUIRED' && element.repetition_type !== 'OPTIONAL')) return undefined;
   const optional = element.repetition_type === 'OPTIONAL';
   if (md.codec !== 'UNCOMPRESSED' && md.codec !== 'SNAPPY') return undefined;
   if (md.dictionary_page_offset !== undefined && md.dictionary_page_offset > 0n) return undefined;
   if (Number(md.num_values) !== rows) return undefined;
-  const out: (Float32Array | Float64Array)[] = [];
+  const out: Uint8Array[] = [];
   const size = md.type === 'FLOAT' ? 4 : 8;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const reader = { view, offset: Number(md.data_page_offset) - base };
@@ -69,11 +76,7 @@ function pages(bytes: Uint8Array, base: number, chunk: ColumnChunk, element: Sch
       return undefined;
     }
     if (values.byteLength < n * size || row + n > rows) return undefined;
-    // Little-endian values: a typed-array view when aligned, a copy when not.
-    const aligned = (values.byteOffset % size) === 0;
-    out.push(size === 4
-      ? (aligned ? new Float32Array(values.buffer, values.byteOffset, n) : new Float32Array(values.slice(0, n * 4).buffer))
-      : (aligned ? new Float64Array(values.buffer, values.byteOffset, n) : new Float64Array(values.slice(0, n * 8).buffer)));
+    out.push(values.subarray(0, n * size));
     row += n;
   }
   return row === rows ? out : undefined;

@@ -19,6 +19,11 @@ export interface Scores {
   readonly inferMs?: number;
 }
 
+/** Where scoring takes its large arrays from (a unit's reusable buffers); contents undefined. */
+export interface ScratchBuffers {
+  take(bytes: number): ArrayBuffer;
+}
+
 /** The one features-mode input a batch model is fed through, with its ordered columns. */
 export interface FeatureInput {
   readonly input: string;
@@ -48,9 +53,12 @@ export function featureInput(model: Model): FeatureInput {
  * per-row object is made. `firstRow` is the file row of row 0, so errors name rows as the
  * user sees them.
  */
-export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly ArrayLike<number>[], rows: number, batchSize: number, firstRow = 0): Promise<Scores> {
-  const prediction = new Float64Array(rows);
-  const probability = new Float64Array(rows);
+export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly ArrayLike<number>[], rows: number, batchSize: number, firstRow = 0, buffers?: ScratchBuffers): Promise<Scores> {
+  const f64 = (n: number) => buffers ? new Float64Array(buffers.take(n * 8), 0, n) : new Float64Array(n);
+  const prediction = f64(rows);
+  const probability = f64(rows);
+  const Data = fi.dtype === 'float32' ? Float32Array : Float64Array;
+  const tensor = buffers?.take(Math.min(batchSize, rows) * cols.length * Data.BYTES_PER_ELEMENT);
   const width = cols.length;
   const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
@@ -58,11 +66,12 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
   let data: Float32Array | Float64Array | undefined;
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
-    if (!data || data.length !== n * width) data = fi.dtype === 'float32' ? new Float32Array(n * width) : new Float64Array(n * width);
+    if (!data || data.length !== n * width) data = tensor ? new Data(tensor, 0, n * width) : new Data(n * width);
     fill(data, cols, start, n, width, fi, firstRow);
     const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data, dims: [n, width] } };
     const ti = performance.now();
-    const out = await model.infer(feeds);
+    // fill() has checked every value.
+    const out = await model.infer(feeds, { finiteChecked: true });
     inferMs += performance.now() - ti;
     const has = postColumns(plan, out, n, prediction, probability, start) ?? fromResults(model.results(out, n), prediction, probability, start);
     if (start === 0) hasProbability = has;

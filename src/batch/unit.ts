@@ -20,10 +20,20 @@ import { scoreColumns, validateScores, type FeatureInput } from './score.ts';
 import { plainValues } from './plain-pages.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
 
+/** A file open for ranged reads. */
+export interface RangeFile extends AsyncBuffer {
+  /**
+   * Bytes [start, end) read into `into` (at its start; it holds at least end - start bytes);
+   * answers the view of what was read. Lets a runner reuse its buffers from unit to unit
+   * instead of allocating (and page-faulting in) a fresh row group's worth each time.
+   */
+  read?(start: number, end: number, into: ArrayBuffer): Promise<Uint8Array>;
+}
+
 /** File access a unit needs. `writeAtomic` must leave either the old file or the whole new one. */
 export interface BatchFiles {
   /** Ranged reads of a file (footers: planning, row-group statistics). */
-  open(path: string): Promise<AsyncBuffer>;
+  open(path: string): Promise<RangeFile>;
   /** The file as a Blob read lazily by range (row groups are read through it). */
   blob(path: string): Promise<Blob>;
   /** A read-only feature store for `enrich` (hosts without one cannot enrich). */
@@ -75,7 +85,7 @@ export interface UnitResult {
 
 /** An input file open for units: its row-group starts and its reader. */
 interface OpenInput {
-  readonly file: AsyncBuffer;
+  readonly file: RangeFile;
   readonly metadata: FileMetaData;
   readonly groupStarts: readonly number[];
   readonly source: ParquetSource;
@@ -83,21 +93,73 @@ interface OpenInput {
 
 /** Files kept open per runner (units mostly come file by file). */
 const OPEN_FILES = 4;
+/** Buffers a runner keeps for its next units (a unit takes up to four: row group, tensor, two outputs). */
+const SPARE_BUFFERS = 8;
+
+/**
+ * The large buffers of one unit (row-group bytes, tensor, prediction arrays), taken from the
+ * runner's spares and given back when the unit is done. Allocating them fresh per unit costs
+ * page faults and zeroing of ~35 MB, and makes V8 run major GCs for the external memory.
+ */
+export class UnitBuffers {
+  readonly #taken: ArrayBuffer[] = [];
+  constructor(readonly spare: ArrayBuffer[]) {}
+
+  /** A buffer of at least `bytes` bytes, contents undefined. */
+  take(bytes: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.spare.length; i++) {
+      const b = this.spare[i]!;
+      if (b.byteLength >= bytes && (best < 0 || b.byteLength < this.spare[best]!.byteLength)) best = i;
+    }
+    const buf = best >= 0 ? this.spare.splice(best, 1)[0]! : new ArrayBuffer(bytes);
+    this.#taken.push(buf);
+    return buf;
+  }
+
+  /**
+   * An allocator of 8-byte-aligned regions out of one buffer of `capacity` bytes, taken on
+   * first use; a region that does not fit gets its own buffer.
+   */
+  slab(capacity: number): (bytes: number) => Uint8Array {
+    let buf: ArrayBuffer | undefined;
+    let used = 0;
+    return (bytes) => {
+      buf ??= this.take(capacity);
+      if (used + bytes > buf.byteLength) return new Uint8Array(this.take(bytes), 0, bytes);
+      const at = used;
+      used += Math.ceil(bytes / 8) * 8;
+      return new Uint8Array(buf, at, bytes);
+    };
+  }
+
+  /** Gives every taken buffer back (nothing of the unit may use them afterwards). */
+  release(): void {
+    for (const b of this.#taken.splice(0)) {
+      this.spare.push(b);
+      if (this.spare.length > SPARE_BUFFERS) this.spare.sort((x, y) => y.byteLength - x.byteLength).pop();
+    }
+  }
+}
 
 /** Keeps open inputs per file so a worker reads each file's footer once. */
 export class UnitRunner {
   readonly #open = new Map<string, Promise<OpenInput>>();
+  readonly #spare: ArrayBuffer[] = [];
   #store: Promise<FeatureStore> | undefined;
   constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {}
 
   /** Processes `unit`; failures come back as a result with `error`, never as a rejection. */
   async run(unit: WorkUnit): Promise<UnitResult> {
     const base = { id: unit.id, file: unit.file, rowStart: unit.rowStart, rowEnd: unit.rowEnd };
+    const buffers = new UnitBuffers(this.#spare);
     try {
-      return { ...base, ...(await this.#run(unit)) };
+      return { ...base, ...(await this.#run(unit, buffers)) };
     } catch (e) {
       const code = isOmniserveError(e) ? e.code : (e as { code?: string }).code ?? 'UNIT_FAILED';
       return { ...base, rows: 0, outputs: [], stats: statsOf(new Float64Array(0)), error: { code, message: `${unit.file} rows ${unit.rowStart}..${unit.rowEnd}: ${messageOf(e)}` } };
+    } finally {
+      buffers.release();
     }
   }
 
@@ -111,7 +173,7 @@ export class UnitRunner {
     for (const p of open) (await p.catch(() => undefined))?.source.close();
   }
 
-  async #run(unit: WorkUnit): Promise<Omit<UnitResult, keyof WorkUnit | 'file'>> {
+  async #run(unit: WorkUnit, buffers: UnitBuffers): Promise<Omit<UnitResult, keyof WorkUnit | 'file'>> {
     const t0 = performance.now();
     const input = await this.#input(unit.file);
     // A unit never spans row groups (planUnits cuts inside them).
@@ -125,18 +187,22 @@ export class UnitRunner {
     const wm = this.s.watermark;
     const needed = [...new Set([...this.fi.features.filter((f) => !enrich?.fields.includes(f)), ...(wm ? [wm.column] : []),
       ...(this.s.partitionBy ? [this.s.partitionBy] : []), ...(enrich ? [enrich.keyColumn] : [])])];
-    const [lo] = rowGroupRange(group);
-    const rgBytes = copyable ? await input.file.slice(...rowGroupRange(group)) : undefined;
+    const [lo, hi] = rowGroupRange(group);
+    const rgBytes = !copyable ? undefined
+      : input.file.read ? await input.file.read(lo, hi, buffers.take(hi - lo))
+      : new Uint8Array(await input.file.slice(lo, hi));
+    if (rgBytes && rgBytes.length !== hi - lo) throw new Error(`read ${rgBytes.length} of the row group's ${hi - lo} bytes (file truncated?)`);
     const total = unit.rowEnd - unit.rowStart;
     // Whole row group, no watermark: float features are views of their pages, no decoder.
     const direct = new Map<string, Float32Array | Float64Array>();
     if (rgBytes && !wm) {
-      const bytes = new Uint8Array(rgBytes);
+      const bytes = rgBytes;
+      const copies = buffers.slab(this.fi.features.length * total * 8);
       for (const f of this.fi.features) {
         if (enrich?.fields.includes(f)) continue;
         const k = input.metadata.schema.findIndex((e, i) => i > 0 && e.name === f);
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
-        const values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total) : undefined;
+        const values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total, copies) : undefined;
         if (values) direct.set(f, values);
       }
     }
@@ -184,7 +250,7 @@ export class UnitRunner {
       if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; features must be numbers`, { feature: f });
       return values;
     });
-    const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart);
+    const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart, buffers);
     const report = this.s.validation === 'off' ? undefined : validateScores(scores, kept ? 0 : unit.rowStart);
     if (report && this.s.validation === 'fail') throw Errors.INVALID_OUTPUT(report);
     const t2 = performance.now();
@@ -205,7 +271,7 @@ export class UnitRunner {
         Object.assign(extra, predictionColumns(rows, columns));
         added = encodedColumnsOf(encodeParquet(new arrow.Table(extra), this.s.compression), group.num_rows);
       }
-      const pieces = spliceParquet(input.metadata, group, new Uint8Array(rgBytes), added, 'omniserve batch (column chunks copied; new columns added)');
+      const pieces = spliceParquet(input.metadata, group, rgBytes, added, 'omniserve batch (column chunks copied; new columns added)');
       t3 = performance.now();
       await this.files.writeAtomic(pathOf(partition), pieces);
       outputs.push({ path: pathOf(partition), partition, rows, stats: statsOf(scores.prediction) });

@@ -9,7 +9,7 @@ import type { Backend, InferenceHandle, SessionOptions } from '../backends/types
 import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
-import { allocate, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, firstNonFinite, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
 export interface ModelMetadata {
@@ -30,6 +30,12 @@ export interface ModelMetadata {
  * was none. A failed warm-up does not fail the load (a model may refuse zeros and still
  * score real inputs); it is reported, and the first request pays the one-time costs.
  */
+/** Options of {@link Model.infer}. */
+export interface InferOptions {
+  /** The caller has already checked that every float value is finite (batch scoring checks while it fills the tensor). */
+  readonly finiteChecked?: boolean;
+}
+
 export type WarmupReport =
   | { readonly runs: number; readonly firstMs: number; readonly lastMs: number }
   | { readonly skipped: string }
@@ -119,8 +125,12 @@ export class Model {
     return results;
   }
 
-  /** Runs raw tensors (the OIP path), after checking names, dtypes and shapes. */
-  async infer(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+  /**
+   * Runs raw tensors (the OIP path), after checking names, dtypes, shapes and (unless the
+   * input's config allows them, or `opts.finiteChecked` says the caller already did) that
+   * float values are finite.
+   */
+  async infer(feeds: Readonly<Record<string, TensorData>>, opts: InferOptions = {}): Promise<Record<string, TensorData>> {
     this.#assertLive();
     const specs = this.#handle.inputs;
     for (const name of Object.keys(feeds)) {
@@ -132,7 +142,7 @@ export class Model {
     for (const spec of specs) {
       const t = feeds[spec.name];
       if (!t) throw Errors.MISSING_INPUT(`input "${spec.name}" is missing`, { input: spec.name });
-      checkTensor(spec, t, this.config.inputs[spec.name]?.allowNonFinite ?? false);
+      checkTensor(spec, t, opts.finiteChecked === true || (this.config.inputs[spec.name]?.allowNonFinite ?? false));
     }
     return this.#run(feeds);
   }
@@ -219,10 +229,7 @@ function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): 
   }
   if (t.dims[0] === 0) throw Errors.EMPTY_BATCH(`input "${spec.name}" has an empty batch`);
   if (!allowNonFinite && (t.data instanceof Float32Array || t.data instanceof Float64Array)) {
-    for (let i = 0; i < t.data.length; i++) {
-      if (!Number.isFinite(t.data[i]!)) {
-        throw Errors.INVALID_FEATURE_VALUE(`input "${spec.name}"[${i}] is ${t.data[i]}; values must be finite`, { input: spec.name, index: i });
-      }
-    }
+    const i = firstNonFinite(t.data);
+    if (i >= 0) throw Errors.INVALID_FEATURE_VALUE(`input "${spec.name}"[${i}] is ${t.data[i]}; values must be finite`, { input: spec.name, index: i });
   }
 }

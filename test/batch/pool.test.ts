@@ -40,11 +40,13 @@ test('a pool worker that dies fails its unit and is replaced; the other units co
   }
 });
 
-test('on Node the workers run one esbuild bundle of the entry (no tsx in the threads), packages left as imports', async () => {
+test('on Node the workers run one esbuild bundle of the entry and its JavaScript packages (no tsx in the threads)', async () => {
   const entry = batchWorkerEntry();
   assert.match(entry, /node_modules\/\.cache\/omniserve\/batch-worker-[0-9a-f]{16}\/batch-worker\.node\.mjs$/);
   const code = readFileSync(new URL(entry), 'utf8');
-  assert.match(code, /from "apache-arrow\/Arrow\.dom"/, 'packages are imports');
+  assert.doesNotMatch(code, /^import .* from "apache-arrow/m, 'Arrow is bundled, not ~150 modules for the loader');
+  assert.doesNotMatch(code, /^import .* from "hyparquet"/m, 'hyparquet is bundled');
+  assert.match(code, /import\("onnxruntime-node"\)/, 'the native binding stays an import');
   assert.doesNotMatch(code, /from "\.\.?\/.*\.ts"/, 'no TypeScript left to transform');
   assert.equal(batchWorkerEntry(), entry, 'built once per process');
 });
