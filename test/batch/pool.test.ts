@@ -50,3 +50,22 @@ test('on Node the workers run one esbuild bundle of the entry and its JavaScript
   assert.doesNotMatch(code, /from "\.\.?\/.*\.ts"/, 'no TypeScript left to transform');
   assert.equal(batchWorkerEntry(), entry, 'built once per process');
 });
+
+test('the bundle is reused while its inputs are unchanged, and built again when one changes', { timeout: 60_000 }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { statSync, utimesSync } = await import('node:fs');
+  const root = new URL('../../', import.meta.url);
+  const index = new URL('node_modules/.cache/omniserve/batch-worker.index.json', root);
+  const entryIn = () => execFileSync(process.execPath, ['--import', 'tsx', '-e',
+    "import('./runtimes/native/batch-pool.ts').then((m) => console.log(m.batchWorkerEntry()))"], { cwd: root, encoding: 'utf8' }).trim();
+  const first = entryIn();
+  const read = () => JSON.parse(readFileSync(index, 'utf8')) as { dir: string; inputs: Record<string, [number, number]> };
+  const source = new URL('src/batch/stats.ts', root).pathname;
+  assert.ok(read().inputs[source], 'the index lists the sources the bundle was built from');
+  assert.equal(entryIn(), first, 'same bundle');
+  // A newer modification time (same content): the index must be rewritten by a new build.
+  const t = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000);
+  utimesSync(source, t, t);
+  assert.equal(entryIn(), first, 'same content, same content-addressed bundle');
+  assert.equal(read().inputs[source]![1], statSync(source).mtimeMs, 'rebuilt and re-recorded after the change');
+});

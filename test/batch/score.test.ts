@@ -53,7 +53,8 @@ test('scoreColumns fills the tensor right (four columns at a time plus the rest,
       assert.equal(s.prediction[i], want[i]!.prediction, `row ${i}`);
       assert.equal(s.probability[i], want[i]!.probability, `row ${i}`);
     }
-    for (const [j, row, bad] of [[5, 333, NaN], [29, 568, Infinity], [28, 0, -Infinity], [0, 201, NaN]] as const) {
+    // Columns 0-23 go eight at a time, 24-27 four, 28-29 two: a bad value in each kind of group.
+    for (const [j, row, bad] of [[5, 333, NaN], [29, 568, Infinity], [28, 0, -Infinity], [0, 201, NaN], [25, 100, NaN], [23, 567, Infinity]] as const) {
       const c = cols.map((x) => x.slice());
       c[j]![row] = bad;
       await assert.rejects(scoreColumns(model, fi, c, n, 200, 1000), (e: Error & { code?: string }) =>
