@@ -8,10 +8,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -154,13 +154,14 @@ let bundled: string | null | undefined;
 
 /**
  * Node: the worker entry, the project's TypeScript it imports and the JavaScript packages,
- * bundled once per process by esbuild (when installed: it is a dev dependency) into plain ES
- * modules under `node_modules/.cache/omniserve/`; onnxruntime stays an import, resolved from
- * there as from the project. A thread then loads a handful of JavaScript files instead of
- * registering tsx and transforming ~40 modules through its hooks (measured: 0.4 s less CPU
- * per thread at start), and instead of ~150 Arrow modules through the ESM loader (10 M-row
- * benchmark: first unit 2.3 -> 1.8 s after the spawn, 7.1 -> 5.3 s in all).
- * The build takes ~0.2 s; null when esbuild is missing or fails (threads use tsx).
+ * bundled by esbuild (when installed: it is a dev dependency) into plain ES modules under
+ * `node_modules/.cache/omniserve/`; onnxruntime stays an import, resolved from there as from
+ * the project. A thread then loads a handful of JavaScript files instead of registering tsx
+ * and transforming ~40 modules through its hooks (measured: 0.4 s less CPU per thread at
+ * start), and instead of ~150 Arrow modules through the ESM loader (10 M-row benchmark:
+ * first unit 2.3 -> 1.8 s after the spawn). A build takes ~0.3 s; it is skipped while the
+ * files the last one read are unchanged (batch-worker.index.json). null when esbuild is
+ * missing or fails (threads use tsx).
  */
 function workerBundle(): string | null {
   if (bundled !== undefined) return bundled;
@@ -169,37 +170,85 @@ function workerBundle(): string | null {
     const require = createRequire(import.meta.url);
     const esbuild = require('esbuild') as typeof import('esbuild');
     const entry = fileURLToPath(ENTRY);
-    const out = esbuild.buildSync({
+    const cache = fileURLToPath(new URL('../../node_modules/.cache/omniserve/', import.meta.url));
+    const options = {
       entryPoints: [entry], bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
       // Packages are bundled too (Arrow alone is ~150 modules for the ESM loader), except the
       // native binding and what the worker only imports lazily on other hosts.
       external: ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common'],
       // CommonJS packages (ioredis) require() Node's built-ins: give the ES module a require.
       banner: { js: "import { createRequire as __omniserveRequire } from 'node:module'; const require = __omniserveRequire(import.meta.url);" },
-      outdir: '/', outExtension: { '.js': '.mjs' }, write: false, logLevel: 'silent', charset: 'utf8',
-    });
+      outdir: '/', outExtension: { '.js': '.mjs' }, write: false, logLevel: 'silent', charset: 'utf8', metafile: true,
+    } satisfies import('esbuild').BuildOptions;
+    // The last build's inputs with their sizes and times: when none changed, its bundle is
+    // used without building (the build is ~0.3 s on the main thread, before any worker starts).
+    const key = `${esbuild.version} ${JSON.stringify(options)}`;
+    const index = join(cache, 'batch-worker.index.json');
+    const last = readIndex(index);
+    if (last && last.key === key && existsSync(join(cache, last.dir, 'batch-worker.node.mjs')) && unchanged(last.inputs)) {
+      return (bundled = pathToFileURL(join(cache, last.dir, 'batch-worker.node.mjs')).href);
+    }
+    const out = esbuild.buildSync(options);
     const hash = createHash('sha256');
     for (const f of out.outputFiles) hash.update(f.path).update(f.contents);
     // Content-addressed: processes started together, or from other checkouts, never clash.
-    const dir = fileURLToPath(new URL(`../../node_modules/.cache/omniserve/batch-worker-${hash.digest('hex').slice(0, 16)}/`, import.meta.url));
+    const name = `batch-worker-${hash.digest('hex').slice(0, 16)}`;
+    const dir = join(cache, name);
     const main = join(dir, 'batch-worker.node.mjs');
     if (!existsSync(main)) {
-      const tmp = `${dir.replace(/\/$/, '')}.tmp-${process.pid}`;
+      const tmp = `${dir}.tmp-${process.pid}`;
       mkdirSync(tmp, { recursive: true });
       for (const f of out.outputFiles) writeFileSync(join(tmp, basename(f.path)), f.contents);
       try { renameSync(tmp, dir); } catch { rmSync(tmp, { recursive: true, force: true }); }
       // Bundles of older sources go after a day (a process started from one may still load its chunks meanwhile).
-      const cache = join(dir, '..');
-      for (const name of readdirSync(cache)) {
-        const p = join(cache, name);
-        if (name.startsWith('batch-worker-') && p !== dir.replace(/\/$/, '') && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
+      for (const old of readdirSync(cache)) {
+        const p = join(cache, old);
+        if (old.startsWith('batch-worker-') && old !== name && !old.endsWith('.json') && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
       }
     }
-    if (existsSync(main)) bundled = pathToFileURL(main).href;
+    if (existsSync(main)) {
+      bundled = pathToFileURL(main).href;
+      const inputs: Record<string, [number, number]> = {};
+      for (const f of Object.keys(out.metafile.inputs)) {
+        const path = resolve(process.cwd(), f);
+        const st = statSync(path, { throwIfNoEntry: false });
+        if (st) inputs[path] = [st.size, st.mtimeMs];
+      }
+      const tmp = `${index}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify({ key, dir: name, inputs }));
+      renameSync(tmp, index);
+    }
   } catch {
     // No esbuild here, or it failed: tsx in each thread.
   }
   return bundled;
+}
+
+/** What the last build read: its options, its directory, and its inputs' sizes and modification times. */
+interface BundleIndex {
+  readonly key: string;
+  readonly dir: string;
+  readonly inputs: Readonly<Record<string, readonly [number, number]>>;
+}
+
+function readIndex(path: string): BundleIndex | undefined {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as BundleIndex;
+    return typeof v.key === 'string' && typeof v.dir === 'string' && v.inputs && typeof v.inputs === 'object' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every file still has the size and modification time it had at the build. */
+function unchanged(inputs: BundleIndex['inputs']): boolean {
+  const files = Object.entries(inputs);
+  if (files.length === 0) return false;
+  for (const [path, [size, mtime]] of files) {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st || st.size !== size || st.mtimeMs !== mtime) return false;
+  }
+  return true;
 }
 
 /** The module batch worker threads run on this host: the bundle (Node with esbuild), else the TypeScript entry. */
