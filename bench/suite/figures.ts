@@ -113,15 +113,22 @@ function async(j: Json): Figure[] {
   }));
 }
 
-/** bench/batch: end-to-end rows/s against raw in-process inference on the same model. */
+/**
+ * bench/batch: end-to-end rows/s against raw in-process inference on the same model; one
+ * figure per model when the run scored several (the bundled one first).
+ */
 function batch(j: Json): Figure[] {
-  const e = j.endToEnd ?? {};
-  const raw = j.rawInference ?? {};
-  const failed = (e.summary?.failedUnits ?? 0) + (e.summary?.failedInputs ?? 0);
-  return fig({
-    scenario: 'batch', runtime: 'node', backend: 'native-cpu', case: `${Number(j.rows).toLocaleString('en-US')} rows, ${j.workers} workers`,
-    metric: 'rows/s end to end', unit: 'rows/s', value: e.rowsPerSecond, baseline: 'raw in-process inference', baselineValue: raw.rowsPerSecond,
-    goalRatio: j.goals?.ratio, ...(failed ? { flagged: `${failed} failed units/inputs` } : {}),
+  const runs: Json[] = j.models ?? [{ endToEnd: j.endToEnd, rawInference: j.rawInference }];
+  return runs.flatMap((m, i) => {
+    const e = m.endToEnd ?? {};
+    const raw = m.rawInference ?? {};
+    const failed = (e.summary?.failedUnits ?? 0) + (e.summary?.failedInputs ?? 0);
+    return fig({
+      scenario: 'batch', runtime: 'node', backend: 'native-cpu',
+      case: `${Number(j.rows).toLocaleString('en-US')} rows, ${j.workers} workers${m.name && i > 0 ? `, ${m.name}` : ''}`,
+      metric: 'rows/s end to end', unit: 'rows/s', value: e.rowsPerSecond, baseline: 'raw in-process inference', baselineValue: raw.rowsPerSecond,
+      goalRatio: j.goals?.ratio, ...(failed ? { flagged: `${failed} failed units/inputs` } : {}),
+    });
   });
 }
 

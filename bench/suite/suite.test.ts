@@ -52,6 +52,11 @@ describe('bench suite', () => {
     const batch = EXTRACT.batch!({ rows: 1000, workers: 2, rawInference: { rowsPerSecond: 4e6 }, endToEnd: { rowsPerSecond: 1e6, summary: {} }, goals: { ratio: 0.5 } });
     assert.equal(batch[0]!.ratio, 0.25);
     assert.equal(batch[0]!.goalRatio, 0.5);
+    const several = EXTRACT.batch!({ rows: 1000, workers: 2, goals: { ratio: 0.5 }, models: [
+      { name: 'bundled', rawInference: { rowsPerSecond: 4e6 }, endToEnd: { rowsPerSecond: 1e6, summary: {} } },
+      { name: 'mlp 30-256-256-1', rawInference: { rowsPerSecond: 5e5 }, endToEnd: { rowsPerSecond: 4e5, summary: { failedUnits: 1 } } },
+    ] });
+    assert.deepEqual(several.map((f) => [f.case, f.ratio, f.flagged]), [['1,000 rows, 2 workers', 0.25, undefined], ['1,000 rows, 2 workers, mlp 30-256-256-1', 0.8, '1 failed units/inputs']]);
   });
 
   test('stream and browser results: each model run against the pipe of its round, each page cell against Node\'s', () => {

@@ -18,8 +18,12 @@ export const BatchConfigSchema = v.strictObject({
     /** Backend request (`cpu`, `auto`, ...); default auto. */
     backend: v.optional(v.string()),
   }),
-  /** Rows per inference call inside a unit (bigger: fewer calls, more memory). */
-  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_048_576)), 65_536),
+  /**
+   * Rows per inference call inside a unit. Small enough that the tensor and a model's
+   * intermediate activations stay in cache: on one onnxruntime thread, 4,096 rows ran MLPs
+   * of 30-64-64-1 to 30-256-256-1 1.2-1.6x as fast as 65,536 did, with less memory.
+   */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_048_576)), 4_096),
   /** Scoring workers; 0: score in the main thread. Default: one per core. */
   workers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(256))),
   /**

@@ -4,7 +4,7 @@ import { parseBatchConfig } from '../../src/batch/config.ts';
 
 test('batch config: defaults, and errors that name the bad field', () => {
   const c = parseBatchConfig({ batch: { model: { path: 'm.onnx' } } });
-  assert.equal(c.batchSize, 65_536);
+  assert.equal(c.batchSize, 4_096);
   assert.equal(c.validation, 'fail');
   assert.equal(c.workers, undefined);
   assert.throws(() => parseBatchConfig({ batch: { model: { path: 'm.onnx' }, workers: -1, validation: 'maybe' } }),
