@@ -21,9 +21,12 @@ import { featureInput } from '../../src/batch/score.ts';
 import { parseShard } from '../../src/batch/plan.ts';
 import { expandInputs, nodeBatchHost } from '../native/batch-io.ts';
 import { createBatchPool, startBatchPool } from '../native/batch-pool.ts';
-import { createRedisCoordinator, forgetCoordinatedRun, startBatchWorker, type BatchRedisOptions } from '../native/batch-redis.ts';
-import { redactUrl } from '../native/redis-store.ts';
+import type { BatchRedisOptions } from '../native/batch-redis.ts';
 import { untilSignal } from './until-signal.ts';
+
+/** Redis (ioredis: ~0.1 s to load) only for --redis runs and --worker. */
+const redisSide = () => Promise.all([import('../native/batch-redis.ts'), import('../native/redis-store.ts')])
+  .then(([b, s]) => ({ ...b, redactUrl: s.redactUrl }));
 
 /** Runs the command; returns the exit code. Usage mistakes throw BatchUsageError. */
 export async function batchCommand(args: readonly string[], runtime: () => RuntimeAdapter, io: { stdout: Writable; stderr: Writable }): Promise<number> {
@@ -87,6 +90,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
       onEvent: createProgress((t) => stderr.write(t), stderr.isTTY === true),
       executor: async (settings) => {
         if (redis) {
+          const { createRedisCoordinator, redactUrl } = await redisSide();
           io.stderr.write(`omniserve batch: run ${settings.runId}: units on ${redactUrl(redis.url)} for omniserve batch --worker processes\n`);
           return createRedisCoordinator({ ...redis, log: (line) => io.stderr.write(`omniserve batch: ${line}\n`) }, { settings, model: modelSpec });
         }
@@ -100,7 +104,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
     }, host);
     // The run is over (every unit answered): its Redis keys go, also when a resumed
     // coordinator found every unit recorded and never queued one.
-    if (redis && summary.manifest && summary.status !== 'nothing-new') await forgetCoordinatedRun(redis, summary.manifest.runId);
+    if (redis && summary.manifest && summary.status !== 'nothing-new') await (await redisSide()).forgetCoordinatedRun(redis, summary.manifest.runId);
     io.stdout.write(JSON.stringify({ status: summary.status, message: summary.message, runId: summary.manifest?.runId, rows: summary.manifest?.rows,
       failedUnits: summary.manifest?.failedUnits.length ?? 0, failedInputs: summary.manifest?.failedInputs.length ?? 0 }) + '\n');
     return summary.status === 'failed' ? 3 : 0;
@@ -117,6 +121,7 @@ export async function batchCommand(args: readonly string[], runtime: () => Runti
  */
 async function workerMode(redis: BatchRedisOptions, threads: number, stderr: Writable): Promise<number> {
   const log = (line: string) => stderr.write(`omniserve batch --worker: ${line}\n`);
+  const { startBatchWorker, redactUrl } = await redisSide();
   const worker = startBatchWorker({ ...redis, lanes: threads, log }, (run) => createBatchPool(run.model, run.settings, threads));
   log(`claiming units on ${redactUrl(redis.url)} with ${threads} thread(s)`);
   let failed: unknown;
