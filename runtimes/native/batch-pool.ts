@@ -170,8 +170,12 @@ function workerBundle(): string | null {
     const require = createRequire(import.meta.url);
     const esbuild = require('esbuild') as typeof import('esbuild');
     const entry = fileURLToPath(ENTRY);
-    const cache = fileURLToPath(new URL('../../node_modules/.cache/omniserve/', import.meta.url));
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const cache = join(root, 'node_modules/.cache/omniserve/');
     const options = {
+      // Paths in the output (comments) and the metafile are relative to the project, not to
+      // the cwd: the same sources give the same bundle from any directory.
+      absWorkingDir: root,
       entryPoints: [entry], bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
       // Packages are bundled too (Arrow alone is ~150 modules for the ESM loader), except the
       // native binding and what the worker only imports lazily on other hosts.
@@ -210,7 +214,7 @@ function workerBundle(): string | null {
       bundled = pathToFileURL(main).href;
       const inputs: Record<string, [number, number]> = {};
       for (const f of Object.keys(out.metafile.inputs)) {
-        const path = resolve(process.cwd(), f);
+        const path = resolve(root, f);
         const st = statSync(path, { throwIfNoEntry: false });
         if (st) inputs[path] = [st.size, st.mtimeMs];
       }
