@@ -171,7 +171,9 @@ function workerBundle(): string | null {
     const esbuild = require('esbuild') as typeof import('esbuild');
     const entry = fileURLToPath(ENTRY);
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const cache = join(root, 'node_modules/.cache/omniserve/');
+    // OMNISERVE_BUNDLE_CACHE: another cache directory (tests); inside the project, so the
+    // bundle's imports of onnxruntime still resolve.
+    const cache = process.env['OMNISERVE_BUNDLE_CACHE'] ?? join(root, 'node_modules/.cache/omniserve/');
     const options = {
       // Paths in the output (comments) and the metafile are relative to the project, not to
       // the cwd: the same sources give the same bundle from any directory.

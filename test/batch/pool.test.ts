@@ -56,11 +56,16 @@ test('the bundle is reused while its inputs are unchanged, and built again when 
   const { statSync, utimesSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const root = new URL('../../', import.meta.url);
-  const index = new URL('node_modules/.cache/omniserve/batch-worker.index.json', root);
+  // A cache of its own: batch runs of other test files build and index bundles meanwhile.
+  const cache = new URL(`node_modules/.cache/omniserve-test-${process.pid}/`, root);
+  dirs.push(cache.pathname);
+  const index = new URL('batch-worker.index.json', cache);
   // From the project, or from another directory: the same sources give the same bundle.
   const entryIn = (cwd = root.pathname) => execFileSync(process.execPath, ['--import', new URL('node_modules/tsx/dist/esm/index.mjs', root).href, '-e',
-    `import(${JSON.stringify(new URL('runtimes/native/batch-pool.ts', root).href)}).then((m) => console.log(m.batchWorkerEntry()))`], { cwd, encoding: 'utf8' }).trim();
+    `import(${JSON.stringify(new URL('runtimes/native/batch-pool.ts', root).href)}).then((m) => console.log(m.batchWorkerEntry()))`],
+  { cwd, encoding: 'utf8', env: { ...process.env, OMNISERVE_BUNDLE_CACHE: cache.pathname } }).trim();
   const first = entryIn();
+  assert.ok(first.startsWith(cache.href), `${first} is in the test's cache`);
   const read = () => JSON.parse(readFileSync(index, 'utf8')) as { dir: string; inputs: Record<string, [number, number]> };
   const source = new URL('src/batch/stats.ts', root).pathname;
   assert.ok(read().inputs[source], 'the index lists the sources the bundle was built from');
