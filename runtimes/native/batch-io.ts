@@ -125,6 +125,7 @@ export function nodeBatchHost(): BatchHost {
   return {
     open: openAsyncBuffer,
     blob: (path) => { loadParquetWasm(); return openAsBlob(path); },
+    parquetWasm: loadParquetWasm,
     featureStore: openFeatureStore,
     writeAtomic,
     removeTemp,

@@ -73,7 +73,13 @@ export function startBatchPool(model: BatchModelSpec, size = availableParallelis
   ready.catch(() => {});
   const close = async () => {
     closed = true;
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    // A worker is terminated only once its init settled: terminating one while
+    // onnxruntime-node initialises in it aborts the whole process (a Napi::Error thrown
+    // through the teardown; seen when a run ended early, e.g. refused without --resume).
+    await Promise.all(slots.map(async (s) => {
+      await Promise.race([s.ready.catch(() => {}), new Promise((r) => setTimeout(r, 30_000).unref())]);
+      await s.worker.terminate();
+    }));
   };
   return {
     size: n,

@@ -34,8 +34,10 @@ export interface RangeFile extends AsyncBuffer {
 export interface BatchFiles {
   /** Ranged reads of a file (footers: planning, row-group statistics). */
   open(path: string): Promise<RangeFile>;
-  /** The file as a Blob read lazily by range (row groups are read through it). */
+  /** The file as a Blob read lazily by range (row groups are read through it); makes parquet-wasm usable in this thread. */
   blob(path: string): Promise<Blob>;
+  /** Makes parquet-wasm usable in this thread (for encoding) when no `blob` was opened yet. */
+  parquetWasm(): void;
   /** A read-only feature store for `enrich` (hosts without one cannot enrich). */
   featureStore?(spec: EnrichSpec['store']): Promise<FeatureStore>;
   writeAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
@@ -88,7 +90,9 @@ interface OpenInput {
   readonly file: RangeFile;
   readonly metadata: FileMetaData;
   readonly groupStarts: readonly number[];
-  readonly source: ParquetSource;
+  /** parquet-wasm's reader of the file, opened on first use (whole-row-group units never need it). */
+  source(): Promise<ParquetSource>;
+  close(): void;
 }
 
 /** Files kept open per runner (units mostly come file by file). */
@@ -170,7 +174,7 @@ export class UnitRunner {
     await (await store?.catch(() => undefined))?.close();
     const open = [...this.#open.values()];
     this.#open.clear();
-    for (const p of open) (await p.catch(() => undefined))?.source.close();
+    for (const p of open) (await p.catch(() => undefined))?.close();
   }
 
   async #run(unit: WorkUnit, buffers: UnitBuffers): Promise<Omit<UnitResult, keyof WorkUnit | 'file'>> {
@@ -209,9 +213,9 @@ export class UnitRunner {
     const filled = new Set(direct.keys());
     const decode = needed.filter((c) => !filled.has(c));
     let table = rgBytes ? (decode.length ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, total, rgBytes, lo, input.file.byteLength, decode)
-      .catch(() => input.source.read(rg, offset, total, decode)) // an encoding hyparquet lacks
+      .catch(async () => (await input.source()).read(rg, offset, total, decode)) // an encoding hyparquet lacks
       : new arrow.Table())
-      : await input.source.read(rg, offset, total);
+      : await (await input.source()).read(rg, offset, total);
     let rows = decode.length || !rgBytes ? table.numRows : total;
     if (rows !== total) throw new Error(`read ${rows} rows, expected ${total}`);
     let maxWatermark: number | undefined;
@@ -266,6 +270,7 @@ export class UnitRunner {
       let added: EncodedColumn[];
       if (this.s.compression === 'UNCOMPRESSED' && !enrich && LITTLE_ENDIAN) added = predictionChunks(rows, columns);
       else {
+        this.files.parquetWasm();
         const extra: Record<string, arrow.Vector> = {};
         for (const f of enrich?.fields ?? []) extra[f] = table.getChild(f)!;
         Object.assign(extra, predictionColumns(rows, columns));
@@ -278,13 +283,14 @@ export class UnitRunner {
     } else {
       if (rgBytes) {
         // Rows dropped or split over partitions: decode every column after all.
-        let full = await input.source.read(rg, offset, unit.rowEnd - unit.rowStart);
+        let full = await (await input.source()).read(rg, offset, unit.rowEnd - unit.rowStart);
         if (kept) full = takeRows(full, kept);
         const cols: Record<string, arrow.Vector> = {};
         for (const f of full.schema.fields) cols[f.name] = full.getChild(f.name)!;
         for (const f of enrich?.fields ?? []) cols[f] = table.getChild(f)!;
         table = new arrow.Table(cols);
       }
+      this.files.parquetWasm();
       const parts = encodeUnit(table, scores, ctx);
       t3 = performance.now();
       for (const p of parts) {
@@ -315,14 +321,19 @@ export class UnitRunner {
       const groupStarts: number[] = [];
       let n = 0;
       for (const g of metadata.row_groups) { groupStarts.push(n); n += Number(g.num_rows); }
-      return { file, metadata, groupStarts, source: await openParquet(await this.files.blob(path)) };
+      let source: Promise<ParquetSource> | undefined;
+      return {
+        file, metadata, groupStarts,
+        source: () => (source ??= this.files.blob(path).then(openParquet)),
+        close: () => { void source?.then((s) => s.close(), () => {}); },
+      };
     })();
     this.#open.set(path, p);
     p.catch(() => this.#open.delete(path));
     if (this.#open.size > OPEN_FILES) {
       const [oldest, q] = this.#open.entries().next().value!;
       this.#open.delete(oldest);
-      void q.then((o) => o.source.close(), () => {});
+      void q.then((o) => o.close(), () => {});
     }
     return p;
   }
