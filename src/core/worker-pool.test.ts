@@ -255,3 +255,25 @@ test('close() lets running calls finish, terminates the workers, then refuses ca
   assert.deepEqual(p.stats().workers.map((w) => w.state), ['stopped', 'stopped']);
   assert.equal(p.stats().state, 'closed');
 });
+
+test('close() during a model load lets the load finish before terminating the worker (terminating onnxruntime mid-init aborts the process)', T, async () => {
+  const Comlink = await import('comlink');
+  const events: string[] = [];
+  // A worker whose load takes 300 ms; terminate() notes whether the load had finished.
+  const slow = (): PoolWorker => {
+    const { port1, port2 } = new MessageChannel();
+    Comlink.expose({
+      ping: async () => true,
+      load: async () => { events.push('load started'); await new Promise((r) => setTimeout(r, 300)); events.push('load finished'); return { name: 'breast-cancer', version: '1' }; },
+      close: async () => { events.push('close'); },
+    }, port2);
+    let exit: (reason: string) => void = () => {};
+    return { endpoint: port1, terminate: () => { events.push('terminate'); port1.close(); port2.close(); exit('terminated'); }, onExit: (l) => { exit = l; } };
+  };
+  const p = new WorkerPool({ size: 1, spawn: slow });
+  const loading = p.load(modelOpts('breast-cancer'));
+  await waitFor('the load to start', () => events.includes('load started'));
+  await p.close();
+  await loading;
+  assert.deepEqual(events, ['load started', 'load finished', 'close', 'terminate']);
+});

@@ -164,6 +164,10 @@ export class WorkerPool {
       const { worker, api, died } = s;
       s.state = 'stopped';
       if (!worker || !api) return;
+      // Loads in progress finish first (bounded): terminating a thread while onnxruntime
+      // initialises or creates a session in it aborts the whole process (a Napi::Error
+      // thrown through the teardown; seen closing a pool ~0.6 s after a load began).
+      await within(s.setup, 30_000);
       // Free native sessions before the thread goes: a terminated isolate may skip finalizers.
       await within(Promise.race([api.close(), died]), 1_000);
       s.worker = s.api = undefined;
