@@ -78,6 +78,7 @@ export const Errors = {
   // Batch (unit failures recorded in a run's manifest)
   INVALID_OUTPUT: make('INVALID_OUTPUT', 500),
   WORKER_DIED: make('WORKER_DIED', 500),
+  CORRUPT_PARQUET: make('CORRUPT_PARQUET', 422),
   SHARD_LAYOUT_MISMATCH: make('SHARD_LAYOUT_MISMATCH', 409),
 } as const;
 
@@ -91,7 +92,7 @@ export type ErrorCode =
   | 'INFERENCE_FAILED' | 'INTERNAL' | 'OVERLOADED' | 'NOT_IMPLEMENTED' | 'DEADLINE_EXCEEDED' | 'SHUTTING_DOWN'
   | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAUTHORIZED' | 'ENTITY_NOT_FOUND' | 'FEATURE_STORE_UNAVAILABLE'
   | 'QUEUE_UNAVAILABLE' | 'DELIVERY_LIMIT_EXCEEDED' | 'INVALID_OUTPUT' | 'WORKER_DIED'
-  | 'SHARD_LAYOUT_MISMATCH';
+  | 'CORRUPT_PARQUET' | 'SHARD_LAYOUT_MISMATCH';
 
 /** True when `e` is an OmniserveError, optionally with the given code. */
 export function isOmniserveError(e: unknown, code?: ErrorCode): e is OmniserveError {

@@ -95,6 +95,9 @@ interface OpenInput {
   close(): void;
 }
 
+/** hyparquet's errors for what it does not implement (as opposed to damaged bytes). */
+const UNSUPPORTED = /unsupported|not supported/i;
+
 /** Files kept open per runner (units mostly come file by file). */
 const OPEN_FILES = 4;
 /** Buffers a runner keeps for its next units (a unit takes up to four: row group, tensor, two outputs). */
@@ -206,16 +209,23 @@ export class UnitRunner {
         if (enrich?.fields.includes(f)) continue;
         const k = input.metadata.schema.findIndex((e, i) => i > 0 && e.name === f);
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
-        const values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total, copies) : undefined;
+        let values: Float32Array | Float64Array | undefined;
+        try {
+          values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total, copies) : undefined;
+        } catch (e) {
+          throw corruptError(e); // a page header that does not parse
+        }
         if (values) direct.set(f, values);
       }
     }
     const filled = new Set(direct.keys());
     const decode = needed.filter((c) => !filled.has(c));
-    let table = rgBytes ? (decode.length ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, total, rgBytes, lo, input.file.byteLength, decode)
-      .catch(async () => (await input.source()).read(rg, offset, total, decode)) // an encoding hyparquet lacks
+    let table = await corrupt(async () => rgBytes ? (decode.length ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, total, rgBytes, lo, input.file.byteLength, decode)
+      // An encoding hyparquet lacks goes to parquet-wasm; damaged pages do not (its Rust
+      // panics on them, uncaught, and take the thread down).
+      .catch(async (e: unknown) => { if (!UNSUPPORTED.test(messageOf(e))) throw e; return (await input.source()).read(rg, offset, total, decode); })
       : new arrow.Table())
-      : await (await input.source()).read(rg, offset, total);
+      : await (await input.source()).read(rg, offset, total));
     let rows = decode.length || !rgBytes ? table.numRows : total;
     if (rows !== total) throw new Error(`read ${rows} rows, expected ${total}`);
     let maxWatermark: number | undefined;
@@ -283,7 +293,7 @@ export class UnitRunner {
     } else {
       if (rgBytes) {
         // Rows dropped or split over partitions: decode every column after all.
-        let full = await (await input.source()).read(rg, offset, unit.rowEnd - unit.rowStart);
+        let full = await corrupt(async () => (await input.source()).read(rg, offset, unit.rowEnd - unit.rowStart));
         if (kept) full = takeRows(full, kept);
         const cols: Record<string, arrow.Vector> = {};
         for (const f of full.schema.fields) cols[f.name] = full.getChild(f.name)!;
@@ -337,4 +347,21 @@ export class UnitRunner {
     }
     return p;
   }
+}
+
+/**
+ * Runs a decoding step; what the Parquet decoders throw becomes CORRUPT_PARQUET (an
+ * OmniserveError, or an error with a code of its own such as a file system's, is kept).
+ */
+async function corrupt<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    throw corruptError(e);
+  }
+}
+
+function corruptError(e: unknown): unknown {
+  if (isOmniserveError(e) || typeof (e as { code?: unknown } | null)?.code === 'string') return e;
+  return Errors.CORRUPT_PARQUET(`the pages could not be decoded: ${messageOf(e)}`);
 }

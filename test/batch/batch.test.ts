@@ -100,6 +100,60 @@ describe('batch run (in-process)', () => {
     assert.equal((await readOutput(join(dir, 'out'))).length, 3);
   });
 
+  test('damage inside a readable file: a garbled page header or a NaN in the values fails only its unit, with a named error', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const ids = Array.from({ length: 150 }, (_, i) => i);
+    // Row groups of 50 (units of whole row groups: the page-view fast path).
+    writeInput(join(dir, 'in/a.parquet'), ids, { rowGroupSize: 50 });
+    writeInput(join(dir, 'in/b.parquet'), ids.map((i) => 1000 + i), { rowGroupSize: 50 });
+    const chunk = (file: string, rg: number, col: string) => {
+      const md = parquetMetadata(new Uint8Array(readFileSync(file)).buffer);
+      return md.row_groups[rg]!.columns.find((c) => c.meta_data!.path_in_schema[0] === col)!.meta_data!;
+    };
+    // a.parquet, row group 1: the page header of mean_radius overwritten with 0xff.
+    const a = new Uint8Array(readFileSync(join(dir, 'in/a.parquet')));
+    const ha = Number(chunk(join(dir, 'in/a.parquet'), 1, 'mean_radius').data_page_offset);
+    a.fill(0xff, ha, ha + 12);
+    writeFileSync(join(dir, 'in/a.parquet'), a);
+    // b.parquet, row group 2: the last value of worst_area made a NaN (page intact).
+    const b = new Uint8Array(readFileSync(join(dir, 'in/b.parquet')));
+    const cb = chunk(join(dir, 'in/b.parquet'), 2, 'worst_area');
+    const end = Number(cb.data_page_offset) + Number(cb.total_compressed_size);
+    new DataView(b.buffer).setFloat64(end - 8, NaN, true);
+    writeFileSync(join(dir, 'in/b.parquet'), b);
+    const summary = await runBatch(options(dir, [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')]), host);
+    assert.equal(summary.status, 'failed');
+    const m = summary.manifest!;
+    assert.deepEqual(m.failedInputs, []);
+    const failed = m.failedUnits.map((u) => u.message).sort();
+    assert.equal(failed.length, 2, JSON.stringify(m.failedUnits));
+    assert.match(failed[0]!, /a\.parquet rows 50\.\.100: the pages could not be decoded: ./);
+    assert.match(failed[1]!, /b\.parquet rows 100\.\.150: row 149: column "worst_area" is NaN/);
+    assert.deepEqual(m.failedUnits.map((u) => u.code).sort(), ["CORRUPT_PARQUET", "INVALID_FEATURE_VALUE"]);
+    // Every other row scored once.
+    const rows = await readOutput(join(dir, 'out'));
+    const got = rows.map((r) => Number(r['id'])).sort((x, y) => x - y);
+    const want = [...ids.filter((i) => i < 50 || i >= 100), ...ids.filter((i) => i < 100).map((i) => 1000 + i)].sort((x, y) => x - y);
+    assert.deepEqual(got, want);
+  });
+
+  test('a garbled page in a unit decoded column by column (incremental run) is CORRUPT_PARQUET too, never handed to parquet-wasm', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const ids = Array.from({ length: 150 }, (_, i) => i);
+    writeInput(join(dir, 'in/a.parquet'), ids, { rowGroupSize: 50 });
+    const file = join(dir, 'in/a.parquet');
+    const bytes = new Uint8Array(readFileSync(file));
+    const md = parquetMetadata(bytes.buffer);
+    const at = Number(md.row_groups[2]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'mean_texture')!.meta_data!.data_page_offset);
+    bytes.fill(0xff, at, at + 12);
+    writeFileSync(file, bytes);
+    // parquet-wasm panics (RuntimeError: unreachable, uncaught) on such pages: it must not be reached.
+    const summary = await runBatch(options(dir, [file], { incremental: { column: 'ts' } }), host);
+    assert.equal(summary.status, 'failed');
+    assert.deepEqual(summary.manifest!.failedUnits.map((u) => [u.code, /rows 100\.\.150: the pages could not be decoded/.test(u.message)]), [['CORRUPT_PARQUET', true]]);
+    assert.equal((await readOutput(join(dir, 'out'))).length, 100);
+  });
+
   test('a missing feature column is an error before any scoring', async () => {
     const dir = tempDir(); dirs.push(dir);
     writeInput(join(dir, 'in/a.parquet'), [1, 2, 3]);
