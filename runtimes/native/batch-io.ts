@@ -44,6 +44,7 @@ export async function openAsyncBuffer(path: string): Promise<RangeFile> {
   };
 }
 
+/** The read-only feature store of `enrich`: Redis over TCP, or a file loaded into memory. */
 export async function openFeatureStore(spec: EnrichSpec['store']): Promise<FeatureStore> {
   // Loaded here, not at the top: a worker thread that does not enrich never loads a driver.
   if (spec.kind === 'redis') return (await import('./redis-store.ts')).createRedisFeatureStore({ url: spec.url, ...(spec.keyPrefix ? { keyPrefix: spec.keyPrefix } : {}), commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });

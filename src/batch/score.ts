@@ -57,9 +57,9 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
   const f64 = (n: number) => buffers ? new Float64Array(buffers.take(n * 8), 0, n) : new Float64Array(n);
   const prediction = f64(rows);
   const probability = f64(rows);
-  const Data = fi.dtype === 'float32' ? Float32Array : Float64Array;
-  const tensor = buffers?.take(Math.min(batchSize, rows) * cols.length * Data.BYTES_PER_ELEMENT);
   const width = cols.length;
+  const Data = fi.dtype === 'float32' ? Float32Array : Float64Array;
+  const tensor = buffers?.take(Math.min(batchSize, rows) * width * Data.BYTES_PER_ELEMENT);
   const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
   let inferMs = 0;

@@ -203,7 +203,6 @@ export class UnitRunner {
     // Whole row group, no watermark: float features are views of their pages, no decoder.
     const direct = new Map<string, Float32Array | Float64Array>();
     if (rgBytes && !wm) {
-      const bytes = rgBytes;
       const copies = buffers.slab(this.fi.features.length * total * 8);
       for (const f of this.fi.features) {
         if (enrich?.fields.includes(f)) continue;
@@ -211,7 +210,7 @@ export class UnitRunner {
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
         let values: Float32Array | Float64Array | undefined;
         try {
-          values = k > 0 && chunk ? plainValues(bytes, lo, chunk, input.metadata.schema[k]!, total, copies) : undefined;
+          values = k > 0 && chunk ? plainValues(rgBytes, lo, chunk, input.metadata.schema[k]!, total, copies) : undefined;
         } catch (e) {
           throw corruptError(e); // a page header that does not parse
         }
@@ -267,6 +266,7 @@ export class UnitRunner {
     const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart, buffers);
     const report = this.s.validation === 'off' ? undefined : validateScores(scores, kept ? 0 : unit.rowStart);
     if (report && this.s.validation === 'fail') throw Errors.INVALID_OUTPUT(report);
+    const stats = statsOf(scores.prediction);
     const t2 = performance.now();
     const ctx = { ...this.s, timestamp: new Date(this.s.timestamp) };
     const pathOf = (partition: string) => `${this.s.outDir}/${partition ? `${partition}/` : ''}part-${this.s.runId.slice(0, 8)}-${unit.id}.parquet`;
@@ -289,7 +289,7 @@ export class UnitRunner {
       const pieces = spliceParquet(input.metadata, group, rgBytes, added, 'omniserve batch (column chunks copied; new columns added)');
       t3 = performance.now();
       await this.files.writeAtomic(pathOf(partition), pieces);
-      outputs.push({ path: pathOf(partition), partition, rows, stats: statsOf(scores.prediction) });
+      outputs.push({ path: pathOf(partition), partition, rows, stats });
     } else {
       if (rgBytes) {
         // Rows dropped or split over partitions: decode every column after all.
@@ -310,7 +310,7 @@ export class UnitRunner {
     }
     const t4 = performance.now();
     const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), infer: Math.round(scores.inferMs ?? 0), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
-    return { rows, outputs, stats: statsOf(scores.prediction), ...(maxWatermark === undefined ? {} : { maxWatermark }), ...(report ? { warning: `INVALID_OUTPUT: ${report}` } : {}), ms };
+    return { rows, outputs, stats, ...(maxWatermark === undefined ? {} : { maxWatermark }), ...(report ? { warning: `INVALID_OUTPUT: ${report}` } : {}), ms };
   }
 
   #featureStore(spec: EnrichSpec): Promise<FeatureStore> {

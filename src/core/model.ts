@@ -25,17 +25,17 @@ export interface ModelMetadata {
   readonly warmup?: WarmupReport;
 }
 
-/**
- * The load-time warm-up: runs done and the first and last run's milliseconds, or why there
- * was none. A failed warm-up does not fail the load (a model may refuse zeros and still
- * score real inputs); it is reported, and the first request pays the one-time costs.
- */
 /** Options of {@link Model.infer}. */
 export interface InferOptions {
   /** The caller has already checked that every float value is finite (batch scoring checks while it fills the tensor). */
   readonly finiteChecked?: boolean;
 }
 
+/**
+ * The load-time warm-up: runs done and the first and last run's milliseconds, or why there
+ * was none. A failed warm-up does not fail the load (a model may refuse zeros and still
+ * score real inputs); it is reported, and the first request pays the one-time costs.
+ */
 export type WarmupReport =
   | { readonly runs: number; readonly firstMs: number; readonly lastMs: number }
   | { readonly skipped: string }
