@@ -19,38 +19,25 @@ SPEC is the layer widths joined by '-' (first 30, last 1). Writes OUT_DIR/mlp-SP
 OUT_DIR/mlp-SPEC.config.json (the features list read from FEATURES_JSON, a JSON array).
 Needs numpy and onnx (Debian: python3-numpy, python3-onnx).
 """
+import importlib.util
 import json
 import os
 import sys
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 
-def build(layers: list[int], seed: int = 30) -> onnx.ModelProto:
-    rng = np.random.default_rng(seed)
-    nodes, inits = [], []
-    prev = "features"
-    for i, (fan_in, fan_out) in enumerate(zip(layers, layers[1:])):
-        w = (rng.standard_normal((fan_in, fan_out), dtype=np.float32) / np.sqrt(fan_in)).astype(np.float32)
-        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(fan_out, dtype=np.float32), f"b{i}")]
-        last = i == len(layers) - 2
-        out = "logit" if last else f"h{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [out if last else f"g{i}"]))
-        if not last:
-            nodes.append(helper.make_node("Relu", [f"g{i}"], [out]))
-        prev = out
-    graph = helper.make_graph(
-        nodes, "batch-mlp",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", layers[0]])],
-        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch", 1])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="omniserve-bench")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+def _heavy_model():
+    """bench/realtime/heavy-model.py as a module (its build_mlp makes the graph)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "realtime", "heavy-model.py")
+    spec = importlib.util.spec_from_file_location("heavy_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(layers: list[int], seed: int = 30):
+    return _heavy_model().build_mlp(layers, seed, "features", "logit", "batch-mlp")
 
 
 def main() -> None:

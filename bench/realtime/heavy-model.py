@@ -23,25 +23,27 @@ from onnx import TensorProto, helper, numpy_helper
 LAYERS = [1024, 4096, 4096, 4096, 1]
 
 
-def build(seed: int = 1024) -> onnx.ModelProto:
+def build_mlp(layers: list[int], seed: int, input_name: str = "x", output_name: str = "y", graph_name: str = "heavy-mlp") -> onnx.ModelProto:
+    """An MLP of the given widths: Gemm per layer, ReLU between, weights N(0, 1/fan_in), zero biases.
+    Also used by bench/batch/mlp-model.py."""
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
-    prev = "x"
-    for i, (fan_in, fan_out) in enumerate(zip(LAYERS, LAYERS[1:])):
+    prev = input_name
+    for i, (fan_in, fan_out) in enumerate(zip(layers, layers[1:])):
         w = (rng.standard_normal((fan_in, fan_out), dtype=np.float32) / np.sqrt(fan_in)).astype(np.float32)
         b = np.zeros(fan_out, dtype=np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        last = i == len(LAYERS) - 2
-        out = "y" if last else f"h{i}"
+        last = i == len(layers) - 2
+        out = output_name if last else f"h{i}"
         # Gemm (not MatMul + Add): one fused kernel per layer, as exported MLPs usually have.
         nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [out if last else f"g{i}"]))
         if not last:
             nodes.append(helper.make_node("Relu", [f"g{i}"], [out]))
         prev = out
     graph = helper.make_graph(
-        nodes, "heavy-mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", LAYERS[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])],
+        nodes, graph_name,
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", layers[0]])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", layers[-1]])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="omniserve-bench")
@@ -49,6 +51,10 @@ def build(seed: int = 1024) -> onnx.ModelProto:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def build(seed: int = 1024) -> onnx.ModelProto:
+    return build_mlp(LAYERS, seed)
 
 
 CONFIG = {
