@@ -14,12 +14,20 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis-server.ts';
-import { createRedisFeatureStore, hashOf } from '../../runtimes/native/redis-store.ts';
+import { createRedisFeatureStore } from '../../runtimes/native/redis-store.ts';
+import type { FeatureValues } from '../../src/features/types.ts';
 import { ITEMS, USERS, seedRedis } from './seed-redis.ts';
 
 const { values: args } = parseArgs({ options: { batch: { type: 'string', default: '32' }, rounds: { type: 'string', default: '400' } } });
 const BATCH = Number(args.batch);
 const ROUNDS = Number(args.rounds);
+
+/** A flat HGETALL reply as an object of its strings. */
+function hashOf(flat: readonly string[], from = 0): FeatureValues {
+  const h: Record<string, string> = {};
+  for (let j = from; j < flat.length; j += 2) h[flat[j]!] = flat[j + 1]!;
+  return h;
+}
 
 const redis = await startRedis();
 try {
@@ -56,12 +64,18 @@ try {
     for j = 1, #r, 2 do local v = r[j + 1] local n = tonumber(v)
       if n and n == n and n ~= math.huge and n ~= -math.huge and tostring(n) == v then h[r[j]] = n else h[r[j]] = v end end
     out[i] = h end return cjson.encode(out)`;
+  const separated = `local out = {} for i, k in ipairs(KEYS) do local r = redis.call('HGETALL', k)
+    if #r == 0 then out[i] = '' else out[i] = #r .. '\\31' .. table.concat(r, '\\31') end end return table.concat(out, '\\30')`;
   for (let rep = 0; rep < 2; rep++) {
     await measure('script: HGETALL, flat JSON, JSON.parse + objects in JS (the store until 2026-11-26)', async (ks) => {
       const r = JSON.parse((await c.eval(flatJson, ks.length, ...ks)) as string) as string[][];
       return r.map((f) => (f.length ? hashOf(f) : null));
     });
-    await measure('omniserve redis store (getMany: script, separated string, split + objects in JS)', (ks) => store.getMany(ks));
+    await measure('omniserve redis store (getMany: pipelined HGETALL on its own connection, parsed in JS)', (ks) => store.getMany(ks));
+    await measure('script: HGETALL, one separated string, split + objects in JS (the store until 2026-11-27)', async (ks) => {
+      const parts = ((await c.eval(separated, ks.length, ...ks)) as string).split('\x1e');
+      return parts.map((p) => (p === '' ? null : hashOf(p.split('\x1f'), 1)));
+    });
     await measure('script: HGETALL, numbers converted in Lua, JSON', (ks) => c.eval(convertInLua, ks.length, ...ks));
     await measure('script: HGETALL, flat JSON (no JS decode)', (ks) => c.eval(flatJson, ks.length, ...ks));
     await measure('ioredis pipeline of HGETALL', (ks) => {

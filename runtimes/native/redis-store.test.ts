@@ -3,6 +3,7 @@
  * the driver and by Redis's own command stats), and outages.
  */
 import assert from 'node:assert/strict';
+import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -121,6 +122,69 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       assert.equal(await lonely.ping(), false);
     } finally {
       await lonely.close();
+    }
+  });
+  test('a reply spanning many socket reads, UTF-8 split across them, comes back whole', T, async () => {
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 2_000; i++) wide[`f${i}_ü`] = `${'✓ü'.repeat(20 + (i % 7))}${i}`;
+    await direct.hset('user:wide', wide);
+    const keys = Array.from({ length: 20 }, (_, i) => (i % 2 ? 'user:wide' : `user:${i}`));
+    const got = await store.getMany(keys);
+    assert.deepEqual(got[1], wide);
+    assert.deepEqual(got[2], { age: '22', score: '0.2', plan: 'free' });
+  });
+
+  test('AUTH (user and password, or password alone) and the database from the URL; a wrong password is FEATURE_STORE_UNAVAILABLE', T, async () => {
+    const own = await startRedis();
+    const admin = new Redis(own.url);
+    try {
+      await admin.acl('SETUSER', 'alice', 'on', '>s3cret', '~*', '&*', '+@all');
+      await admin.select(3);
+      await admin.hset('user:1', { age: '41' });
+      const alice = createRedisFeatureStore({ url: `redis://alice:s3cret@127.0.0.1:${own.port}/3` });
+      const wrong = createRedisFeatureStore({ url: `redis://alice:nope@127.0.0.1:${own.port}/3` });
+      try {
+        assert.deepEqual(await alice.getMany(['user:1', 'user:2']), [{ age: '41' }, null]);
+        await assert.rejects(wrong.getMany(['user:1']), (e: unknown) => unavailable(e) && /WRONGPASS|invalid|AUTH/i.test((e as Error).message));
+      } finally {
+        await alice.close();
+        await wrong.close();
+      }
+      await admin.config('SET', 'requirepass', 'pw0');
+      const plain = createRedisFeatureStore({ url: `redis://:pw0@127.0.0.1:${own.port}/3` });
+      try {
+        assert.deepEqual(await plain.getMany(['user:1']), [{ age: '41' }]);
+      } finally {
+        await plain.close();
+      }
+    } finally {
+      admin.disconnect();
+      await own.stop();
+    }
+  });
+
+  test('Redis that stops answering: FEATURE_STORE_UNAVAILABLE after the command deadline, then answers again once it is back', T, async () => {
+    const own = await startRedis();
+    const admin = new Redis(own.url);
+    const s = createRedisFeatureStore({ url: own.url, commandTimeoutMs: 300 });
+    try {
+      await admin.hset('user:1', { age: '50' });
+      assert.deepEqual(await s.getMany(['user:1']), [{ age: '50' }]);
+      process.kill(own.process.pid, 'SIGSTOP');
+      const t0 = performance.now();
+      try {
+        await assert.rejects(s.getMany(['user:1']), (e: unknown) => unavailable(e) && /no reply within 300 ms/.test((e as Error).message));
+        assert.ok(performance.now() - t0 < 1_500, `took ${Math.round(performance.now() - t0)} ms`);
+      } finally {
+        process.kill(own.process.pid, 'SIGCONT');
+      }
+      // The late reply went with the dropped connection: nothing answers out of step.
+      await admin.hset('user:1', { age: '51' });
+      assert.deepEqual(await s.getMany(['user:1', 'user:2']), [{ age: '51' }, null]);
+    } finally {
+      await s.close();
+      admin.disconnect();
+      await own.stop();
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
- * The feature store over Redis TCP (ioredis), for Node, Bun and Deno. getMany is one
- * script call doing every HGETALL and answering in one separated string; concurrent calls
- * in the same tick share one call.
+ * The feature store over Redis TCP, for Node, Bun and Deno. getMany is one pipelined write
+ * of HGETALLs on the reader's own connection (redis-hash-reader.ts); concurrent calls in the
+ * same turn share it. Writes, PING and connection health are ioredis's.
  *
  * Why our coalescing queue (src/features/coalesce.ts) and not ioredis enableAutoPipelining:
  * measured with 64 concurrent getMany callers against a loopback redis-server (1,000
@@ -21,6 +21,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { Errors, messageOf } from '../../src/errors.ts';
+import { createHashReader } from './redis-hash-reader.ts';
 import { createCoalescer, SERVER_COALESCING, type CoalescerStats } from '../../src/features/coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from '../../src/features/types.ts';
 
@@ -71,77 +72,21 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
     if (everReady && client.status !== 'ready') throw unavailable();
   };
 
-  // One EVALSHA per coalesced batch, answered with ONE string: each hash as its field count
-  // and flat HGETALL reply joined by \x1f, the hashes joined by \x1e. ioredis spends ~20-40 µs
-  // of CPU per command object and parses every bulk string of a reply in JavaScript (60 per
-  // 30-feature lookup), and JSON.parse of a JSON answer interned all 60 strings (~35 µs per
-  // lookup of client CPU); two native `split`s cost ~14 µs (bench/realtime/redis-lookup.ts
-  // measures the ways side by side, client and Redis CPU). Neither side converts numbers:
-  // converting inside Lua cost Redis 60-100 µs of CPU per lookup against 20-30 µs without
-  // (Redis shares the cores with the server), and in JavaScript it is left to the feature
-  // check. A missing key is an empty part; an error about one key (WRONGTYPE, via pcall) is
-  // "!" and the message, so it fails only the calls that asked for that key. Field counts
-  // guard the separators: a value holding \x1e or \x1f (Redis values are any bytes) makes
-  // more parts than counted, and those keys are read again through the JSON form.
-  client.defineCommand('omniserveHgetallSep', {
-    lua: `local out = {}
-for i, k in ipairs(KEYS) do
-  local r = redis.pcall('HGETALL', k)
-  if type(r) == 'table' and r.err then out[i] = '!' .. r.err
-  elseif #r == 0 then out[i] = ''
-  else out[i] = #r .. '\\31' .. table.concat(r, '\\31') end
-end
-return table.concat(out, '\\30')`,
-  });
-  client.defineCommand('omniserveHgetallJson', {
-    lua: `local out = {}
-for i, k in ipairs(KEYS) do
-  local r = redis.pcall('HGETALL', k)
-  if type(r) == 'table' and r.err then out[i] = 'ERR ' .. r.err
-  elseif #r == 0 then out[i] = false
-  else out[i] = r end
-end
-return cjson.encode(out)`,
-  });
-  const scripts = client as unknown as {
-    omniserveHgetallSep(n: number, ...keys: string[]): Promise<string>;
-    omniserveHgetallJson(n: number, ...keys: string[]): Promise<string>;
-  };
-
-  const viaJson = async (keys: readonly string[]): Promise<Slot[]> => {
-    const replies = JSON.parse(await scripts.omniserveHgetallJson(keys.length, ...keys)) as (string[] | false | string)[];
-    return replies.map((reply, i) => {
-      if (reply === false) return null;
-      if (typeof reply === 'string') return unavailable(`${keys[i]}: ${reply.slice(4)}`);
-      return hashOf(reply);
-    });
-  };
-
+  // Reads go through their own pipelined connection (redis-hash-reader.ts says why); the
+  // ioredis client does writes and PING, and its status tells an outage: while it is
+  // reconnecting, reads fail at once instead of each waiting for a connect of their own.
+  const reader = createHashReader({ url, keyPrefix, connectTimeoutMs, commandTimeoutMs });
   const loader = createCoalescer<Slot>(async (keys) => {
     usable();
+    if (client.status === 'wait') client.connect().catch(() => {});
+    let replies;
     try {
-      const parts = (await scripts.omniserveHgetallSep(keys.length, ...keys)).split('\x1e');
-      if (parts.length !== keys.length) return await viaJson(keys);
-      const out: Slot[] = new Array(parts.length);
-      let odd: number[] | undefined;
-      for (let i = 0; i < parts.length; i++) {
-        const part = parts[i]!;
-        if (part === '') out[i] = null;
-        else if (part.charCodeAt(0) === 33 /* ! */) out[i] = unavailable(`${keys[i]}: ${part.slice(1)}`);
-        else {
-          const flat = part.split('\x1f');
-          if (Number(flat[0]) === flat.length - 1) out[i] = hashOf(flat, 1);
-          else (odd ??= []).push(i);
-        }
-      }
-      if (odd) {
-        const again = await viaJson(odd.map((i) => keys[i]!));
-        odd.forEach((i, j) => (out[i] = again[j]!));
-      }
-      return out;
+      replies = await reader.hgetall(keys);
     } catch (e) {
       throw unavailable(e);
     }
+    // An error about one key (WRONGTYPE) fails only the calls that asked for that key.
+    return replies.map((r, i) => (r instanceof Error ? unavailable(`${keys[i]}: ${r.message}`) : r));
   }, SERVER_COALESCING);
 
   return {
@@ -180,6 +125,7 @@ return cjson.encode(out)`,
       }
     },
     async close() {
+      reader.close();
       await quit(client);
     },
   };
@@ -220,16 +166,4 @@ export async function quit(client: Redis): Promise<void> {
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-/**
- * A flat HGETALL reply as an object of the strings Redis holds, as the Upstash driver gives
- * them: the feature check converts the model's features (one `Number()` each, with named
- * errors), and nothing else is touched. Converting every field here cost ~6 µs per 30-field
- * hash in isolation and ~10 µs under load, twice per lookup; building the object costs <1.
- */
-export function hashOf(flat: readonly string[], from = 0): FeatureValues {
-  const h: Record<string, string> = {};
-  for (let j = from; j < flat.length; j += 2) h[flat[j]!] = flat[j + 1]!;
-  return h;
 }

@@ -1,0 +1,287 @@
+/**
+ * Pipelined HGETALL on a connection of its own: the feature store's read path, the one
+ * Redis call every realtime request makes. Everything else (writes, PING, queues, caches)
+ * stays on ioredis.
+ *
+ * Why not ioredis here: bench/realtime/redis-lookup.ts, a lookup = a `user:` hash (20 fields)
+ * and an `item:` hash (10), 32 lookups per round trip, CPU µs per lookup (client / Redis):
+ *
+ *   ioredis pipeline of HGETALL                          74-79 / 12-14
+ *   ioredis, one Lua script returning one string         22-36 / 34-42   (the store until 2026-11-27)
+ *   this reader (plain HGETALL, parsed here)              8-14 /  9-11
+ *
+ * ioredis builds a command object and a promise per command and parses every bulk string
+ * with a Buffer method call; the script made one reply of it, but Lua's conversion of each
+ * HGETALL reply tripled Redis's CPU, and Redis shares the cores with the server. Here the
+ * commands go out as one write, and a reply chunk is decoded once (latin1: one char per byte,
+ * so RESP's byte lengths are string offsets), then cut with `substring`; a chunk holding
+ * non-ASCII bytes is re-decoded as UTF-8 string by string.
+ *
+ * What it keeps of a client: AUTH and SELECT from the URL, `rediss://` (TLS), a connect
+ * deadline, a reply deadline (a late reply would leave the pipeline out of step, so the
+ * connection is dropped and every caller gets the error), and errors Redis gives about one
+ * key (WRONGTYPE) for that key alone.
+ * @module
+ */
+import { Buffer, isAscii } from 'node:buffer';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+/** One key's answer: its fields, null when the key does not exist, or Redis's error about it. */
+export type HashReply = Record<string, string> | null | Error;
+
+/** Options of {@link createHashReader}. */
+export interface HashReaderOptions {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://`. */
+  url: string;
+  /** Prepended to every key. */
+  keyPrefix?: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+/** Reads hashes over one pipelined connection. */
+export interface HashReader {
+  /** One reply per key, in order; rejects when the connection fails or times out. */
+  hgetall(keys: readonly string[]): Promise<HashReply[]>;
+  /** Opens the connection (AUTH, SELECT) if it is not open; rejects when that fails. */
+  connect(): Promise<void>;
+  readonly ready: boolean;
+  close(): void;
+}
+
+interface Pending {
+  readonly n: number;
+  readonly out: HashReply[];
+  resolve(v: HashReply[]): void;
+  reject(e: Error): void;
+}
+
+const INCOMPLETE = -1;
+
+/** Creates a reader; it connects on first use. */
+export function createHashReader(o: HashReaderOptions): HashReader {
+  const u = new URL(o.url);
+  const tls = u.protocol === 'rediss:';
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = Number(u.port || 6379);
+  const password = decodeURIComponent(u.password);
+  const username = decodeURIComponent(u.username);
+  const db = Number(u.pathname.slice(1) || 0);
+  const prefix = o.keyPrefix ?? '';
+
+  let sock: Socket | undefined;
+  let opening: Promise<void> | undefined;
+  let ready = false;
+  /** Batches written, oldest first; replies arrive in this order. */
+  const pending: Pending[] = [];
+  let head = 0;
+  let rest: Buffer | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  const fail = (s: Socket, err: Error): void => {
+    if (sock !== s) return;
+    sock = undefined;
+    ready = false;
+    rest = undefined;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    s.destroy();
+    const all = pending.splice(0).slice(head);
+    head = 0;
+    for (const p of all) p.reject(err);
+  };
+
+  /** Re-arms the reply deadline for the oldest unanswered batch. */
+  const arm = (s: Socket): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (head < pending.length) {
+      timer = setTimeout(() => fail(s, new Error(`no reply within ${o.commandTimeoutMs} ms`)), o.commandTimeoutMs);
+    }
+  };
+
+  const onData = (s: Socket, chunk: Buffer): void => {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    const ascii = isAscii(buf);
+    const text = buf.toString('latin1');
+    let at = 0;
+    try {
+      while (head < pending.length) {
+        const p = pending[head]!;
+        const end = parseReply(text, at, p.out, ascii);
+        if (end === INCOMPLETE) break;
+        at = end;
+        if (p.out.length === p.n) {
+          head++;
+          p.resolve(p.out);
+        }
+      }
+    } catch (e) {
+      fail(s, e as Error);
+      return;
+    }
+    if (head === pending.length) {
+      pending.length = 0;
+      head = 0;
+    } else if (head > 64) {
+      pending.splice(0, head);
+      head = 0;
+    }
+    if (at < buf.length && head === pending.length) {
+      fail(s, new Error('Redis sent more replies than were asked for'));
+      return;
+    }
+    rest = at === buf.length ? undefined : buf.subarray(at);
+    arm(s);
+  };
+
+  const open = (): Promise<void> => new Promise<void>((resolve, reject) => {
+    const s = tls ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+    let done = false;
+    const deadline = setTimeout(() => finish(new Error(`connect to ${host}:${port} timed out after ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      if (err) {
+        s.destroy();
+        if (sock === s) sock = undefined;
+        reject(err);
+      } else {
+        ready = true;
+        resolve();
+      }
+    };
+    sock = s;
+    s.setNoDelay(true);
+    s.on('error', (e: Error) => {
+      finish(e);
+      fail(s, e);
+    });
+    s.on('close', () => {
+      finish(new Error('connection closed'));
+      fail(s, new Error('connection closed by Redis'));
+    });
+    s.once(tls ? 'secureConnect' : 'connect', () => {
+      // AUTH and SELECT first, answered before any lookup is written.
+      const hello: string[][] = [];
+      if (password) hello.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+      if (db) hello.push(['SELECT', String(db)]);
+      if (hello.length === 0) {
+        s.on('data', (c: Buffer) => onData(s, c));
+        return finish();
+      }
+      let answered = 0;
+      let buf = '';
+      const onHello = (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\r\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 2);
+          if (line[0] !== '+') return finish(new Error(`${hello[answered]![0]} failed: ${line.slice(1)}`));
+          if (++answered === hello.length) {
+            s.off('data', onHello);
+            s.on('data', (c: Buffer) => onData(s, c));
+            return finish();
+          }
+        }
+      };
+      s.on('data', onHello);
+      s.write(hello.map(command).join(''));
+    });
+  });
+
+  const connect = (): Promise<void> => {
+    if (closed) return Promise.reject(new Error('the reader is closed'));
+    if (ready) return Promise.resolve();
+    opening ??= open().finally(() => { opening = undefined; });
+    return opening;
+  };
+
+  return {
+    get ready() {
+      return ready;
+    },
+    connect,
+    async hgetall(keys) {
+      if (keys.length === 0) return [];
+      if (!ready) await connect();
+      const s = sock!;
+      let out = '';
+      for (const k of keys) {
+        const key = prefix + k;
+        out += `*2\r\n$7\r\nHGETALL\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`;
+      }
+      return new Promise<HashReply[]>((resolve, reject) => {
+        pending.push({ n: keys.length, out: [], resolve, reject });
+        if (!timer) arm(s);
+        s.write(out);
+      });
+    },
+    close() {
+      closed = true;
+      if (sock) fail(sock, new Error('the reader is closed'));
+    },
+  };
+}
+
+/** A command in RESP. */
+function command(args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+/**
+ * Parses one HGETALL reply from `text` (the chunk decoded as latin1) at `at` into `out`;
+ * returns the offset after it, or INCOMPLETE when the chunk ends inside it.
+ */
+function parseReply(text: string, at: number, out: HashReply[], ascii: boolean): number {
+  const len = text.length;
+  if (at + 3 > len) return INCOMPLETE;
+  const type = text.charCodeAt(at);
+  if (type === 45 /* - */) {
+    const nl = text.indexOf('\r\n', at);
+    if (nl < 0) return INCOMPLETE;
+    out.push(new Error(utf8(text.substring(at + 1, nl), ascii)));
+    return nl + 2;
+  }
+  if (type !== 42 /* * */) throw new Error(`unexpected reply from Redis: ${JSON.stringify(text.substring(at, at + 40))}`);
+  let p = at + 1;
+  let n = 0;
+  for (let c = text.charCodeAt(p); c !== 13; c = text.charCodeAt(++p)) {
+    if (p >= len) return INCOMPLETE;
+    n = n * 10 + c - 48;
+  }
+  p += 2;
+  if (n === 0) {
+    if (p > len) return INCOMPLETE;
+    out.push(null);
+    return p;
+  }
+  const h: Record<string, string> = {};
+  let name = '';
+  for (let i = 0; i < n; i++) {
+    if (p >= len) return INCOMPLETE;
+    if (text.charCodeAt(p) !== 36 /* $ */) throw new Error(`unexpected reply from Redis: ${JSON.stringify(text.substring(p, p + 40))}`);
+    let size = 0;
+    for (let c = text.charCodeAt(++p); c !== 13; c = text.charCodeAt(++p)) {
+      if (p >= len) return INCOMPLETE;
+      size = size * 10 + c - 48;
+    }
+    const s = p + 2;
+    p = s + size + 2;
+    if (p > len) return INCOMPLETE;
+    const str = ascii ? text.substring(s, s + size) : utf8(text.substring(s, s + size), false);
+    if ((i & 1) === 0) name = str;
+    else h[name] = str;
+  }
+  out.push(h);
+  return p;
+}
+
+/** A latin1-decoded string back to what its bytes say in UTF-8. */
+function utf8(latin1: string, ascii: boolean): string {
+  return ascii ? latin1 : Buffer.from(latin1, 'latin1').toString('utf8');
+}
