@@ -8,7 +8,7 @@ import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData } from 'hypar
 import { Errors, isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import * as arrow from 'apache-arrow/Arrow.dom';
-import { decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, predictionColumns, takeRows, type ParquetSource } from './arrow-io.ts';
+import { bytesFile, decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, predictionColumns, readRows, takeRows, type ParquetSource } from './arrow-io.ts';
 import { cellValue, encodeUnit, partitionGroups, type OutputContext } from './output.ts';
 import { canCopy, encodedColumnsOf, rowGroupRange, spliceParquet } from './splice.ts';
 import { LITTLE_ENDIAN, predictionChunks, type EncodedColumn } from './new-columns.ts';
@@ -95,8 +95,12 @@ interface OpenInput {
   close(): void;
 }
 
-/** hyparquet's errors for what it does not implement (as opposed to damaged bytes). */
-const UNSUPPORTED = /unsupported|not supported/i;
+/**
+ * hyparquet's errors for what it does not implement, as the footer says it (a compression
+ * codec, a type), as opposed to damaged bytes: a garbled page header also reads as an
+ * "unsupported" page type or encoding, and parquet-wasm must never see such pages.
+ */
+const UNSUPPORTED = /parquet unsupported compression codec|parquet unsupported type|parquet (bson|interval|file_path) not supported/;
 
 /** Files kept open per runner (units mostly come file by file). */
 const OPEN_FILES = 4;
@@ -220,11 +224,11 @@ export class UnitRunner {
     const filled = new Set(direct.keys());
     const decode = needed.filter((c) => !filled.has(c));
     let table = await corrupt(async () => rgBytes ? (decode.length ? await decodeRowGroup(input.metadata, input.groupStarts[rg]!, total, rgBytes, lo, input.file.byteLength, decode)
-      // An encoding hyparquet lacks goes to parquet-wasm; damaged pages do not (its Rust
+      // A codec or type hyparquet lacks goes to parquet-wasm; damaged pages do not (its Rust
       // panics on them, uncaught, and take the thread down).
       .catch(async (e: unknown) => { if (!UNSUPPORTED.test(messageOf(e))) throw e; return (await input.source()).read(rg, offset, total, decode); })
       : new arrow.Table())
-      : await (await input.source()).read(rg, offset, total));
+      : await this.#rows(input, rg, offset, total));
     let rows = decode.length || !rgBytes ? table.numRows : total;
     if (rows !== total) throw new Error(`read ${rows} rows, expected ${total}`);
     let maxWatermark: number | undefined;
@@ -293,7 +297,7 @@ export class UnitRunner {
     } else {
       if (rgBytes) {
         // Rows dropped or split over partitions: decode every column after all.
-        let full = await corrupt(async () => (await input.source()).read(rg, offset, unit.rowEnd - unit.rowStart));
+        let full = await corrupt(async () => this.#rows(input, rg, offset, total, { bytes: rgBytes, lo }));
         if (kept) full = takeRows(full, kept);
         const cols: Record<string, arrow.Vector> = {};
         for (const f of full.schema.fields) cols[f.name] = full.getChild(f.name)!;
@@ -311,6 +315,32 @@ export class UnitRunner {
     const t4 = performance.now();
     const ms = { read: Math.round(t1 - t0), score: Math.round(t2 - t1), infer: Math.round(scores.inferMs ?? 0), encode: Math.round(t3 - t2), write: Math.round(t4 - t3) };
     return { rows, outputs, stats, ...(maxWatermark === undefined ? {} : { maxWatermark }), ...(report ? { warning: `INVALID_OUTPUT: ${report}` } : {}), ms };
+  }
+
+  /**
+   * Every column of rows [offset, offset + rows) of row group `rg` (read from `inMemory`,
+   * the group's bytes from file offset `lo`, when given), decoded by hyparquet so that a
+   * damaged page is an error here, never a parquet-wasm panic. parquet-wasm gives the Arrow
+   * schema (from the footer) and only two things more: the columns of types `readRows` does
+   * not build, read once hyparquet decoded their pages; and the whole range when hyparquet
+   * lacks the file's compression codec or a column's type (see UNSUPPORTED).
+   */
+  async #rows(input: OpenInput, rg: number, offset: number, rows: number, inMemory?: { bytes: Uint8Array; lo: number }): Promise<arrow.Table> {
+    const source = await input.source();
+    const fields = source.schema().fields;
+    const file = inMemory ? bytesFile(inMemory.bytes, inMemory.lo, input.file.byteLength) : input.file;
+    let got: Map<string, arrow.Vector | undefined>;
+    try {
+      got = await readRows(file, input.metadata, fields, input.groupStarts[rg]! + offset, rows);
+    } catch (e) {
+      if (!UNSUPPORTED.test(messageOf(e))) throw e;
+      return source.read(rg, offset, rows);
+    }
+    const rest = fields.filter((f) => !got.get(f.name)).map((f) => f.name);
+    const other = rest.length ? await source.read(rg, offset, rows, rest) : undefined;
+    const cols: Record<string, arrow.Vector> = {};
+    for (const f of fields) cols[f.name] = got.get(f.name) ?? other!.getChild(f.name)!;
+    return new arrow.Table(cols);
   }
 
   #featureStore(spec: EnrichSpec): Promise<FeatureStore> {

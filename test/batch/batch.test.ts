@@ -12,6 +12,7 @@ import { featureInput, validateScores } from '../../src/batch/score.ts';
 import { UnitRunner } from '../../src/batch/unit.ts';
 import type { Manifest } from '../../src/batch/manifest.ts';
 import { nodeBatchHost } from '../../runtimes/native/batch-io.ts';
+import { startBatchPool } from '../../runtimes/native/batch-pool.ts';
 import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
 import { FEATURES, MODEL, MODEL_CONFIG, RECORDS, readOutput, tempDir, writeInput } from './fixtures.ts';
 
@@ -152,6 +153,96 @@ describe('batch run (in-process)', () => {
     assert.equal(summary.status, 'failed');
     assert.deepEqual(summary.manifest!.failedUnits.map((u) => [u.code, /rows 100\.\.150: the pages could not be decoded/.test(u.message)]), [['CORRUPT_PARQUET', true]]);
     assert.equal((await readOutput(join(dir, 'out'))).length, 100);
+  });
+
+  // Units that are not a whole row group copied as it is (a row group split into several
+  // units, rows dropped by the watermark, rows split over partitions) decode every column,
+  // not only the features: through hyparquet too, so a damaged page in any column is
+  // CORRUPT_PARQUET for the units that read it, in the main thread and in workers alike
+  // (parquet-wasm panics on such pages, uncaught: a dead worker, or a dead process with workers: 0).
+  const damagePage = (file: string, rg: number, col: string) => {
+    const bytes = new Uint8Array(readFileSync(file));
+    const md = parquetMetadata(bytes.buffer);
+    const at = Number(md.row_groups[rg]!.columns.find((c) => c.meta_data!.path_in_schema[0] === col)!.meta_data!.data_page_offset);
+    bytes.fill(0xff, at, at + 12);
+    writeFileSync(file, bytes);
+  };
+  const runDamaged = async (workers: number, o: BatchRunOptions) => {
+    if (workers === 0) return { summary: await runBatch(o, host), died: 0 };
+    const pool = startBatchPool({ path: MODEL, config: MODEL_CONFIG, backend: 'cpu' }, workers);
+    try {
+      const summary = await runBatch({ ...o, executor: (s) => pool.executor(s) }, host);
+      return { summary, died: pool.replaced() };
+    } finally {
+      await pool.close();
+    }
+  };
+  const checkDamaged = async (dir: string, r: Awaited<ReturnType<typeof runDamaged>>, failed: string[], ids: number[]) => {
+    assert.equal(r.died, 0, 'no worker died');
+    assert.equal(r.summary.status, 'failed');
+    const m = r.summary.manifest!;
+    assert.deepEqual(m.failedInputs, []);
+    assert.deepEqual(m.failedUnits.map((u) => u.code), failed.map(() => 'CORRUPT_PARQUET'), JSON.stringify(m.failedUnits));
+    assert.deepEqual(m.failedUnits.map((u) => u.message.replace(/^.*\/in\//, '').replace(/: the pages could not be decoded: .+$/, '')).sort(), [...failed].sort());
+    const rows = await readOutput(join(dir, 'out'));
+    assert.deepEqual(rows.map((x) => Number(x['id'])).sort((x, y) => x - y), [...ids].sort((x, y) => x - y));
+    const expected = await model.predict(RECORDS);
+    for (const x of rows) assert.equal(x['prediction'], expected[Number(x['id']) % RECORDS.length]!.prediction, `row ${x['id']}`);
+  };
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  for (const workers of [0, 2]) {
+    test(`a damaged page in a row group split into several units is CORRUPT_PARQUET for its units, the others are scored (workers: ${workers})`, { timeout: 120_000 }, async () => {
+      const dir = tempDir(); dirs.push(dir);
+      const [a, b] = [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')];
+      writeInput(a, range(0, 200), { rowGroupSize: 100 });
+      writeInput(b, range(1000, 1100), { rowGroupSize: 100 });
+      damagePage(a, 1, 'mean_radius');
+      const o = options(dir, [a, b], { config: parseBatchConfig({ model: { path: MODEL }, unitRows: 25, batchSize: 50 }) });
+      const r = await runDamaged(workers, o);
+      assert.equal(r.summary.manifest!.unitsPlanned, 12);
+      await checkDamaged(dir, r, ['a.parquet rows 100..125', 'a.parquet rows 125..150', 'a.parquet rows 150..175', 'a.parquet rows 175..200'], [...range(0, 100), ...range(1000, 1100)]);
+    });
+
+    test(`a damaged page of a column scoring does not need, in a unit the watermark drops rows of, is CORRUPT_PARQUET (workers: ${workers})`, { timeout: 120_000 }, async () => {
+      const dir = tempDir(); dirs.push(dir);
+      const [a, b] = [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')];
+      // Odd ids have no event time (NaN): every unit drops them, then decodes every column of its rows.
+      const ts = (i: number) => (i % 2 ? NaN : 1000 + i);
+      writeInput(a, range(0, 150), { rowGroupSize: 50, ts });
+      writeInput(b, range(1000, 1050), { rowGroupSize: 50, ts });
+      damagePage(a, 1, 'segment');
+      const r = await runDamaged(workers, options(dir, [a, b], { incremental: { column: 'ts' } }));
+      await checkDamaged(dir, r, ['a.parquet rows 50..100'], [...range(0, 50), ...range(100, 150), ...range(1000, 1050)].filter((i) => i % 2 === 0));
+    });
+
+    test(`a damaged page of a column scoring does not need, in a unit split over partitions, is CORRUPT_PARQUET (workers: ${workers})`, { timeout: 120_000 }, async () => {
+      const dir = tempDir(); dirs.push(dir);
+      const [a, b] = [join(dir, 'in/a.parquet'), join(dir, 'in/b.parquet')];
+      writeInput(a, range(0, 150), { rowGroupSize: 50 });
+      writeInput(b, range(1000, 1050), { rowGroupSize: 50 });
+      damagePage(a, 1, 'id');
+      const r = await runDamaged(workers, options(dir, [a, b], { partitionBy: 'segment' }));
+      await checkDamaged(dir, r, ['a.parquet rows 50..100'], [...range(0, 50), ...range(100, 150), ...range(1000, 1050)]);
+      assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['_manifest.json', 'segment=a', 'segment=b', 'segment=c']);
+    });
+  }
+
+  test('a page type garbled into one hyparquet does not know ("unsupported page type") is damage, not a fallback to parquet-wasm', { timeout: 120_000 }, async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const a = join(dir, 'in/a.parquet');
+    writeInput(a, range(0, 150), { rowGroupSize: 50 });
+    const bytes = new Uint8Array(readFileSync(a));
+    const at = Number(parquetMetadata(bytes.buffer).row_groups[1]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'mean_radius')!.meta_data!.data_page_offset);
+    assert.equal(bytes[at], 0x15, 'the header starts with field 1, an i32: the page type');
+    bytes[at + 1] = 0x12; // page type 9: none
+    writeFileSync(a, bytes);
+    // Whole row groups (the page-view fast path), then the same groups split into units of 25 rows.
+    for (const [out, unitRows, failed] of [['out', 64, ['a.parquet rows 50..100']], ['out-split', 25, ['a.parquet rows 50..75', 'a.parquet rows 75..100']]] as const) {
+      const summary = await runBatch({ ...options(dir, [a]), outDir: join(dir, out), config: parseBatchConfig({ model: { path: MODEL }, unitRows, batchSize: 50 }) }, host);
+      assert.deepEqual(summary.manifest!.failedUnits.map((u) => [u.code, u.message.replace(/^.*\/in\//, '').replace(/: the pages could not be decoded: parquet unsupported page type: undefined$/, '')]),
+        failed.map((f) => ['CORRUPT_PARQUET', f]));
+      assert.deepEqual((await readOutput(join(dir, out))).map((x) => Number(x['id'])).sort((x, y) => x - y), [...range(0, 50), ...range(100, 150)]);
+    }
   });
 
   test('a missing feature column is an error before any scoring', async () => {
