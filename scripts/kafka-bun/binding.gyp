@@ -15,13 +15,15 @@
       "-Wl,-rpath,'$$ORIGIN/../../rdkafka'"
     ],
     # Bun exports these libuv functions as stubs that abort; the addon calls pthread
-    # versions in bun-compat.cc instead.
+    # versions in bun-compat.cc instead. DisposeGlobal: see bun-compat.cc.
     "defines": [
       "uv_rwlock_init=omniserve_uv_rwlock_init", "uv_rwlock_destroy=omniserve_uv_rwlock_destroy",
       "uv_rwlock_rdlock=omniserve_uv_rwlock_rdlock", "uv_rwlock_rdunlock=omniserve_uv_rwlock_rdunlock",
       "uv_rwlock_wrlock=omniserve_uv_rwlock_wrlock", "uv_rwlock_wrunlock=omniserve_uv_rwlock_wrunlock",
       "uv_rwlock_tryrdlock=omniserve_uv_rwlock_tryrdlock", "uv_rwlock_trywrlock=omniserve_uv_rwlock_trywrlock",
-      "uv_thread_create=omniserve_uv_thread_create", "uv_thread_join=omniserve_uv_thread_join"
+      "uv_thread_create=omniserve_uv_thread_create", "uv_thread_join=omniserve_uv_thread_join",
+      # Bun's DisposeGlobal leaves the object held: bun-compat.cc's wraps it and lets it go.
+      "DisposeGlobal=omniserve_DisposeGlobal"
     ],
     "cflags_cc": ["-std=c++20", "-Wno-deprecated-declarations", "-Wno-ignored-qualifiers", "-Wno-unused-variable"],
     "cflags_cc!": ["-fno-rtti"]
