@@ -1,6 +1,6 @@
 /**
  * The realtime part of bench/realtime on one host: the server variants (hello-world,
- * omniserve with default batching, with maxDelayMs 0, and the --diagnose ones) take turns,
+ * omniserve with default batching, with maxDelayMs 2, and the --diagnose ones) take turns,
  * each freshly started, smoke-tested, warmed up and measured with wrk at 64 connections.
  * @module
  */
@@ -27,13 +27,13 @@ export interface RealtimePlan {
   readonly variants: readonly Variant[];
 }
 
-/** The variants to run: the baseline and omniserve, plus maxDelayMs 0 and the diagnostics when asked. */
-export function realtimeVariants(o: { delay0: boolean; diagnose: boolean; workers?: number }): Variant[] {
+/** The variants to run: the baseline and omniserve, plus maxDelayMs 2 and the diagnostics when asked. */
+export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; workers?: number }): Variant[] {
   return [
     { id: 'hello', title: 'Hono hello-world', kind: 'hello' },
     ...(o.diagnose ? [{ id: 'hello-stream', title: 'hello-world, body read via getReader() as omniserve does', kind: 'hello', helloBody: 'stream' } as const] : []),
-    { id: 'omniserve', title: 'omniserve (maxDelayMs 2, default)', kind: 'omniserve' },
-    ...(o.delay0 ? [{ id: 'omniserve-delay0', title: 'omniserve (maxDelayMs 0)', kind: 'omniserve', batching: { maxDelayMs: 0 } } as const] : []),
+    { id: 'omniserve', title: 'omniserve (maxDelayMs 0, default)', kind: 'omniserve' },
+    ...(o.delay2 ? [{ id: 'omniserve-delay2', title: 'omniserve (maxDelayMs 2)', kind: 'omniserve', batching: { maxDelayMs: 2 } } as const] : []),
     ...(o.workers && o.workers > 1 ? [{ id: `omniserve-workers${o.workers}`, title: `omniserve (--workers ${o.workers})`, kind: 'omniserve', workers: o.workers } as const] : []),
     ...(o.diagnose ? [{ id: 'omniserve-features', title: 'omniserve, features in the body (no Redis)', kind: 'omniserve', featuresInBody: true } as const] : []),
   ];

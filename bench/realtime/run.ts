@@ -4,11 +4,11 @@
  * served vs raw in-process. Writes bench/results/realtime.json and realtime.md.
  *
  *   node --import tsx bench/realtime/run.ts [--quick] [--hosts node,bun,deno] [--duration 10]
- *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay0] [--diagnose]
+ *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay2] [--diagnose]
  *       [--workers 2]  (also measure `omniserve serve --workers N`: the multi-core scaling; 1 = skip)
  *
  * Realtime part: one Redis (test/support) seeded with 10,000 users and 1,000 items; per host,
- * `rounds` times in turn: hello-world, omniserve (default batching), omniserve (maxDelayMs 0),
+ * `rounds` times in turn: hello-world, omniserve (default batching, maxDelayMs 0), omniserve (maxDelayMs 2),
  * each a fresh server: a smoke request, `warmup` s of wrk, then `wrk -t2 -c64 -d<duration>s
  * --latency -s post.lua` (random user and item ids). Medians over rounds; ratio =
  * omniserve req/s ÷ hello req/s. Heavy part: heavy-model.py writes the MLP; per host, a
@@ -46,7 +46,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     rounds: { type: 'string' },
     warmup: { type: 'string', default: '2' },
-    'no-delay0': { type: 'boolean', default: false },
+    'no-delay2': { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
     diagnose: { type: 'boolean', default: false },
   },
@@ -68,7 +68,7 @@ const warmup = Number(args.warmup);
 for (const [k, v] of Object.entries({ duration, rounds, warmup })) if (!(v > 0) || !Number.isInteger(v)) throw new Error(`--${k}: expected a positive integer`);
 
 const plan: RealtimePlan = {
-  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay0: !args['no-delay0'], diagnose, workers: Number(args.workers) }),
+  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay2: !args['no-delay2'], diagnose, workers: Number(args.workers) }),
 };
 /** Each served heavy case gets `duration` s in all, over 2 rounds. */
 const HEAVY_ROUNDS = 2;

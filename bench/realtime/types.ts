@@ -48,7 +48,7 @@ export interface Variant {
   readonly id: string;
   readonly title: string;
   readonly kind: 'hello' | 'omniserve';
-  /** omniserve.json `batching` (default: the batcher's defaults, maxDelayMs 2). */
+  /** omniserve.json `batching` (default: the batcher's defaults, maxDelayMs 0). */
   readonly batching?: { readonly maxDelayMs?: number };
   /** Diagnostics: hello-world reading the body as omniserve does (`hello.ts --body stream`). */
   readonly helloBody?: 'stream';

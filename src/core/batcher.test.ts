@@ -57,7 +57,7 @@ test('coalesces concurrent submits: 50 single rows, maxBatchSize 16 → at most 
 
 test('multi-row requests get exactly their rows back, in their order, FIFO and never split', async () => {
   const f = fake({ maxBatchSize: 8, gated: true });
-  const first = f.batcher.submit(rows(0)); // dispatched alone at once after 2 ms
+  const first = f.batcher.submit(rows(0)); // dispatched alone at once (the model was idle)
   await sleep(10);
   const sizes = [3, 1, 4, 2, 5, 1];
   let next = 100;
@@ -87,6 +87,16 @@ test('maxDelayMs flushes a partial batch; maxDelayMs 0 dispatches at once when i
   const q = g.batcher.submit(rows(7));
   assert.deepEqual(g.calls, [[7]], 'run called synchronously when nothing is in flight');
   await q;
+
+  // The default is 0: no wait when idle, and what arrives during a run is the next batch.
+  const d = fake({ gated: true });
+  const alone = d.batcher.submit(rows(1));
+  assert.deepEqual(d.calls, [[1]], 'dispatched at once by default');
+  const later = [d.batcher.submit(rows(2)), d.batcher.submit(rows(3, 4))];
+  assert.equal(d.calls.length, 1, 'queued while the first run is in flight');
+  d.release();
+  await Promise.all([alone, ...later]);
+  assert.deepEqual(d.calls, [[1], [2, 3, 4]]);
 });
 
 test('a full queue says OVERLOADED at once, and accepts again once drained', async () => {

@@ -13,11 +13,18 @@
 import { Errors, isOmniserveError } from '../errors.ts';
 import type { FeatureRecord } from './features.ts';
 
-/** Batching policy. Defaults: 64 rows, 2 ms, 4096 queued rows, 1 run in flight. */
+/** Batching policy. Defaults: 64 rows, 0 ms, 4096 queued rows, 1 run in flight. */
 export interface BatcherOptions {
   /** Most rows in one merged run; a single larger request still runs, alone. */
   readonly maxBatchSize?: number;
-  /** How long the first queued request waits for company; 0: dispatch at once when idle. */
+  /**
+   * How long the first queued request waits for company; 0 (the default, as in Triton):
+   * dispatch at once when a run slot is free, so requests batch only while runs are in
+   * flight. Measured on bench/realtime (64 connections, Redis features, 2 shared cores):
+   * 0 served 15-25 % more requests/s than 2 ms on Node and Bun, at lower p50 and p99; a
+   * fixed wait held every connection in the same batch, then the same Redis round trip,
+   * leaving the event loop idle in between.
+   */
   readonly maxDelayMs?: number;
   /** Rows allowed to wait; past this, `submit` rejects with OVERLOADED. */
   readonly maxQueueRows?: number;
@@ -121,7 +128,7 @@ export class DynamicBatcher<R> {
   constructor(run: (records: readonly FeatureRecord[]) => Promise<R[]>, opts: BatcherOptions = {}) {
     this.#run = run;
     this.#maxBatchSize = option('maxBatchSize', opts.maxBatchSize, 64, 1);
-    this.#maxDelayMs = option('maxDelayMs', opts.maxDelayMs, 2, 0, false);
+    this.#maxDelayMs = option('maxDelayMs', opts.maxDelayMs, 0, 0, false);
     this.#maxQueueRows = option('maxQueueRows', opts.maxQueueRows, 4096, 1);
     this.#maxConcurrent = option('maxConcurrent', opts.maxConcurrent, 1, 1);
     this.#onBatch = opts.onBatch;
