@@ -260,8 +260,10 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
     out.push(null);
     return p;
   }
-  const h: Record<string, string> = {};
-  let name = '';
+  // Values in reply order; names walk the shape trie (ASCII replies) or go to `names`.
+  const values: string[] = new Array(n >> 1);
+  let node: Shape | undefined = ascii ? SHAPES : undefined;
+  let names: string[] | undefined = ascii ? undefined : new Array(n >> 1);
   for (let i = 0; i < n; i++) {
     if (p >= len) return INCOMPLETE;
     if (text.charCodeAt(p) !== 36 /* $ */) throw new Error(`unexpected reply from Redis: ${JSON.stringify(text.substring(p, p + 40))}`);
@@ -273,12 +275,95 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
     const s = p + 2;
     p = s + size + 2;
     if (p > len) return INCOMPLETE;
-    const str = ascii ? text.substring(s, s + size) : utf8(text.substring(s, s + size), false);
-    if ((i & 1) === 0) name = str;
-    else h[name] = str;
+    if ((i & 1) === 1) values[i >> 1] = ascii ? text.substring(s, s + size) : utf8(text.substring(s, s + size), false);
+    else if (names) names[i >> 1] = utf8(text.substring(s, s + size), ascii);
+    else {
+      const name = fieldName(text, s, size, i >> 1);
+      let next = node!.next?.get(name);
+      if (!next) {
+        if (shapeCount >= MAX_SHAPES || name === '__proto__') {
+          // Off the trie: build this one by hand.
+          names = [];
+          let back: Shape | undefined = node;
+          while (back && back.name !== undefined) { names.unshift(back.name); back = back.parent; }
+          names.push(name);
+          node = undefined;
+          continue;
+        }
+        shapeCount++;
+        next = { name, parent: node };
+        (node!.next ??= new Map()).set(name, next);
+      }
+      node = next;
+    }
   }
-  out.push(h);
+  if (node) {
+    node.make ??= shapeFactory(node);
+    out.push(node.make(values));
+  } else {
+    const h: Record<string, string> = {};
+    for (let k = 0; k < names!.length; k++) {
+      const key = names![k]!;
+      // A field named __proto__ is data like any other, not the object's prototype.
+      if (key === '__proto__') Object.defineProperty(h, key, { value: values[k], enumerable: true, writable: true, configurable: true });
+      else h[key] = values[k]!;
+    }
+    out.push(h);
+  }
   return p;
+}
+
+/**
+ * Hash shapes: a trie of field-name sequences, each node that ended a reply holding a
+ * function that builds the object from its values with an object literal. An object built
+ * field by field with computed keys turns into a dictionary past 16 fields in V8 (every
+ * lookup's user hash has 20), and merging and reading it cost more again; a literal gives
+ * every hash of one shape the same fast layout. At most MAX_SHAPES nodes (hashes whose
+ * fields vary without end fall back to field-by-field objects).
+ */
+interface Shape {
+  readonly name?: string;
+  readonly parent?: Shape;
+  next?: Map<string, Shape>;
+  make?: (values: string[]) => Record<string, string>;
+}
+const SHAPES: Shape = {};
+const MAX_SHAPES = 4096;
+let shapeCount = 0;
+
+function shapeFactory(end: Shape): (values: string[]) => Record<string, string> {
+  const names: string[] = [];
+  for (let s: Shape | undefined = end; s && s.name !== undefined; s = s.parent) names.unshift(s.name);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- keys are JSON-escaped data, never code
+  return new Function('v', `return {${names.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(', ')}};`) as (values: string[]) => Record<string, string>;
+}
+
+/**
+ * Field names seen at each position of a hash, a few per position (user and item hashes
+ * differ): a name equal to one of them is that string, already a property key. A fresh
+ * `substring` as a key costs V8 a string-table lookup per field, and building a 30-field
+ * lookup's two objects took ~6 µs on Node against ~1 µs with names seen before
+ * (a microbenchmark of the same 30 fields, fresh vs repeated name strings).
+ */
+const NAMES: string[][] = [];
+const NAME_SLOTS = 256;
+const NAMES_PER_SLOT = 8;
+
+function fieldName(text: string, at: number, size: number, slot: number): string {
+  if (slot >= NAME_SLOTS) return text.substring(at, at + size);
+  const seen = (NAMES[slot] ??= []);
+  for (let k = 0; k < seen.length; k++) {
+    const c = seen[k]!;
+    if (c.length !== size) continue;
+    let j = 0;
+    while (j < size && c.charCodeAt(j) === text.charCodeAt(at + j)) j++;
+    if (j === size) return c;
+  }
+  // The key form of the name (what an object literal's key is), kept for next time.
+  const name = Object.keys({ [text.substring(at, at + size)]: 0 })[0]!;
+  if (seen.length < NAMES_PER_SLOT) seen.push(name);
+  else seen[(Math.random() * NAMES_PER_SLOT) | 0] = name;
+  return name;
 }
 
 /** A latin1-decoded string back to what its bytes say in UTF-8. */

@@ -124,6 +124,20 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       await lonely.close();
     }
   });
+  test('fields named like Object.prototype members (__proto__, constructor) are data; shapes repeat without mixing up hashes', T, async () => {
+    await direct.hset('user:proto', '__proto__', 'p', 'constructor', 'c', 'toString', 't', 'age', '9');
+    await direct.hset('user:proto2', { age: '10', constructor: 'c2' });
+    await direct.hset('user:proto3', 'a', '1', 'b', '2', '__proto__', '3', 'c', '4');
+    for (let round = 0; round < 3; round++) {
+      const [h, h2, h7, h3] = await store.getMany(['user:proto', 'user:proto2', 'user:7', 'user:proto3']);
+      assert.deepEqual(Object.entries(h3!), [['a', '1'], ['b', '2'], ['__proto__', '3'], ['c', '4']]);
+      assert.equal(Object.getPrototypeOf(h), Object.prototype);
+      assert.deepEqual(Object.entries(h!), [['__proto__', 'p'], ['constructor', 'c'], ['toString', 't'], ['age', '9']]);
+      assert.deepEqual(Object.entries(h2!), [['age', '10'], ['constructor', 'c2']]);
+      assert.deepEqual(h7, { age: '27', score: '0.7', plan: 'pro' });
+    }
+  });
+
   test('a reply spanning many socket reads, UTF-8 split across them, comes back whole', T, async () => {
     const wide: Record<string, string> = {};
     for (let i = 0; i < 2_000; i++) wide[`f${i}_ü`] = `${'✓ü'.repeat(20 + (i % 7))}${i}`;
