@@ -1,6 +1,7 @@
 // The dynamic batcher against a fake model run (counting calls and their sizes), and once
 // against the real breast-cancer model.
 import assert from 'node:assert/strict';
+import process from 'node:process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +137,23 @@ test('a deadline passing while queued removes the request; while running, it rej
   await assert.rejects(slow, (e: unknown) => isOmniserveError(e, 'DEADLINE_EXCEEDED') && e.details?.state === 'running');
   await assert.rejects(g.batcher.submit(rows(2), { deadline: Date.now() - 1 }), code('DEADLINE_EXCEEDED'));
   await g.batcher.drain();
+});
+
+test('deadlines share one timer: a shorter deadline submitted later still expires on time, the rest are answered, no timer is left', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const f = fake({ maxBatchSize: 1, maxDelayMs: 0, gated: true });
+  const long = Array.from({ length: 50 }, (_, i) => f.batcher.submit(rows(i), { deadline: Date.now() + 60_000 }));
+  assert.equal(timers() - before, 1, 'one timer for 50 deadlines');
+  const t0 = performance.now();
+  const short = f.batcher.submit(rows(99), { deadline: Date.now() + 20 });
+  await assert.rejects(short, (e: unknown) => isOmniserveError(e, 'DEADLINE_EXCEEDED') && e.details?.state === 'queued');
+  assert.ok(performance.now() - t0 < 500, `expired after ${Math.round(performance.now() - t0)} ms`);
+  f.release();
+  const out = await Promise.all(long);
+  out.forEach((r, i) => assert.deepEqual(r, [{ id: i, y: i * 10 }]));
+  await f.batcher.drain();
+  assert.equal(timers(), before, 'no deadline timer outlives the requests');
 });
 
 test('an abort signal removes a queued request with the abort reason', async () => {
