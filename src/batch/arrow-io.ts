@@ -142,27 +142,22 @@ export function encodeParquet(table: arrow.Table, compression: 'SNAPPY' | 'UNCOM
  * Numeric columns stay typed arrays (zero-copy into Arrow); others go through Arrow builders.
  */
 export async function decodeRowGroup(metadata: FileMetaData, groupStart: number, rows: number, bytes: Uint8Array, lo: number, byteLength: number, columns: readonly string[]): Promise<arrow.Table> {
-  const file = bytesFile(bytes, lo, byteLength);
-  const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
-  await parquetRead({ file, metadata, columns: [...columns], rowStart: groupStart, rowEnd: groupStart + rows,
-    onChunk: (c) => { let l = chunks.get(c.columnName); if (!l) chunks.set(c.columnName, (l = [])); l.push({ rowStart: c.rowStart, data: c.columnData }); } });
+  const chunks = await decodedChunks(bytesFile(bytes, lo, byteLength), metadata, columns, groupStart, rows);
   const cols: Record<string, arrow.Vector> = {};
   for (const name of columns) {
-    const parts = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart).map((p) => p.data);
-    const first = parts[0];
-    const typed = first !== undefined && ArrayBuffer.isView(first) && parts.every((p) => p.constructor === first.constructor);
-    if (typed) {
-      const Ctor = first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, o: number): void };
-      const all = parts.length === 1 ? first : (() => { const out = new Ctor(rows); let o = 0; for (const p of parts) { out.set(p as never, o); o += p.length; } return out; })();
-      cols[name] = arrow.makeVector(all as never);
-    } else {
-      const values: unknown[] = [];
-      for (const p of parts) for (let i = 0; i < p.length; i++) values.push(p[i]);
-      cols[name] = arrow.vectorFromArray(values as never);
-    }
-    if (cols[name]!.length !== rows) throw new Error(`column ${name}: decoded ${cols[name]!.length} rows, expected ${rows}`);
+    const values = rangeOf(chunks.get(name) ?? [], groupStart, rows, name);
+    cols[name] = ArrayBuffer.isView(values) ? arrow.makeVector(values as never) : arrow.vectorFromArray(values as never);
   }
   return new arrow.Table(cols);
+}
+
+/** hyparquet's decoded chunks of `columns` over rows [rowStart, rowStart + rows), by column. */
+async function decodedChunks(file: AsyncBuffer, metadata: FileMetaData, columns: readonly string[], rowStart: number, rows: number,
+  parsers?: Partial<ParquetParsers>): Promise<Map<string, { rowStart: number; data: DecodedArray }[]>> {
+  const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
+  await parquetRead({ file, metadata, columns: [...columns], rowStart, rowEnd: rowStart + rows, ...(parsers ? { parsers } : {}),
+    onChunk: (c) => { let l = chunks.get(c.columnName); if (!l) chunks.set(c.columnName, (l = [])); l.push({ rowStart: c.rowStart, data: c.columnData }); } });
+  return chunks;
 }
 
 /**
@@ -193,9 +188,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * units that parquet-wasm converts) comes back undefined, its pages decoded all the same.
  */
 export async function readRows(file: AsyncBuffer, metadata: FileMetaData, fields: readonly arrow.Field[], rowStart: number, rows: number): Promise<Map<string, arrow.Vector | undefined>> {
-  const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
-  await parquetRead({ file, metadata, columns: fields.map((f) => f.name), rowStart, rowEnd: rowStart + rows, parsers: RAW,
-    onChunk: (c) => { let l = chunks.get(c.columnName); if (!l) chunks.set(c.columnName, (l = [])); l.push({ rowStart: c.rowStart, data: c.columnData }); } });
+  const chunks = await decodedChunks(file, metadata, fields.map((f) => f.name), rowStart, rows, RAW);
   const top = new Map(parquetSchema(metadata).children.map((c) => [c.element.name, c]));
   const out = new Map<string, arrow.Vector | undefined>();
   for (const f of fields) {
