@@ -99,7 +99,7 @@ export function encodePrediction(msg: InboundMessage, event: StreamEvent, s: Sco
     `"probability":${json(result.probability ?? null)}`;
   if (result.label !== undefined) out += `,"label":${json(result.label)}`;
   if (result.prediction === undefined) out += `,"outputs":${JSON.stringify(result.outputs)}`;
-  out += modelPart(s.model, s.version);
+  out += `,"model":${modelJson(s.model)},"model_version":${versionJson(s.version)}`;
   if (event.timestamp !== undefined) out += `,"timestamp":${json(event.timestamp)}`;
   out += `,"processed_at":"${isoOf(now)}","latency_ms":${now - s.receivedAt}`;
   // Where it came from: lets anyone audit at-least-once (every offset has an output).
@@ -115,26 +115,14 @@ function json(x: unknown): string {
 
 // Every output of a stream names the same model and (per batch) the same topic: their JSON
 // is made once, not per event (JSON.stringify calls were ~10 % of an event's CPU).
-let lastModel = '';
-let lastVersion = '';
-let lastModelPart = '';
-function modelPart(model: string, version: string): string {
-  if (model !== lastModel || version !== lastVersion || lastModelPart === '') {
-    lastModel = model;
-    lastVersion = version;
-    lastModelPart = `,"model":${JSON.stringify(model)},"model_version":${JSON.stringify(version)}`;
-  }
-  return lastModelPart;
-}
-let lastTopic = '';
-let lastTopicJson = '';
-function topicJson(topic: string): string {
-  if (topic !== lastTopic || lastTopicJson === '') {
-    lastTopic = topic;
-    lastTopicJson = JSON.stringify(topic);
-  }
-  return lastTopicJson;
-}
+const lastJson = (): ((s: string) => string) => {
+  let last: string | undefined;
+  let json = '';
+  return (s) => (s === last ? json : (json = JSON.stringify((last = s))));
+};
+const modelJson = lastJson();
+const versionJson = lastJson();
+const topicJson = lastJson();
 
 // A batch's outputs share one `now`: format it once.
 let lastNow = NaN;
