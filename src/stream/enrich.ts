@@ -44,18 +44,11 @@ export function createEnricher(store: FeatureStore, opts: EnrichOptions) {
       const hash = found[slot[i]!];
       // A missing hash adds nothing: the model's own validation says whether that is fatal
       // for the event (MISSING_FEATURE → dead letter).
-      out[i] = { record: hash ? merged(hash, e.record) : e.record };
+      // Object.assign, not `{ ...hash, ...e.record }`: spreading a 20-field hash cost ~30 µs on Node 20.
+      out[i] = { record: hash ? Object.assign({}, hash, e.record) : e.record };
     });
     return out;
   };
-}
-
-/** `{ ...hash, ...record }` by loops: spreading a 20-field hash cost ~30 µs on Node 20. */
-function merged(hash: Readonly<Record<string, unknown>>, record: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k in hash) out[k] = hash[k];
-  for (const k in record) out[k] = record[k];
-  return out;
 }
 
 async function withRetries<T>(f: () => Promise<T>, attempts: number): Promise<T> {
