@@ -17,7 +17,7 @@ export function createNativeBackends(opts: { cudaDeviceId?: number } = {}): Back
       providerOptions: { deviceId: opts.cudaDeviceId ?? 0 },
       // Without the driver's device node, CUDA cannot work: say so instead of a loader error.
       precheck: async () => {
-        if (!existsSync('/dev/nvidiactl')) throw new Error('no NVIDIA GPU (no /dev/nvidiactl)');
+        if (!hasNvidiaDevice()) throw new Error('no NVIDIA GPU (no /dev/nvidiactl)');
       },
       load: loadNative,
     }),
@@ -37,7 +37,7 @@ export function createNativeBackends(opts: { cudaDeviceId?: number } = {}): Back
 
 /** Linux: a render node (Mesa: AMD, Intel), NVIDIA's driver, or WSL's GPU exists. */
 function hasGpuDeviceNode(): boolean {
-  if (existsSync('/dev/nvidiactl') || existsSync('/dev/dxg')) return true;
+  if (hasNvidiaDevice() || existsSync('/dev/dxg')) return true;
   try {
     return readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
   } catch {

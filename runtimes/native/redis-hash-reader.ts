@@ -42,11 +42,8 @@ export interface HashReaderOptions {
 
 /** Reads hashes over one pipelined connection. */
 export interface HashReader {
-  /** One reply per key, in order; rejects when the connection fails or times out. */
+  /** One reply per key, in order (connecting first, with AUTH and SELECT, when not connected); rejects when the connection fails or times out. */
   hgetall(keys: readonly string[]): Promise<HashReply[]>;
-  /** Opens the connection (AUTH, SELECT) if it is not open; rejects when that fails. */
-  connect(): Promise<void>;
-  readonly ready: boolean;
   close(): void;
 }
 
@@ -202,10 +199,6 @@ export function createHashReader(o: HashReaderOptions): HashReader {
   };
 
   return {
-    get ready() {
-      return ready;
-    },
-    connect,
     async hgetall(keys) {
       if (keys.length === 0) return [];
       if (!ready) await connect();
@@ -275,7 +268,7 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
     const s = p + 2;
     p = s + size + 2;
     if (p > len) return INCOMPLETE;
-    if ((i & 1) === 1) values[i >> 1] = ascii ? text.substring(s, s + size) : utf8(text.substring(s, s + size), false);
+    if ((i & 1) === 1) values[i >> 1] = utf8(text.substring(s, s + size), ascii);
     else if (names) names[i >> 1] = utf8(text.substring(s, s + size), ascii);
     else {
       const name = fieldName(text, s, size, i >> 1);
