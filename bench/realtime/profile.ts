@@ -1,10 +1,10 @@
 /**
- * Where a Node server's time goes under bench/realtime's load: starts Redis (seeded as in
- * run.ts), runs the server under `node --cpu-prof`, loads it with wrk (64 connections,
+ * Where a Node or Bun server's time goes under bench/realtime's load: starts Redis (seeded as in
+ * run.ts), runs the server under `--cpu-prof` (node or bun), loads it with wrk (64 connections,
  * random ids) for `--seconds`, stops it (SIGTERM: the profile is written on exit) and prints
  * the top self-time functions and the time per package (omniserve, hono, ioredis, Node).
  *
- *   node --import tsx bench/realtime/profile.ts [--server omniserve|hello] [--seconds 10]
+ *   node --import tsx bench/realtime/profile.ts [--host node|bun] [--server omniserve|hello] [--seconds 10]
  *       [--max-delay-ms N] [--top 30] [--json out.json] [--features-in-body]
  *
  * Profiling slows the server down, so these numbers say where time goes, not how fast it is.
@@ -24,6 +24,7 @@ import { runWrk } from './wrk.ts';
 const { values: args } = parseArgs({
   options: {
     server: { type: 'string', default: 'omniserve' },
+    host: { type: 'string', default: 'node' },
     seconds: { type: 'string', default: '10' },
     'max-delay-ms': { type: 'string' },
     top: { type: 'string', default: '30' },
@@ -32,7 +33,9 @@ const { values: args } = parseArgs({
   },
 });
 const seconds = Number(args.seconds);
-const dir = join(ROOT, '.tmp', 'bench', 'realtime', `prof-${args.server}`);
+if (args.host !== 'node' && args.host !== 'bun') throw new Error(`--host ${args.host}: node or bun (both write .cpuprofile files)`);
+const host: 'node' | 'bun' = args.host;
+const dir = join(ROOT, '.tmp', 'bench', 'realtime', `prof-${args.host}-${args.server}`);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 const flags = ['--cpu-prof', '--cpu-prof-dir', relative(ROOT, dir)];
@@ -42,7 +45,7 @@ try {
   await seedRedis(redis.url);
   let spec: ServerSpec;
   if (args.server === 'hello') {
-    spec = { kind: 'hello', nodeFlags: flags };
+    spec = { kind: 'hello', hostFlags: flags };
   } else {
     const config = join(ROOT, '.tmp', 'bench', 'realtime', 'profile-omniserve.json');
     writeFileSync(config, JSON.stringify({
@@ -51,9 +54,9 @@ try {
       cache: { kind: 'none' },
       batching: args['max-delay-ms'] !== undefined ? { maxDelayMs: Number(args['max-delay-ms']) } : {},
     }));
-    spec = { kind: 'omniserve', config: relative(ROOT, config), nodeFlags: flags };
+    spec = { kind: 'omniserve', config: relative(ROOT, config), hostFlags: flags };
   }
-  const server = await startServer('node', spec);
+  const server = await startServer(host, spec);
   try {
     let bodyFile: string | undefined;
     if (args['features-in-body'] && args.server !== 'hello') {
@@ -61,7 +64,7 @@ try {
       writeFileSync(bodyFile, JSON.stringify({ features: fixtureRows()[42] }));
     }
     const r = await runWrk({ url: `${server.url}/predict`, threads: 2, connections: 64, seconds, ...(bodyFile ? { bodyFile } : {}) });
-    process.stderr.write(`${args.server} under --cpu-prof: ${fmtRate(r.result.requestsPerSec)} req/s, p50 ${fmtMs(r.result.latencyMs.p50)} ms, ` +
+    process.stderr.write(`${args.server} on ${host} under --cpu-prof: ${fmtRate(r.result.requestsPerSec)} req/s, p50 ${fmtMs(r.result.latencyMs.p50)} ms, ` +
       `p99 ${fmtMs(r.result.latencyMs.p99)} ms, non-2xx ${r.result.non2xx}\n`);
   } finally {
     await server.stop();

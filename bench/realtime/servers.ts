@@ -38,21 +38,22 @@ export type ServerSpec = (
   | { readonly kind: 'hello'; readonly args?: readonly string[] }
   | { readonly kind: 'omniserve'; readonly config: string; readonly workers?: number }
 ) & {
-  /** Extra flags for node itself (e.g. `--cpu-prof`); Node only. */
-  readonly nodeFlags?: readonly string[];
+  /** Extra flags for the runtime itself (e.g. `--cpu-prof`); Node and Bun, which both take `--cpu-prof`. */
+  readonly hostFlags?: readonly string[];
 };
 
 /** The argv (relative to the repository root) that starts `spec` on `host`. */
 export function serverArgv(host: Host, spec: ServerSpec, port = 0): string[] {
   const listen = ['--port', String(port), '--host', '127.0.0.1'];
-  const flags = host === 'node' ? spec.nodeFlags ?? [] : [];
+  const flags = host === 'deno' ? [] : spec.hostFlags ?? [];
   if (spec.kind === 'hello') {
     const [node, ...rest] = tsArgv(host, join('bench', 'realtime', 'hello.ts'), [...listen, ...(spec.args ?? [])]);
     return [node!, ...flags, ...rest];
   }
   const serve = ['serve', '--config', spec.config, ...listen];
   if (host === 'node') return ['node', ...flags, join('bin', 'omniserve.mjs'), ...serve];
-  return tsArgv(host, join('runtimes', host, 'main.ts'), serve);
+  const [exe, ...rest] = tsArgv(host, join('runtimes', host, 'main.ts'), serve);
+  return [exe!, ...flags, ...rest];
 }
 
 /** A listening server. */

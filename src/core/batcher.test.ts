@@ -41,6 +41,8 @@ function fake(opts: BatcherOptions & { delayMs?: number; gated?: boolean; crash?
 }
 
 const rows = (...ids: number[]): FeatureRecord[] => ids.map((id) => ({ id }));
+/** Lets the batcher's end-of-turn flush (a microtask queued by submit) run. */
+const tick = () => new Promise<void>((res) => queueMicrotask(res));
 const code = (c: string) => (e: unknown) => isOmniserveError(e) && e.code === c;
 
 test('coalesces concurrent submits: 50 single rows, maxBatchSize 16 → at most 5 runs of at most 16', async () => {
@@ -73,7 +75,7 @@ test('multi-row requests get exactly their rows back, in their order, FIFO and n
   assert.deepEqual(f.calls[1], [100, 101, 102, 103, 104, 105, 106, 107]);
 });
 
-test('maxDelayMs flushes a partial batch; maxDelayMs 0 dispatches at once when idle', async () => {
+test('maxDelayMs flushes a partial batch; maxDelayMs 0 dispatches at the end of the turn when idle', async () => {
   const f = fake({ maxBatchSize: 64, maxDelayMs: 30 });
   const t0 = performance.now();
   const p = f.batcher.submit(rows(1, 2, 3));
@@ -86,18 +88,28 @@ test('maxDelayMs flushes a partial batch; maxDelayMs 0 dispatches at once when i
 
   const g = fake({ maxDelayMs: 0 });
   const q = g.batcher.submit(rows(7));
-  assert.deepEqual(g.calls, [[7]], 'run called synchronously when nothing is in flight');
+  assert.deepEqual(g.calls, [], 'not run inside submit: the rest of this turn may join');
+  await tick();
+  assert.deepEqual(g.calls, [[7]], 'run at the end of the turn when nothing is in flight, no timer');
   await q;
 
-  // The default is 0: no wait when idle, and what arrives during a run is the next batch.
+  // The default is 0: submits of one turn share a run (requests whose features arrived in
+  // one Redis reply); what arrives during a run is the next batch.
   const d = fake({ gated: true });
-  const alone = d.batcher.submit(rows(1));
-  assert.deepEqual(d.calls, [[1]], 'dispatched at once by default');
-  const later = [d.batcher.submit(rows(2)), d.batcher.submit(rows(3, 4))];
+  const together = [d.batcher.submit(rows(1)), d.batcher.submit(rows(2, 3))];
+  await tick();
+  assert.deepEqual(d.calls, [[1, 2, 3]], 'one run for the turn');
+  const later = [d.batcher.submit(rows(4)), d.batcher.submit(rows(5, 6))];
+  await tick();
   assert.equal(d.calls.length, 1, 'queued while the first run is in flight');
   d.release();
-  await Promise.all([alone, ...later]);
-  assert.deepEqual(d.calls, [[1], [2, 3, 4]]);
+  await Promise.all([...together, ...later]);
+  assert.deepEqual(d.calls, [[1, 2, 3], [4, 5, 6]]);
+  // A full batch does not wait for the turn to end.
+  const full = fake({ maxBatchSize: 2 });
+  const both = full.batcher.submit(rows(8, 9));
+  assert.deepEqual(full.calls, [[8, 9]], 'maxBatchSize rows dispatch at once');
+  await both;
 });
 
 test('a full queue says OVERLOADED at once, and accepts again once drained', async () => {
@@ -177,6 +189,7 @@ test('an abort signal removes a queued request with the abort reason', async () 
   const g = fake({ maxDelayMs: 0, gated: true });
   const ac2 = new AbortController();
   const started = g.batcher.submit(rows(5), { signal: ac2.signal });
+  await tick();
   assert.equal(g.batcher.inFlight, 1);
   ac2.abort(reason);
   await assert.rejects(started, (e) => e === reason);
@@ -241,9 +254,9 @@ test('close() refuses new work with SHUTTING_DOWN, lets queued work finish; drai
 test('onBatch reports rows, time and requests; maxConcurrent runs overlap; bad options are INVALID_CONFIG', async () => {
   const seen: [number, number][] = [];
   const f = fake({ maxBatchSize: 3, maxDelayMs: 0, maxConcurrent: 2, delayMs: 20, onBatch: (n, ms, reqs) => seen.push([n, reqs]) });
-  await Promise.all([f.batcher.submit(rows(1, 2, 3)), f.batcher.submit(rows(4, 5)), f.batcher.submit(rows(6))]);
-  assert.deepEqual(f.calls, [[1, 2, 3], [4, 5], [6]]);
-  assert.deepEqual(seen, [[3, 1], [2, 1], [1, 1]]);
+  await Promise.all([f.batcher.submit(rows(1, 2, 3)), f.batcher.submit(rows(4, 5)), f.batcher.submit(rows(6)), f.batcher.submit(rows(7, 8))]);
+  assert.deepEqual(f.calls, [[1, 2, 3], [4, 5, 6], [7, 8]]);
+  assert.deepEqual(seen, [[3, 1], [3, 2], [2, 1]]);
   assert.equal(f.load.peak, 2, 'two runs overlapped, never three');
   const one = fake({ maxBatchSize: 1, maxDelayMs: 0, delayMs: 5 });
   await Promise.all([one.batcher.submit(rows(1)), one.batcher.submit(rows(2)), one.batcher.submit(rows(3))]);

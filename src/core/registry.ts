@@ -108,6 +108,12 @@ export class ModelRegistry {
     return !!e && (version === undefined || e.versions.has(version));
   }
 
+  /** The name of the model loaded first (the server's default model), without building {@link list}. */
+  first(): string | undefined {
+    for (const name of this.#models.keys()) return name;
+    return undefined;
+  }
+
   /** Every model with its versions and default version. */
   list(): { name: string; versions: string[]; default: string }[] {
     return [...this.#models].map(([name, e]) => ({ name, versions: [...e.versions.keys()], default: e.pinned ?? e.latest }));

@@ -11,9 +11,11 @@ import type { Model } from '../../core/model.ts';
 import { readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
+// Numbers first: valibot tries the options in order and builds an issue (message and all)
+// for each one that fails, so the common case should be the first option.
 const Id = v.union([
-  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   v.pipe(v.number(), v.safeInteger()),
+  v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
 ]);
 const Scalar = v.union([v.number(), v.string(), v.boolean(), v.null()]);
 
@@ -37,7 +39,7 @@ export async function modelRequest<S extends v.GenericSchema<unknown, { version?
   const json = await readJson(c, o.maxBodyBytes ?? 1 << 20);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
   const body = validate(schema, json);
-  const modelName = name ?? o.defaultModel ?? o.serving.engine.models.list()[0]?.name;
+  const modelName = name ?? o.defaultModel ?? o.serving.engine.models.first();
   if (modelName === undefined) throw Errors.MODEL_NOT_FOUND('no model is loaded');
   c.set('model', modelName);
   const model = o.serving.model(modelName, body.version);
