@@ -271,6 +271,13 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
     if ((i & 1) === 1) values[i >> 1] = utf8(text.substring(s, s + size), ascii);
     else if (names) names[i >> 1] = utf8(text.substring(s, s + size), ascii);
     else {
+      // Most trie nodes have one child (a store's hashes of one kind share their fields):
+      // try the child taken last time before the name cache and the Map.
+      const last = node!.last;
+      if (last !== undefined && sameName(text, s, size, last.name!)) {
+        node = last;
+        continue;
+      }
       const name = fieldName(text, s, size, i >> 1);
       let next = node!.next?.get(name);
       if (!next) {
@@ -287,6 +294,7 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
         next = { name, parent: node };
         (node!.next ??= new Map()).set(name, next);
       }
+      node!.last = next;
       node = next;
     }
   }
@@ -318,6 +326,8 @@ interface Shape {
   readonly name?: string;
   readonly parent?: Shape;
   next?: Map<string, Shape>;
+  /** The child taken most recently: checked first. */
+  last?: Shape;
   make?: (values: string[]) => Record<string, string>;
 }
 const SHAPES: Shape = {};
@@ -342,15 +352,19 @@ const NAMES: string[][] = [];
 const NAME_SLOTS = 256;
 const NAMES_PER_SLOT = 8;
 
+/** True when `text[at, at + size)` is `name`. */
+function sameName(text: string, at: number, size: number, name: string): boolean {
+  if (name.length !== size) return false;
+  for (let j = 0; j < size; j++) if (name.charCodeAt(j) !== text.charCodeAt(at + j)) return false;
+  return true;
+}
+
 function fieldName(text: string, at: number, size: number, slot: number): string {
   if (slot >= NAME_SLOTS) return text.substring(at, at + size);
   const seen = (NAMES[slot] ??= []);
   for (let k = 0; k < seen.length; k++) {
     const c = seen[k]!;
-    if (c.length !== size) continue;
-    let j = 0;
-    while (j < size && c.charCodeAt(j) === text.charCodeAt(at + j)) j++;
-    if (j === size) return c;
+    if (sameName(text, at, size, c)) return c;
   }
   // The key form of the name (what an object literal's key is), kept for next time.
   const name = Object.keys({ [text.substring(at, at + size)]: 0 })[0]!;

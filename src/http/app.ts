@@ -52,6 +52,7 @@ export function createApp(o: AppOptions & { readonly demo?: DemoFiles }): Hono<A
   if (m) {
     app.use(async (c, next) => {
       const t0 = performance.now();
+      c.set('t0', t0);
       m.inFlight.inc();
       try {
         await next();

@@ -42,7 +42,7 @@ export function realtimeRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const timeout = o.requestTimeoutMs ?? 10_000;
 
   const handle = async (c: Context<AppEnv>, name: string | undefined) => {
-    const t0 = performance.now();
+    const t0 = c.get('t0') ?? performance.now();
     const { body, model } = await modelRequest(c, o, PredictBody, name);
     const deadline = Date.now() + timeout;
     if (body.instances) {
