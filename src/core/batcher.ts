@@ -11,7 +11,7 @@
  * @module
  */
 import { Errors, isOmniserveError } from '../errors.ts';
-import type { FeatureRecord } from './features.ts';
+import type { FeatureRow } from './features.ts';
 
 /** Batching policy. Defaults: 64 rows, 0 ms, 4096 queued rows, 1 run in flight. */
 export interface BatcherOptions {
@@ -66,7 +66,7 @@ class Pending<R> {
   constructor(
     /** The batcher's cancel (one function per batcher, not per request). */
     readonly cancel: (p: Pending<R>, err: unknown) => void,
-    readonly records: readonly FeatureRecord[],
+    readonly records: readonly unknown[],
     readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -180,8 +180,8 @@ function option(name: string, v: number | undefined, dflt: number, min: number, 
  * const results = await batcher.submit(records, { deadline: Date.now() + 1000, signal: c.req.raw.signal });
  * ```
  */
-export class DynamicBatcher<R> {
-  readonly #run: (records: readonly FeatureRecord[]) => Promise<R[]>;
+export class DynamicBatcher<R, I = FeatureRow> {
+  readonly #run: (records: readonly I[]) => Promise<R[]>;
   readonly #maxBatchSize: number;
   readonly #maxDelayMs: number;
   readonly #maxQueueRows: number;
@@ -199,7 +199,7 @@ export class DynamicBatcher<R> {
   #coalesced = 0;
 
   /** `run` must return one result per record, in order (as `Model.predict` does). */
-  constructor(run: (records: readonly FeatureRecord[]) => Promise<R[]>, opts: BatcherOptions = {}) {
+  constructor(run: (records: readonly I[]) => Promise<R[]>, opts: BatcherOptions = {}) {
     this.#run = run;
     this.#maxBatchSize = option('maxBatchSize', opts.maxBatchSize, 64, 1);
     this.#maxDelayMs = option('maxDelayMs', opts.maxDelayMs, 0, 0, false);
@@ -227,7 +227,7 @@ export class DynamicBatcher<R> {
    * SHUTTING_DOWN (after `close`), the abort reason, or the run's error (for a request error
    * in a merged run: only the request that caused it gets it).
    */
-  submit(records: readonly FeatureRecord[], opts?: SubmitOptions): Promise<R[]> {
+  submit(records: readonly I[], opts?: SubmitOptions): Promise<R[]> {
     if (this.#closed) return Promise.reject(Errors.SHUTTING_DOWN('the model is shutting down; retry on another instance'));
     if (!Array.isArray(records)) return Promise.reject(Errors.INVALID_REQUEST('records must be an array of objects'));
     const n = records.length;
@@ -335,7 +335,7 @@ export class DynamicBatcher<R> {
   async #execute(batch: Pending<R>[], rows: number): Promise<void> {
     let records = batch[0]!.records;
     if (batch.length > 1) {
-      const merged = new Array<FeatureRecord>(rows);
+      const merged = new Array<unknown>(rows);
       let k = 0;
       for (const p of batch) for (const r of p.records) merged[k++] = r;
       records = merged;
@@ -370,11 +370,11 @@ export class DynamicBatcher<R> {
     }
   }
 
-  async #runOnce(records: readonly FeatureRecord[], requests: number): Promise<R[]> {
+  async #runOnce(records: readonly unknown[], requests: number): Promise<R[]> {
     this.#batches++;
     this.#rows += records.length;
     const t0 = performance.now();
-    const results = await this.#run(records);
+    const results = await this.#run(records as readonly I[]);
     if (!Array.isArray(results) || results.length !== records.length) {
       throw Errors.INFERENCE_FAILED(`the model returned ${Array.isArray(results) ? results.length : 'no'} results for ${records.length} records`);
     }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isOmniserveError, type ErrorCode } from '../errors.ts';
-import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
+import { featureValue, fillInput, LayeredRecord, planInputs, plainRecord, type FeatureRecord, type FeatureRow, type InputPlan } from './features.ts';
 import type { InputConfig, ModelConfig } from './model-config.ts';
 import type { TensorSpec } from './tensor.ts';
 
@@ -16,7 +16,7 @@ function plan(spec: TensorSpec, cfg?: InputConfig): InputPlan {
   return plans[0]!;
 }
 
-const fill = (p: InputPlan, records: readonly FeatureRecord[]) => fillInput(p, records, 0, records.length);
+const fill = (p: InputPlan, records: readonly FeatureRow[]) => fillInput(p, records, 0, records.length);
 
 /** Asserts `fn` throws an OmniserveError with `code` and returns it. */
 function throwsCode(code: ErrorCode, fn: () => unknown) {
@@ -209,3 +209,26 @@ test('integers out of range of an int32 input are rejected, not wrapped',
     assert.throws(() => fill(p, [{ a: 2 ** 33 }]), (e: unknown) =>
       (isOmniserveError(e, 'INVALID_FEATURE_VALUE') || isOmniserveError(e, 'INVALID_FEATURE_TYPE')) && e.details?.['feature'] === 'a');
   });
+
+test('layered rows: later layers win, null overrides, a missing value falls back; same tensor and errors as the merged record', () => {
+  const p = plan(X3, { features: ['a', 'b', 'c'], defaults: { c: 9 } });
+  const user = { a: '1', b: '2', u: 'x' };
+  const item = { b: 20 };
+  const context = { a: 100 };
+  const row = new LayeredRecord([user, item, context]);
+  assert.deepEqual([...fill(p, [row]).data], [100, 20, 9]);
+  assert.deepEqual([...fill(p, [row]).data], [...fill(p, [plainRecord(row)]).data]);
+  assert.deepEqual(plainRecord(row), { a: 100, b: 20, u: 'x' }, 'merged: every key, later layers winning');
+  assert.equal(featureValue(row, 'u'), 'x');
+  assert.equal(featureValue(row, 'zz'), undefined);
+  // null in a later layer hides an earlier value, as a merge would: the default applies.
+  const nulled = new LayeredRecord([{ a: 1, b: 2, c: 3 }, { c: null }]);
+  assert.deepEqual([...fill(p, [nulled]).data], [1, 2, 9]);
+  const strict = plan(X3, { features: ['a', 'b', 'c'] });
+  const e = throwsCode('MISSING_FEATURE', () => fill(strict, [{ a: 1, b: 2, c: 3 }, new LayeredRecord([{ a: 1 }, { c: 3 }])]));
+  assert.deepEqual([e.details?.['row'], e.details?.['feature']], [1, 'b']);
+  const bad = throwsCode('INVALID_FEATURE_TYPE', () => fill(strict, [new LayeredRecord([{ a: 1, b: 2, c: 3 }, { b: 'two' }])]));
+  assert.equal(bad.details?.['feature'], 'b');
+  // A whole array under the input's name in a later layer feeds the input directly.
+  assert.deepEqual([...fill(strict, [new LayeredRecord([{ a: 1, b: 2, c: 3 }, { x: [7, 8, 9] }])]).data], [7, 8, 9]);
+});

@@ -11,6 +11,43 @@ import { allocate, describe, integerProblem, isStaticDim, sizeOf, type DType, ty
 /** One row of input: named features and/or arrays keyed by input name. */
 export type FeatureRecord = Readonly<Record<string, unknown>>;
 
+/**
+ * One row read through several records, later ones winning: the user hash, the item hash,
+ * the request's context, its direct features. Serving assembles rows this way instead of
+ * copying every field into one object: on Node 20 that copy (30 keyed stores, which turn
+ * the object into a dictionary past 12) cost ~4 µs a request, more than reading the 30
+ * features through the layers (a microbenchmark of the realtime bench's hashes).
+ */
+export class LayeredRecord {
+  constructor(readonly layers: readonly FeatureRecord[]) {}
+
+  /** The value of `name` in the last layer that has it (`undefined` when none has). */
+  get(name: string): unknown {
+    const ls = this.layers;
+    for (let i = ls.length - 1; i >= 0; i--) {
+      const v = ls[i]![name];
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** The layers merged into one plain record: for a cache key, a worker thread, a JSON body. */
+  merged(): FeatureRecord {
+    const out: Record<string, unknown> = {};
+    for (const l of this.layers) for (const k in l) out[k] = l[k];
+    return out;
+  }
+}
+
+/** What the tensor filler takes per row. */
+export type FeatureRow = FeatureRecord | LayeredRecord;
+
+/** `row` as one plain record (a layered row merged). */
+export const plainRecord = (row: FeatureRow): FeatureRecord => (row instanceof LayeredRecord ? row.merged() : row);
+
+/** The value of feature `name` in `row`. */
+export const featureValue = (row: FeatureRow, name: string): unknown => (row instanceof LayeredRecord ? row.get(name) : row[name]);
+
 /** How one input is filled; made once per model. */
 export interface InputPlan {
   readonly name: string;
@@ -73,7 +110,7 @@ function toDefault(v: number | boolean | undefined): number | undefined {
 }
 
 /** Fills one input tensor from `records[start, end)`, padded with zero rows up to `batch`. */
-export function fillInput(plan: InputPlan, records: readonly FeatureRecord[], start: number, end: number, batch = end - start): TensorData {
+export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start: number, end: number, batch = end - start): TensorData {
   if (plan.dynamic) {
     throw Errors.INVALID_REQUEST(`input "${plan.name}" has dynamic inner dimensions: set inputs.${plan.name}.shape in the model config, or send tensors`,
       { input: plan.name });
@@ -82,17 +119,19 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRecord[], st
   const big = data instanceof BigInt64Array;
   const integral = plan.dtype !== 'float32' && plan.dtype !== 'float64';
   for (let r = start; r < end; r++) {
-    const rec = records[r];
-    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+    const row = records[r];
+    const layered = row instanceof LayeredRecord ? row : undefined;
+    const rec = row as FeatureRecord;
+    if (!layered && (rec === null || typeof rec !== 'object' || Array.isArray(rec))) {
       throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
     }
     const off = (r - start) * plan.rowSize;
-    const direct = rec[plan.name];
+    const direct = layered ? layered.get(plan.name) : rec[plan.name];
     if (plan.features && !Array.isArray(direct)) {
       const feats = plan.features;
       for (let j = 0; j < feats.length; j++) {
         const f = feats[j]!;
-        const x = coerce(rec[f], plan.defaults![j], r, f, plan, integral);
+        const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j], r, f, plan, integral);
         if (big) (data as BigInt64Array)[off + j] = BigInt(x);
         else data[off + j] = x;
       }

@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
-import { fillInput, planInputs, type FeatureRecord, type InputPlan } from './features.ts';
+import { fillInput, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
 import { allocate, firstNonFinite, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
@@ -109,7 +109,7 @@ export class Model {
   }
 
   /** Scores records: one result per record, in order. Large inputs run in batches. */
-  async predict(records: readonly FeatureRecord[]): Promise<PredictionResult[]> {
+  async predict(records: readonly FeatureRow[]): Promise<PredictionResult[]> {
     if (!Array.isArray(records)) throw Errors.INVALID_REQUEST('records must be an array of objects');
     if (records.length === 0) throw Errors.EMPTY_BATCH('no records to score: the batch is empty');
     this.#assertLive();

@@ -7,7 +7,7 @@
 import { Errors } from '../errors.ts';
 import type { Engine } from '../engine.ts';
 import { DynamicBatcher } from '../core/batcher.ts';
-import type { FeatureRecord } from '../core/features.ts';
+import { LayeredRecord, plainRecord, type FeatureRecord, type FeatureRow } from '../core/features.ts';
 import type { Model } from '../core/model.ts';
 import type { PredictionResult } from '../core/postprocess.ts';
 import type { TensorData } from '../core/tensor.ts';
@@ -98,7 +98,7 @@ export class Serving {
   }
 
   /** Scores records through the model's batcher (and the cache, when configured). */
-  async predict(model: Model, records: readonly FeatureRecord[], deadline?: number): Promise<ServedResult[]> {
+  async predict(model: Model, records: readonly FeatureRow[], deadline?: number): Promise<ServedResult[]> {
     if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
     // Reloaded while this request was on its way (feature lookup): use the version now served.
     if (model.retiring) model = this.model(model.name, model.version);
@@ -107,7 +107,7 @@ export class Serving {
       const results = await this.#batcher(model).submit(records, { deadline });
       return results.map((result) => ({ result, cached: false }));
     }
-    const keys = await Promise.all(records.map((r) => predictionCacheKey(model.name, model.version, r)));
+    const keys = await Promise.all(records.map((r) => predictionCacheKey(model.name, model.version, plainRecord(r))));
     const hits = await Promise.all(keys.map((k) => cache.get(k)));
     const missIdx: number[] = [];
     hits.forEach((h, i) => {
@@ -136,8 +136,11 @@ export class Serving {
     return out!;
   }
 
-  /** Builds a record from entity hashes (`user:{id}`, `item:{id}`), context and direct features. */
-  async assemble(req: EntityRequest): Promise<FeatureRecord> {
+  /**
+   * The row of a request: entity hashes (`user:{id}`, `item:{id}`), context and direct
+   * features, later sources winning; several sources are layered, not copied.
+   */
+  async assemble(req: EntityRequest): Promise<FeatureRow> {
     const keys: string[] = [];
     if (req.user_id !== undefined) keys.push(`user:${req.user_id}`);
     if (req.item_id !== undefined) keys.push(`item:${req.item_id}`);
@@ -162,13 +165,12 @@ export class Serving {
     // hash was decoded for it): copying 30 keys was a visible share of a request's CPU.
     if (keys.length === 0 && !req.context && req.features) return req.features;
     if (keys.length === 0 && req.context && !req.features) return req.context;
-    // Later sources win: user, item, context, direct features. Plain loops: this runs per
-    // request and the spread form allocated an array and a filtered copy each time.
-    const rec: Record<string, unknown> = {};
-    for (const f of found) if (f !== null) for (const k in f) rec[k] = f[k];
-    if (req.context) for (const k in req.context) rec[k] = req.context[k];
-    if (req.features) for (const k in req.features) rec[k] = req.features[k];
-    return rec;
+    // Later sources win: user, item, context, direct features.
+    const layers: FeatureRecord[] = [];
+    for (const f of found) if (f !== null) layers.push(f);
+    if (req.context) layers.push(req.context);
+    if (req.features) layers.push(req.features);
+    return layers.length === 1 ? layers[0]! : new LayeredRecord(layers);
   }
 
   /** Stops taking work, lets queued and in-flight work finish. */
@@ -197,7 +199,8 @@ export class Serving {
     if (!b) {
       const pool = this.options.pools?.get(model.name);
       b = this.#newBatcher(model, pool
-        ? (records) => pool.predict(model.name, model.version, records)
+        // Worker threads get plain records (a class instance does not survive postMessage).
+        ? (records) => pool.predict(model.name, model.version, records.map(plainRecord))
         : (records) => model.predict(records));
       this.#batchers.set(model, b);
     }
@@ -205,7 +208,7 @@ export class Serving {
   }
 
   /** A batcher for `model` with its batching settings and the batch-size and latency histograms. */
-  #newBatcher<R>(model: Model, run: (records: readonly FeatureRecord[]) => Promise<R[]>): DynamicBatcher<R> {
+  #newBatcher<R>(model: Model, run: (records: readonly FeatureRow[]) => Promise<R[]>): DynamicBatcher<R> {
     const metrics = this.options.metrics;
     return new DynamicBatcher<R>(run, {
       // One merged batch per worker at a time: batches stay large, and requests wait in one

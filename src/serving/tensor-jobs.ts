@@ -7,7 +7,7 @@
  * batcher does. The batcher never splits a request, so a request's markers arrive together.
  * @module
  */
-import type { FeatureRecord } from '../core/features.ts';
+import type { FeatureRecord, FeatureRow } from '../core/features.ts';
 import { allocate, type TensorData } from '../core/tensor.ts';
 
 /** One tensor request: its feeds, its rows, and what it may be merged with. */
@@ -53,7 +53,7 @@ type Infer = (feeds: Readonly<Record<string, TensorData>>) => Promise<Record<str
  * merged run whose outputs do not all lead with the merged row count cannot be sliced, so
  * its jobs run again one by one.
  */
-export async function runTensorJobs(records: readonly FeatureRecord[], infer: Infer): Promise<Record<string, TensorData>[]> {
+export async function runTensorJobs(records: readonly FeatureRow[], infer: Infer): Promise<Record<string, TensorData>[]> {
   const jobs: TensorJob[] = [];
   for (let i = 0; i < records.length;) {
     const job = (records[i] as unknown as RowMarker).job;

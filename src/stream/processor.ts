@@ -69,7 +69,7 @@ export interface StreamCounts {
 /** Scores batches of messages with one model. */
 export class StreamProcessor {
   readonly counts: StreamCounts = { scored: 0, deadLettered: 0, batches: 0 };
-  readonly #batcher: DynamicBatcher<PredictionResult>;
+  readonly #batcher: DynamicBatcher<PredictionResult, FeatureRecord>;
 
   constructor(readonly model: Model, readonly options: StreamProcessorOptions) {
     const predict = options.predict ?? ((records: readonly FeatureRecord[]) => model.predict(records));

@@ -6,7 +6,7 @@
  */
 import type { Context, Hono } from 'hono';
 import { Errors } from '../../errors.ts';
-import type { FeatureRecord } from '../../core/features.ts';
+import { featureValue, type FeatureRow } from '../../core/features.ts';
 import type { Model } from '../../core/model.ts';
 import { predictionView as view } from '../../core/postprocess.ts';
 import { modelRequest, PredictBody } from './model-request.ts';
@@ -18,7 +18,7 @@ import type { AppEnv, AppOptions } from '../types.ts';
 const allFeaturesJson = new WeakMap<Model, { names: string[]; json: string }>();
 
 /** The features this record supplied, in model order, as a JSON array. */
-function featuresUsedJson(model: Model, rec: FeatureRecord): string {
+function featuresUsedJson(model: Model, rec: FeatureRow): string {
   let all = allFeaturesJson.get(model);
   if (!all) {
     const names = Object.values(model.features).flat();
@@ -27,12 +27,13 @@ function featuresUsedJson(model: Model, rec: FeatureRecord): string {
   }
   let missing = false;
   for (const n of all.names) {
-    if (rec[n] === undefined || rec[n] === null) {
+    const v = featureValue(rec, n);
+    if (v === undefined || v === null) {
       missing = true;
       break;
     }
   }
-  return missing ? JSON.stringify(all.names.filter((n) => rec[n] !== undefined && rec[n] !== null)) : all.json;
+  return missing ? JSON.stringify(all.names.filter((n) => featureValue(rec, n) !== undefined && featureValue(rec, n) !== null)) : all.json;
 }
 
 /** Adds the realtime routes. */
