@@ -41,28 +41,30 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     await redis?.stop();
   });
 
-  test('hits and misses in the order asked; values are the strings Redis holds, as the Upstash driver gives them', T, async () => {
+  test('hits and misses in the order asked; canonical decimals come back as numbers, other values as the strings Redis holds', T, async () => {
     assert.equal(store.kind, 'redis');
     const got = await store.getMany(['user:7', 'user:nope', 'user:0', 'item:1']);
-    assert.deepEqual(got, [{ age: '27', score: '0.7', plan: 'pro' }, null, { age: '20', score: '0', plan: 'free' }, null]);
+    assert.deepEqual(got, [{ age: 27, score: 0.7, plan: 'pro' }, null, { age: 20, score: 0, plan: 'free' }, null]);
     assert.deepEqual(await store.getMany([]), []);
   });
 
-  test('values come back verbatim: no digits lost, nothing reinterpreted', T, async () => {
-    await store.client.hset('user:precise', { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x' });
+  test('values come back verbatim: no digits lost, nothing reinterpreted (a number prints back as the stored text)', T, async () => {
+    const stored = { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x', zip: '02139', cents: '1.50', small: '0.0000001', neg0: '-0', n: '-12.25' };
+    await store.client.hset('user:precise', stored);
     const [h] = await store.getMany(['user:precise']);
-    assert.deepEqual(h, { id: '123456789012345678', tiny: '0.12345678901234567', sci: '1e5', inf: 'inf', text: 'x' });
+    assert.deepEqual(h, { ...stored, n: -12.25 });
+    for (const [k, v] of Object.entries(h!)) assert.equal(String(v), stored[k as keyof typeof stored], k);
   });
 
   test('values and field names holding the reply separators (\\x1e, \\x1f), "!", empty strings and UTF-8 come back verbatim', T, async () => {
-    const odd = { 'a\x1fb': 'x\x1fy', rs: 'p\x1eq', bang: '!not an error', empty: '', 'ü': 'ünïcode ✓', n: '1.5' };
+    const odd = { 'a\x1fb': 'x\x1fy', rs: 'p\x1eq', bang: '!not an error', empty: '', 'ü': 'ünïcode ✓', n: '1.5x' };
     await store.client.hset('user:odd', odd);
     await store.client.hset('user:bang', { '!': '!' });
     const got = await store.getMany(['user:7', 'user:odd', 'user:nope', 'user:bang', 'user:0']);
-    assert.deepEqual(got, [{ age: '27', score: '0.7', plan: 'pro' }, odd, null, { '!': '!' }, { age: '20', score: '0', plan: 'free' }]);
+    assert.deepEqual(got, [{ age: 27, score: 0.7, plan: 'pro' }, odd, null, { '!': '!' }, { age: 20, score: 0, plan: 'free' }]);
     // Only a \x1f inside one hash: that key alone is read again; the others keep the fast form.
     await store.client.hset('user:unit', { u: 'a\x1fb' });
-    assert.deepEqual(await store.getMany(['user:unit', 'user:1']), [{ u: 'a\x1fb' }, { age: '21', score: '0.1', plan: 'pro' }]);
+    assert.deepEqual(await store.getMany(['user:unit', 'user:1']), [{ u: 'a\x1fb' }, { age: 21, score: 0.1, plan: 'pro' }]);
   });
 
   test('1,000 keys: one pipeline, one HGETALL each', T, async () => {
@@ -73,7 +75,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     assert.equal(store.stats.flushes - flushes, 1);
     assert.equal((await hgetallCalls(direct)) - calls, 1_000);
     assert.equal(got.length, 1_000);
-    got.forEach((h, i) => assert.equal(h?.score, String((999 - i) / 10)));
+    got.forEach((h, i) => assert.equal(h?.score, (999 - i) / 10));
   });
 
   test('64 concurrent getMany calls share one pipeline; shared keys are read once', T, async () => {
@@ -84,8 +86,8 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     assert.equal(store.stats.flushes - flushes, 1, 'one round trip for 64 calls');
     assert.equal((await hgetallCalls(direct)) - calls, 65, '64 distinct users + 1 shared key');
     results.forEach((r, c) => {
-      assert.equal(r[0]?.score, String(c / 10));
-      assert.equal(r[1]?.score, '99.9');
+      assert.equal(r[0]?.score, c / 10);
+      assert.equal(r[1]?.score, 99.9);
     });
   });
 
@@ -96,7 +98,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       await prefixed.setMany([['user:5', { a: 1.5, b: null, c: false }], ['user:6', {}]]);
       assert.deepEqual(await direct.hgetall('tenant1:user:5'), { a: '1.5', c: '0' });
       assert.equal(await direct.exists('tenant1:user:6'), 0, 'an empty hash is no hash');
-      assert.deepEqual(await prefixed.getMany(['user:5', 'user:1']), [{ a: '1.5', c: '0' }, null]);
+      assert.deepEqual(await prefixed.getMany(['user:5', 'user:1']), [{ a: 1.5, c: 0 }, null]);
       assert.equal(await prefixed.ping(), true);
     } finally {
       await prefixed.close();
@@ -130,11 +132,11 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     await direct.hset('user:proto3', 'a', '1', 'b', '2', '__proto__', '3', 'c', '4');
     for (let round = 0; round < 3; round++) {
       const [h, h2, h7, h3] = await store.getMany(['user:proto', 'user:proto2', 'user:7', 'user:proto3']);
-      assert.deepEqual(Object.entries(h3!), [['a', '1'], ['b', '2'], ['__proto__', '3'], ['c', '4']]);
+      assert.deepEqual(Object.entries(h3!), [['a', 1], ['b', 2], ['__proto__', 3], ['c', 4]]);
       assert.equal(Object.getPrototypeOf(h), Object.prototype);
-      assert.deepEqual(Object.entries(h!), [['__proto__', 'p'], ['constructor', 'c'], ['toString', 't'], ['age', '9']]);
-      assert.deepEqual(Object.entries(h2!), [['age', '10'], ['constructor', 'c2']]);
-      assert.deepEqual(h7, { age: '27', score: '0.7', plan: 'pro' });
+      assert.deepEqual(Object.entries(h!), [['__proto__', 'p'], ['constructor', 'c'], ['toString', 't'], ['age', 9]]);
+      assert.deepEqual(Object.entries(h2!), [['age', 10], ['constructor', 'c2']]);
+      assert.deepEqual(h7, { age: 27, score: 0.7, plan: 'pro' });
     }
   });
 
@@ -145,7 +147,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     const keys = Array.from({ length: 20 }, (_, i) => (i % 2 ? 'user:wide' : `user:${i}`));
     const got = await store.getMany(keys);
     assert.deepEqual(got[1], wide);
-    assert.deepEqual(got[2], { age: '22', score: '0.2', plan: 'free' });
+    assert.deepEqual(got[2], { age: 22, score: 0.2, plan: 'free' });
   });
 
   test('AUTH (user and password, or password alone) and the database from the URL; a wrong password is FEATURE_STORE_UNAVAILABLE', T, async () => {
@@ -158,7 +160,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       const alice = createRedisFeatureStore({ url: `redis://alice:s3cret@127.0.0.1:${own.port}/3` });
       const wrong = createRedisFeatureStore({ url: `redis://alice:nope@127.0.0.1:${own.port}/3` });
       try {
-        assert.deepEqual(await alice.getMany(['user:1', 'user:2']), [{ age: '41' }, null]);
+        assert.deepEqual(await alice.getMany(['user:1', 'user:2']), [{ age: 41 }, null]);
         await assert.rejects(wrong.getMany(['user:1']), (e: unknown) => unavailable(e) && /WRONGPASS|invalid|AUTH/i.test((e as Error).message));
       } finally {
         await alice.close();
@@ -167,7 +169,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       await admin.config('SET', 'requirepass', 'pw0');
       const plain = createRedisFeatureStore({ url: `redis://:pw0@127.0.0.1:${own.port}/3` });
       try {
-        assert.deepEqual(await plain.getMany(['user:1']), [{ age: '41' }]);
+        assert.deepEqual(await plain.getMany(['user:1']), [{ age: 41 }]);
       } finally {
         await plain.close();
       }
@@ -183,7 +185,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
     const s = createRedisFeatureStore({ url: own.url, commandTimeoutMs: 300 });
     try {
       await admin.hset('user:1', { age: '50' });
-      assert.deepEqual(await s.getMany(['user:1']), [{ age: '50' }]);
+      assert.deepEqual(await s.getMany(['user:1']), [{ age: 50 }]);
       process.kill(own.process.pid, 'SIGSTOP');
       const t0 = performance.now();
       try {
@@ -194,7 +196,7 @@ describe('redis feature store', { timeout: 120_000 }, () => {
       }
       // The late reply went with the dropped connection: nothing answers out of step.
       await admin.hset('user:1', { age: '51' });
-      assert.deepEqual(await s.getMany(['user:1', 'user:2']), [{ age: '51' }, null]);
+      assert.deepEqual(await s.getMany(['user:1', 'user:2']), [{ age: 51 }, null]);
     } finally {
       await s.close();
       admin.disconnect();
@@ -209,7 +211,7 @@ describe('redis feature store outage', { timeout: 120_000 }, () => {
     const store = createRedisFeatureStore({ url: redis.url });
     try {
       await store.setMany([['user:1', { age: 30 }]]);
-      assert.deepEqual(await store.getMany(['user:1']), [{ age: '30' }]);
+      assert.deepEqual(await store.getMany(['user:1']), [{ age: 30 }]);
 
       await redis.stop();
       const t0 = performance.now();
@@ -235,7 +237,7 @@ describe('redis feature store outage', { timeout: 120_000 }, () => {
           await sleep(100);
         }
       }
-      assert.deepEqual(got, [{ age: '31' }]);
+      assert.deepEqual(got, [{ age: 31 }]);
       assert.equal(await store.ping(), true);
     } finally {
       await store.close();
