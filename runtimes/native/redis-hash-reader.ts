@@ -27,9 +27,9 @@ import { Buffer, isAscii } from 'node:buffer';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
-/** One key's answer: its fields, null when the key does not exist, or Redis's error about it. */
 /** A hash's fields: canonical decimals as numbers, everything else as the string Redis holds. */
 export type HashValues = Record<string, string | number>;
+/** One key's answer: its fields, null when the key does not exist, or Redis's error about it. */
 export type HashReply = HashValues | null | Error;
 
 /** Options of {@link createHashReader}. */

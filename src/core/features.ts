@@ -48,6 +48,12 @@ export const plainRecord = (row: FeatureRow): FeatureRecord => (row instanceof L
 /** The value of feature `name` in `row`. */
 export const featureValue = (row: FeatureRow, name: string): unknown => (row instanceof LayeredRecord ? row.get(name) : row[name]);
 
+/** True when `row` gives feature `name` a value (undefined and null count as missing, as in the tensor filler). */
+export function featureSupplied(row: FeatureRow, name: string): boolean {
+  const v = featureValue(row, name);
+  return v !== undefined && v !== null;
+}
+
 /** How one input is filled; made once per model. */
 export interface InputPlan {
   readonly name: string;

@@ -9,7 +9,7 @@
  */
 import { isOmniserveError, messageOf } from '../errors.ts';
 import { predictionView as view } from '../core/postprocess.ts';
-import { featureValue } from '../core/features.ts';
+import { featureSupplied } from '../core/features.ts';
 import type { JobMetrics } from '../metrics/serving-metrics.ts';
 import type { Serving } from '../serving/serving.ts';
 import type { ClaimedJob, JobError, JobQueue, JobRecord } from './types.ts';
@@ -117,7 +117,7 @@ export class JobWorker {
         const names = Object.values(model.features).flat();
         result = {
           ...view(served!.result), model: model.name, model_version: model.version,
-          features_used: names.filter((n) => featureValue(record, n) !== undefined && featureValue(record, n) !== null),
+          features_used: names.filter((n) => featureSupplied(record, n)),
         };
       }
     } catch (e) {

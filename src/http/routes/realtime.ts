@@ -6,7 +6,7 @@
  */
 import type { Context, Hono } from 'hono';
 import { Errors } from '../../errors.ts';
-import { featureValue, type FeatureRow } from '../../core/features.ts';
+import { featureSupplied, type FeatureRow } from '../../core/features.ts';
 import type { Model } from '../../core/model.ts';
 import { predictionView as view } from '../../core/postprocess.ts';
 import { modelRequest, PredictBody } from './model-request.ts';
@@ -25,15 +25,10 @@ function featuresUsedJson(model: Model, rec: FeatureRow): string {
     all = { names, json: JSON.stringify(names) };
     allFeaturesJson.set(model, all);
   }
-  let missing = false;
   for (const n of all.names) {
-    const v = featureValue(rec, n);
-    if (v === undefined || v === null) {
-      missing = true;
-      break;
-    }
+    if (!featureSupplied(rec, n)) return JSON.stringify(all.names.filter((m) => featureSupplied(rec, m)));
   }
-  return missing ? JSON.stringify(all.names.filter((n) => featureValue(rec, n) !== undefined && featureValue(rec, n) !== null)) : all.json;
+  return all.json;
 }
 
 /** Adds the realtime routes. */
