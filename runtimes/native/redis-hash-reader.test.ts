@@ -3,7 +3,8 @@
 // else stays the string. Checked on fixed cases and on 200,000 generated ones.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decimalAt } from './redis-hash-reader.ts';
+import { Buffer } from 'node:buffer';
+import { decimalAt, parseReply } from './redis-hash-reader.ts';
 
 const at = (s: string) => decimalAt(`xx${s}yy`, 2, s.length);
 
@@ -39,5 +40,46 @@ test('generated values: a number is always exact and prints back as the stored t
   for (let i = 0; i < 10_000; i++) {
     const s = String(Number((next() * 1000).toPrecision(6)));
     if (Number(s) >= 1e-6) assert.equal(at(s), Number(s), s);
+  }
+});
+
+// parseReply: what the reader does with each socket chunk. A chunk can end anywhere, in a
+// length, a name or a value; the reader keeps the bytes from the first unfinished reply and
+// parses them again with the next chunk. Cut a pipelined reply at every byte and check that
+// the replies come back whole, whether the field names are new or seen before.
+const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+const hash = (fields: [string, string][]) => `*${fields.length * 2}\r\n${fields.map(([k, v]) => bulk(k) + bulk(v)).join('')}`;
+
+test('a pipelined reply cut at every byte parses to the same hashes, names seen before or not', () => {
+  const user = (i: number): [string, string][] => [['mean_radius', String(10 + i / 8)], ['mean_texture', `t${i}`], ['mean_area', '-0.5']];
+  // A shape that shares a prefix with `user` and then differs, one with a name only one byte
+  // longer, an empty hash (missing key) and an error for one key.
+  const replies: string[] = [hash(user(1)), hash(user(2)), hash([['mean_radius', '3'], ['other', '007']]), hash([['mean_radiusX', '1']]),
+    '*0\r\n', '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', hash(user(3))];
+  const text = replies.join('');
+  const expected: unknown[] = [
+    { mean_radius: 10.125, mean_texture: 't1', mean_area: -0.5 },
+    { mean_radius: 10.25, mean_texture: 't2', mean_area: -0.5 },
+    { mean_radius: 3, other: '007' },
+    { mean_radiusX: 1 },
+    null,
+    'WRONGTYPE Operation against a key holding the wrong kind of value',
+    { mean_radius: 10.375, mean_texture: 't3', mean_area: -0.5 },
+  ];
+  const plain = (r: unknown) => (r instanceof Error ? r.message : r === null ? null : { ...(r as object) });
+  for (let cut = 0; cut <= text.length; cut++) {
+    // First chunk: text up to `cut`; then the rest arrives and parsing resumes where it stopped.
+    const out: unknown[] = [];
+    let at = 0;
+    for (const chunk of [text.slice(0, cut), text]) {
+      for (;;) {
+        if (at >= chunk.length) break;
+        const end = parseReply(chunk, at, out as never[], true);
+        if (end === -1) break;
+        at = end;
+      }
+    }
+    assert.equal(at, text.length, `cut at ${cut}`);
+    assert.deepEqual(out.map(plain), expected, `cut at ${cut}`);
   }
 });

@@ -230,9 +230,11 @@ function command(args: string[]): string {
 
 /**
  * Parses one HGETALL reply from `text` (the chunk decoded as latin1) at `at` into `out`;
- * returns the offset after it, or INCOMPLETE when the chunk ends inside it.
+ * returns the offset after it, or INCOMPLETE (-1) when the chunk ends inside it.
+ * Exported for its tests.
+ * @internal
  */
-function parseReply(text: string, at: number, out: HashReply[], ascii: boolean): number {
+export function parseReply(text: string, at: number, out: HashReply[], ascii: boolean): number {
   const len = text.length;
   if (at + 3 > len) return INCOMPLETE;
   const type = text.charCodeAt(at);
@@ -261,6 +263,17 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
   let names: string[] | undefined = ascii ? undefined : new Array(n >> 1);
   for (let i = 0; i < n; i++) {
     if (p >= len) return INCOMPLETE;
+    if ((i & 1) === 0 && node !== undefined) {
+      // Most trie nodes have one child (a store's hashes of one kind share their fields):
+      // the child taken last time is tried first, its whole `$len\r\nname\r\n` in one
+      // startsWith (on Bun a quarter of the parse, against the digit and name loops).
+      const last = node.last;
+      if (last !== undefined && text.startsWith(last.head!, p)) {
+        node = last;
+        p += last.head!.length;
+        continue;
+      }
+    }
     if (text.charCodeAt(p) !== 36 /* $ */) throw new Error(`unexpected reply from Redis: ${JSON.stringify(text.substring(p, p + 40))}`);
     let size = 0;
     for (let c = text.charCodeAt(++p); c !== 13; c = text.charCodeAt(++p)) {
@@ -273,13 +286,6 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
     if ((i & 1) === 1) values[i >> 1] = decimalAt(text, s, size) ?? utf8(text.substring(s, s + size), ascii);
     else if (names) names[i >> 1] = utf8(text.substring(s, s + size), ascii);
     else {
-      // Most trie nodes have one child (a store's hashes of one kind share their fields):
-      // try the child taken last time before the name cache and the Map.
-      const last = node!.last;
-      if (last !== undefined && sameName(text, s, size, last.name!)) {
-        node = last;
-        continue;
-      }
       const name = fieldName(text, s, size, i >> 1);
       let next = node!.next?.get(name);
       if (!next) {
@@ -293,7 +299,7 @@ function parseReply(text: string, at: number, out: HashReply[], ascii: boolean):
           continue;
         }
         shapeCount++;
-        next = { name, parent: node };
+        next = { name, parent: node, head: `$${size}\r\n${name}\r\n` };
         (node!.next ??= new Map()).set(name, next);
       }
       node!.last = next;
@@ -330,6 +336,8 @@ interface Shape {
   next?: Map<string, Shape>;
   /** The child taken most recently: checked first. */
   last?: Shape;
+  /** This field's name as RESP puts it in a reply: `$len\r\nname\r\n` (ASCII: length in chars is in bytes). */
+  readonly head?: string;
   make?: (values: (string | number)[]) => HashValues;
 }
 const SHAPES: Shape = {};

@@ -114,8 +114,8 @@ function trackRequests(fetch: (req: Request) => Response | Promise<Response>) {
   const t = {
     draining: false,
     async fetch(req: Request): Promise<Response> {
+      // `last` moves when a request ends: one in flight keeps `quiet` waiting anyway.
       active++;
-      last = Date.now();
       try {
         const res = await fetch(req);
         if (t.draining) {

@@ -27,8 +27,12 @@ export interface CoalescerStats {
 
 /** A loader that merges concurrent `load` calls. */
 export interface Coalescer<V> {
-  /** Values for `keys`, in order; rejects with whatever `fetchMany` rejected with. */
-  load(keys: readonly string[]): Promise<V[]>;
+  /**
+   * Values for `keys`, in order; rejects with whatever `fetchMany` rejected with, or with the
+   * value of one of its keys that is an Error (an error about one key fails only the calls
+   * that asked for it).
+   */
+  load(keys: readonly string[]): Promise<Exclude<V, Error>[]>;
   readonly stats: Readonly<CoalescerStats>;
 }
 
@@ -51,7 +55,7 @@ export interface CoalescerOptions {
 
 interface Waiter<V> {
   keys: readonly string[];
-  resolve(values: V[]): void;
+  resolve(values: Exclude<V, Error>[]): void;
   reject(err: unknown): void;
 }
 
@@ -110,7 +114,12 @@ export function createCoalescer<V>(
     }
     result.then(
       (values) => {
-        for (const w of batch.waiters) w.resolve(w.keys.map((k) => values[batch.index.get(k)!]!));
+        for (const w of batch.waiters) {
+          const mine = w.keys.map((k) => values[batch.index.get(k)!]!);
+          const bad = mine.find((v) => v instanceof Error);
+          if (bad === undefined) w.resolve(mine as Exclude<V, Error>[]);
+          else w.reject(bad);
+        }
       },
       (err: unknown) => {
         for (const w of batch.waiters) w.reject(err);
@@ -158,7 +167,7 @@ export function createCoalescer<V>(
       for (const k of keys) {
         if (!batch.index.has(k)) batch.index.set(k, batch.keys.push(k) - 1);
       }
-      return new Promise<V[]>((resolve, reject) => batch.waiters.push({ keys, resolve, reject }));
+      return new Promise<Exclude<V, Error>[]>((resolve, reject) => batch.waiters.push({ keys, resolve, reject }));
     },
   };
 }

@@ -109,4 +109,13 @@ describe('coalescer', () => {
     const results = await Promise.allSettled([loader.load(['boom']), loader.load(['ok'])]);
     assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
   });
+
+  test('a key whose value is an Error fails only the calls that asked for it, in the same round trip', T, async () => {
+    let flushes = 0;
+    const loader = createCoalescer<string | Error>(async (keys) => (flushes++, keys.map((k) => (k === 'bad' ? new Error(`${k}: WRONGTYPE`) : k.toUpperCase()))));
+    const results = await Promise.allSettled([loader.load(['a', 'bad']), loader.load(['b']), loader.load(['bad']), loader.load(['a', 'c'])]);
+    assert.equal(flushes, 1);
+    assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+      ['bad: WRONGTYPE', ['B'], 'bad: WRONGTYPE', ['A', 'C']]);
+  });
 });

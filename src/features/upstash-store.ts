@@ -74,11 +74,8 @@ export function createUpstashFeatureStore(options: UpstashStoreOptions): Upstash
   return {
     kind: 'upstash',
     stats: loader.stats,
-    async getMany(keys) {
-      const slots = await loader.load(keys);
-      for (const s of slots) if (s instanceof Error) throw s;
-      return slots as (FeatureValues | null)[];
-    },
+    // The loader rejects a call when one of its keys came back as an error.
+    getMany: (keys) => loader.load(keys),
     async setMany(entries) {
       if (entries.length === 0) return;
       // One transaction: readers never see a hash half replaced.

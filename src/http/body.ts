@@ -54,22 +54,27 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
  * (measured: hello-world 24.8k → 6.2k req/s). Only chunked bodies of unknown length are
  * read through the stream, counting bytes as they come, and given to `fromBytes`.
  */
-async function readBody<T>(c: Context, limit: number, viaHost: () => Promise<T>, fromBytes: (b: Uint8Array) => T): Promise<T> {
+function readBody<T>(c: Context, limit: number, viaHost: () => Promise<T>, fromBytes: (b: Uint8Array) => T): Promise<T> {
+  // Promise chains, not async functions: every request passes here, and each async layer is
+  // a promise and a microtask more.
   const declared = c.req.header('content-length');
-  if (declared === undefined || declared === '') return fromBytes(await readLimited(c.req.raw, limit));
+  if (declared === undefined || declared === '') return readLimited(c.req.raw, limit).then(fromBytes);
   if (!(Number(declared) <= limit)) {
-    throw Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit });
+    return Promise.reject(Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit }));
   }
+  const unreadable = (e: unknown) => Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
   try {
-    return await viaHost();
+    return viaHost().then(undefined, (e: unknown) => {
+      throw unreadable(e);
+    });
   } catch (e) {
-    throw Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
+    return Promise.reject(unreadable(e));
   }
 }
 
 /** The body's bytes, at most `limit` of them, whatever the content type. */
 export function readBytes(c: Context, limit: number): Promise<Uint8Array> {
-  return readBody(c, limit, async () => new Uint8Array(await c.req.arrayBuffer()), (b) => b);
+  return readBody(c, limit, () => c.req.arrayBuffer().then((b) => new Uint8Array(b)), (b) => b);
 }
 
 /** Parses JSON text (INVALID_JSON when empty or malformed; nesting checked). */
@@ -85,14 +90,15 @@ export function parseJson(text: string): unknown {
   return value;
 }
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
 /** Parses a JSON body after checking content type and size. */
-export async function readJson(c: Context, limit: number): Promise<unknown> {
+export function readJson(c: Context, limit: number): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-    throw Errors.UNSUPPORTED_MEDIA_TYPE(`content-type must be application/json (got ${type ? JSON.stringify(type) : 'none'})`);
+  if (!JSON_TYPE.test(type)) {
+    return Promise.reject(Errors.UNSUPPORTED_MEDIA_TYPE(`content-type must be application/json (got ${type ? JSON.stringify(type) : 'none'})`));
   }
-  const text = await readBody(c, limit, () => c.req.text(), (b) => new TextDecoder().decode(b));
-  return parseJson(text);
+  return readBody(c, limit, () => c.req.text(), (b) => new TextDecoder().decode(b)).then(parseJson);
 }
 
 /** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */
