@@ -83,6 +83,21 @@ export function cpuSeconds(pid: number): number | undefined {
 }
 
 /**
+ * CPU seconds of this process's children that have exited and been waited for (cutime +
+ * cstime in /proc/self/stat): around one wrk run, wrk's own CPU (servers and Redis are
+ * still running, so nothing else is reaped meanwhile). Undefined where /proc is missing.
+ */
+export function reapedChildCpuSeconds(): number | undefined {
+  try {
+    const text = readFileSync('/proc/self/stat', 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) * TICK_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * One measured wrk run against a running server, with omniserve's /metrics over it when
  * `metrics`, and CPU per request of the server (and of Redis, given its pid): unlike req/s
  * on a shared 2-core machine, CPU per request barely moves when other work takes cores.
@@ -90,13 +105,14 @@ export function cpuSeconds(pid: number): number | undefined {
 export async function wrkRun(server: RunningServer, variant: string, round: number, startSeconds: number, warmupRps: number,
   opts: WrkOptions, metrics: boolean, redisPid?: number): Promise<WrkRun> {
   const before = metrics ? await scrapeMetrics(server.url) : undefined;
-  const cpu0 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid)];
+  const cpu0 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid), reapedChildCpuSeconds()];
   const m = await runWrk(opts);
-  const cpu1 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid)];
+  const cpu1 = [cpuSeconds(server.pid), redisPid === undefined ? undefined : cpuSeconds(redisPid), reapedChildCpuSeconds()];
   const perRequestUs = (i: number) => (cpu0[i] === undefined || cpu1[i] === undefined || m.result.requests === 0
     ? undefined : ((cpu1[i]! - cpu0[i]!) * 1e6) / m.result.requests);
   const serverUs = perRequestUs(0);
   const redisUs = metrics ? perRequestUs(1) : undefined;
+  const wrkUs = perRequestUs(2);
   const stats = before ? statsBetween(before, await scrapeMetrics(server.url)) : undefined;
   const problems = wrkProblems(m.result);
   if (server.process.hasExited()) problems.push(`the server exited during the run: ${server.process.outputTail().slice(-300)}`);
@@ -104,7 +120,13 @@ export async function wrkRun(server: RunningServer, variant: string, round: numb
     variant, round, server: server.argv, startSeconds,
     wrk: ['wrk', ...m.args.map((a) => (isAbsolute(a) && a.startsWith(ROOT) ? rel(a) : a))].join(' '),
     warmupRequestsPerSec: warmupRps, result: m.result, raw: m.raw, problems, ...(stats ? { stats } : {}),
-    ...(serverUs !== undefined ? { cpu: { serverUsPerRequest: serverUs, ...(redisUs !== undefined ? { redisUsPerRequest: redisUs } : {}) } } : {}),
+    ...(serverUs !== undefined ? {
+      cpu: {
+        serverUsPerRequest: serverUs,
+        ...(redisUs !== undefined ? { redisUsPerRequest: redisUs } : {}),
+        ...(wrkUs !== undefined ? { wrkUsPerRequest: wrkUs } : {}),
+      },
+    } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { fmtMs, fmtRate, fmtRatio, mdEscape, mdRow, reproduceSection } from '../core/format.ts';
-import { median } from './stats.ts';
+import { cpuCeiling, median } from './stats.ts';
 import { GOALS, type HeavyHost, type RealtimeResults, type WrkRun } from './types.ts';
 
 const verdict = (ok: boolean) => (ok ? '**yes**' : '**NO**');
@@ -13,10 +13,11 @@ const verdict = (ok: boolean) => (ok ? '**yes**' : '**NO**');
 function realtimeTable(res: RealtimeResults): string[] {
   const lines = [
     mdRow(['host', 'server', 'req/s (median)', '×hello', 'p50 ms', 'p99 ms', 'goal: ×hello', 'goal: p99 ≤ 10 ms',
-      'server CPU µs/req', 'Redis CPU µs/req', 'flags']),
-    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---']),
+      'server CPU µs/req', 'Redis CPU µs/req', 'wrk CPU µs/req', 'CPU ceiling ×hello', 'flags']),
+    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const h of res.realtime) {
+    const hello = res.settings.variants.find((v) => v.kind === 'hello');
     for (const v of res.settings.variants) {
       const s = h.summary[v.id];
       if (!s) continue;
@@ -29,10 +30,12 @@ function realtimeTable(res: RealtimeResults): string[] {
         v.kind === 'hello' ? '' : clean ? `${verdict(ratio !== undefined && ratio >= goalRatio)} (≥ ${goalRatio.toFixed(2)}×)` : 'n/a (errors)',
         v.kind === 'hello' ? '' : clean ? verdict(s.p99Ms <= GOALS.p99Ms) : 'n/a (errors)',
         s.serverCpuUs === undefined ? '' : s.serverCpuUs.toFixed(0), s.redisCpuUs === undefined ? '' : s.redisCpuUs.toFixed(0),
+        s.wrkCpuUs === undefined ? '' : s.wrkCpuUs.toFixed(0),
+        v.kind === 'hello' ? '' : ((c) => (c === undefined ? '' : fmtRatio(c)))(cpuCeiling(hello && h.summary[hello.id], s)),
         clean ? '' : `**${s.problems.length} flagged run(s)**`,
       ]));
     }
-    if (h.status === 'failed') lines.push(mdRow([h.host, `**failed**: ${mdEscape(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '']));
+    if (h.status === 'failed') lines.push(mdRow([h.host, `**failed**: ${mdEscape(h.reason ?? '')}`, '', '', '', '', '', '', '', '', '', '', '']));
   }
   return lines;
 }
@@ -73,8 +76,8 @@ function heavyTable(heavy: readonly HeavyHost[]): string[] {
 function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
   const lines = [
     mdRow(['host', 'server', 'round', 'start s', 'warm-up req/s', 'req/s', 'requests', 'p50', 'p75', 'p90', 'p99 ms',
-      'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'server CPU µs/req', 'Redis CPU µs/req', 'problems']),
-    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+      'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'server CPU µs/req', 'Redis CPU µs/req', 'wrk CPU µs/req', 'problems']),
+    mdRow(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   const num = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? '' : f(x));
   for (const r of runs) {
@@ -83,7 +86,7 @@ function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
       r.result.requests, fmtMs(l.p50), fmtMs(l.p75), fmtMs(l.p90), fmtMs(l.p99),
       num(r.stats?.meanBatchRows, (x) => x.toFixed(1)), num(r.stats?.meanInferenceMs, fmtMs), num(r.stats?.meanFeatureStoreMs, fmtMs),
       num(r.stats?.meanRequestMs, fmtMs), num(r.cpu?.serverUsPerRequest, (x) => x.toFixed(0)), num(r.cpu?.redisUsPerRequest, (x) => x.toFixed(0)),
-      mdEscape(r.problems.join('; '))]));
+      num(r.cpu?.wrkUsPerRequest, (x) => x.toFixed(0)), mdEscape(r.problems.join('; '))]));
   }
   return lines;
 }
@@ -112,8 +115,11 @@ export function renderMarkdown(res: RealtimeResults): string {
       `(omniserve: all 30 features found), gets ${s.warmupS} s of wrk warm-up, then ${s.durationS} s measured. ` +
       `The servers take turns (${s.variants.map((v) => v.id).join(', ')}; ${s.rounds} round(s)); figures are medians over rounds. ` +
       '**×hello** = omniserve req/s ÷ the Hono hello-world POST endpoint\'s (bench/realtime/hello.ts: parses the JSON body, same listener) on the same host. ' +
-      '**CPU µs/req**: CPU time (user + system, from /proc) the server process and its workers, and redis-server, spent per request over the measured ' +
+      '**CPU µs/req**: CPU time (user + system, from /proc) the server process and its workers, redis-server, and wrk itself spent per request over the measured ' +
       'seconds; it moves far less than req/s when other work takes the cores, so it tells where the cost is. ' +
+      '**CPU ceiling ×hello**: the ×hello omniserve would reach if it kept the cores as busy as hello-world does, from CPU per request alone: ' +
+      '(hello server + its wrk) ÷ (omniserve server + Redis + its wrk). All three share the cores, so this is the most the ratio can be on this machine ' +
+      'while Redis lookups cost what they do; the measured ×hello sits below it by the idle time left while requests wait on Redis round trips. ' +
       'A run with non-2xx responses or socket errors is flagged and never counts as meeting a goal.',
     '',
     ...realtimeTable(res),

@@ -39,8 +39,8 @@ export interface WrkRun {
   readonly problems: readonly string[];
   /** omniserve's /metrics over the measurement (batch sizes, run and lookup times). */
   readonly stats?: ServerStats;
-  /** CPU µs per request over the measurement: the server's (with its child processes) and Redis's. */
-  readonly cpu?: { readonly serverUsPerRequest: number; readonly redisUsPerRequest?: number };
+  /** CPU µs per request over the measurement: the server's (with its child processes), Redis's and wrk's. */
+  readonly cpu?: { readonly serverUsPerRequest: number; readonly redisUsPerRequest?: number; readonly wrkUsPerRequest?: number };
 }
 
 /** A server configuration the realtime part loads. */
@@ -67,6 +67,8 @@ export interface VariantSummary {
   /** Median CPU µs per request of the server (and its workers), and of Redis for its lookups. */
   readonly serverCpuUs?: number;
   readonly redisCpuUs?: number;
+  /** Median CPU µs per request of wrk itself (the load generator shares the cores). */
+  readonly wrkCpuUs?: number;
   /** Every round's problems, prefixed with its round. */
   readonly problems: readonly string[];
 }
