@@ -76,7 +76,10 @@ export function createHashReader(o: HashReaderOptions): HashReader {
   const pending: Pending[] = [];
   let head = 0;
   let rest: Buffer | undefined;
+  /** The reply deadline's timer: one while anything is unanswered, re-armed only when it fires. */
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the oldest unanswered batch last made progress: written into an idle pipeline, or reply bytes came. */
+  let progress = 0;
   let closed = false;
 
   const fail = (s: Socket, err: Error): void => {
@@ -92,13 +95,22 @@ export function createHashReader(o: HashReaderOptions): HashReader {
     for (const p of all) p.reject(err);
   };
 
-  /** Re-arms the reply deadline for the oldest unanswered batch. */
-  const arm = (s: Socket): void => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (head < pending.length) {
-      timer = setTimeout(() => fail(s, new Error(`no reply within ${o.commandTimeoutMs} ms`)), o.commandTimeoutMs);
-    }
+  /**
+   * The reply deadline: `commandTimeoutMs` after the last progress. Progress only moves a
+   * timestamp; the timer, when it fires, fails the connection or waits out the rest. Setting
+   * and clearing a timer per socket read was a visible share of Deno's CPU (Node-compat
+   * timers) and churn on every host; this sets one per deadline period. Unreferenced: a
+   * deadline never keeps a process alive (the socket does while replies are due).
+   */
+  const watch = (s: Socket, ms: number): void => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (sock !== s || head >= pending.length) return;
+      const late = Date.now() - progress;
+      if (late >= o.commandTimeoutMs) fail(s, new Error(`no reply within ${o.commandTimeoutMs} ms`));
+      else watch(s, o.commandTimeoutMs - late);
+    }, ms);
+    (timer as { unref?: () => void }).unref?.();
   };
 
   const onData = (s: Socket, chunk: Buffer): void => {
@@ -133,7 +145,7 @@ export function createHashReader(o: HashReaderOptions): HashReader {
       return;
     }
     rest = at === buf.length ? undefined : buf.subarray(at);
-    arm(s);
+    progress = Date.now();
   };
 
   const open = (): Promise<void> => new Promise<void>((resolve, reject) => {
@@ -211,8 +223,10 @@ export function createHashReader(o: HashReaderOptions): HashReader {
         out += `*2\r\n$7\r\nHGETALL\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`;
       }
       return new Promise<HashReply[]>((resolve, reject) => {
+        // Written into an idle pipeline: its deadline starts now.
+        if (head === pending.length) progress = Date.now();
         pending.push({ n: keys.length, out: [], resolve, reject });
-        if (!timer) arm(s);
+        if (!timer) watch(s, o.commandTimeoutMs);
         s.write(out);
       });
     },
