@@ -52,6 +52,12 @@ export async function smoke(url: string, body: string | Uint8Array, check: (stat
 
 const TICK_S = 0.01; // USER_HZ: /proc times are in 1/100 s on Linux
 
+/** The fields of a /proc stat file after the ")" that ends the command name: field 3 (state) first. */
+function statFields(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /**
  * CPU seconds (user + system) used so far by `pid` and every live process below it (the
  * `--workers` supervisor's children), from /proc. Undefined where /proc is missing.
@@ -62,9 +68,8 @@ export function cpuSeconds(pid: number): number | undefined {
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       try {
-        // Fields after the ")" that ends the command name: state ppid ... utime(14) stime(15).
-        const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        // Fields after the command name: state ppid ... utime(14) stime(15).
+        const f = statFields(`/proc/${name}/stat`);
         stat.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
       } catch { /* exited meanwhile */ }
     }
@@ -89,8 +94,7 @@ export function cpuSeconds(pid: number): number | undefined {
  */
 export function reapedChildCpuSeconds(): number | undefined {
   try {
-    const text = readFileSync('/proc/self/stat', 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const f = statFields('/proc/self/stat'); // ... cutime(16) cstime(17)
     return (Number(f[13]) + Number(f[14])) * TICK_S;
   } catch {
     return undefined;

@@ -9,6 +9,9 @@ import { cpuCeiling, median } from './stats.ts';
 import { GOALS, type HeavyHost, type RealtimeResults, type WrkRun } from './types.ts';
 
 const verdict = (ok: boolean) => (ok ? '**yes**' : '**NO**');
+/** A table cell: `f(x)`, or empty when there is no figure. */
+const num = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? '' : f(x));
+const us = (x: number) => x.toFixed(0);
 
 function realtimeTable(res: RealtimeResults): string[] {
   const lines = [
@@ -16,8 +19,8 @@ function realtimeTable(res: RealtimeResults): string[] {
       'server CPU µs/req', 'Redis CPU µs/req', 'wrk CPU µs/req', 'CPU ceiling ×hello', 'flags']),
     mdRow(['---', '---', '---:', '---:', '---:', '---:', '---', '---', '---:', '---:', '---:', '---:', '---']),
   ];
+  const hello = res.settings.variants.find((v) => v.kind === 'hello');
   for (const h of res.realtime) {
-    const hello = res.settings.variants.find((v) => v.kind === 'hello');
     for (const v of res.settings.variants) {
       const s = h.summary[v.id];
       if (!s) continue;
@@ -29,9 +32,8 @@ function realtimeTable(res: RealtimeResults): string[] {
         fmtMs(s.p50Ms), fmtMs(s.p99Ms),
         v.kind === 'hello' ? '' : clean ? `${verdict(ratio !== undefined && ratio >= goalRatio)} (≥ ${goalRatio.toFixed(2)}×)` : 'n/a (errors)',
         v.kind === 'hello' ? '' : clean ? verdict(s.p99Ms <= GOALS.p99Ms) : 'n/a (errors)',
-        s.serverCpuUs === undefined ? '' : s.serverCpuUs.toFixed(0), s.redisCpuUs === undefined ? '' : s.redisCpuUs.toFixed(0),
-        s.wrkCpuUs === undefined ? '' : s.wrkCpuUs.toFixed(0),
-        v.kind === 'hello' ? '' : ((c) => (c === undefined ? '' : fmtRatio(c)))(cpuCeiling(hello && h.summary[hello.id], s)),
+        num(s.serverCpuUs, us), num(s.redisCpuUs, us), num(s.wrkCpuUs, us),
+        v.kind === 'hello' ? '' : num(cpuCeiling(hello && h.summary[hello.id], s), fmtRatio),
         clean ? '' : `**${s.problems.length} flagged run(s)**`,
       ]));
     }
@@ -79,14 +81,13 @@ function runsTable(runs: readonly (WrkRun & { host: string })[]): string[] {
       'rows/batch', 'run ms', 'Redis ms', 'in-server ms', 'server CPU µs/req', 'Redis CPU µs/req', 'wrk CPU µs/req', 'problems']),
     mdRow(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
-  const num = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? '' : f(x));
   for (const r of runs) {
     const l = r.result.latencyMs;
     lines.push(mdRow([r.host, r.variant, r.round, r.startSeconds.toFixed(1), fmtRate(r.warmupRequestsPerSec), fmtRate(r.result.requestsPerSec),
       r.result.requests, fmtMs(l.p50), fmtMs(l.p75), fmtMs(l.p90), fmtMs(l.p99),
       num(r.stats?.meanBatchRows, (x) => x.toFixed(1)), num(r.stats?.meanInferenceMs, fmtMs), num(r.stats?.meanFeatureStoreMs, fmtMs),
-      num(r.stats?.meanRequestMs, fmtMs), num(r.cpu?.serverUsPerRequest, (x) => x.toFixed(0)), num(r.cpu?.redisUsPerRequest, (x) => x.toFixed(0)),
-      num(r.cpu?.wrkUsPerRequest, (x) => x.toFixed(0)), mdEscape(r.problems.join('; '))]));
+      num(r.stats?.meanRequestMs, fmtMs), num(r.cpu?.serverUsPerRequest, us), num(r.cpu?.redisUsPerRequest, us),
+      num(r.cpu?.wrkUsPerRequest, us), mdEscape(r.problems.join('; '))]));
   }
   return lines;
 }
