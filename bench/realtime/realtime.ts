@@ -28,13 +28,14 @@ export interface RealtimePlan {
 }
 
 /** The variants to run: the baseline and omniserve, plus maxDelayMs 2 and the diagnostics when asked. */
-export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; workers?: number }): Variant[] {
+export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; workers?: number; clientCache?: boolean }): Variant[] {
   return [
     { id: 'hello', title: 'Hono hello-world', kind: 'hello' },
     ...(o.diagnose ? [{ id: 'hello-stream', title: 'hello-world, body read via getReader() as omniserve does', kind: 'hello', helloBody: 'stream' } as const] : []),
     { id: 'omniserve', title: 'omniserve (maxDelayMs 0, default)', kind: 'omniserve' },
     ...(o.delay2 ? [{ id: 'omniserve-delay2', title: 'omniserve (maxDelayMs 2)', kind: 'omniserve', batching: { maxDelayMs: 2 } } as const] : []),
     ...(o.workers && o.workers > 1 ? [{ id: `omniserve-workers${o.workers}`, title: `omniserve (--workers ${o.workers})`, kind: 'omniserve', workers: o.workers } as const] : []),
+    ...(o.clientCache ? [{ id: 'omniserve-clientcache', title: 'omniserve, Redis clientCache (hashes held in memory, invalidated by Redis)', kind: 'omniserve', clientCache: true } as const] : []),
     ...(o.diagnose ? [{ id: 'omniserve-features', title: 'omniserve, features in the body (no Redis)', kind: 'omniserve', featuresInBody: true } as const] : []),
   ];
 }
@@ -59,7 +60,7 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
       kind: 'omniserve',
       config: writeConfig(`breast-cancer-${v.id}`, {
         models: [{ path: fromConfig(join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx')) }],
-        featureStore: v.featuresInBody ? { kind: 'none' } : { kind: 'redis', url: redis.url },
+        featureStore: v.featuresInBody ? { kind: 'none' } : { kind: 'redis', url: redis.url, ...(v.clientCache ? { clientCache: {} } : {}) },
         cache: { kind: 'none' },
         batching: v.batching ?? {},
         ...(v.workers ? { server: { workers: v.workers } } : {}),

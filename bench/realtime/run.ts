@@ -4,7 +4,7 @@
  * served vs raw in-process. Writes bench/results/realtime.json and realtime.md.
  *
  *   node --import tsx bench/realtime/run.ts [--quick] [--hosts node,bun,deno] [--duration 10]
- *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay2] [--diagnose]
+ *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay2] [--no-client-cache] [--diagnose]
  *       [--workers 2]  (also measure `omniserve serve --workers N`: the multi-core scaling; 1 = skip)
  *
  * Realtime part: one Redis (test/support) seeded with 10,000 users and 1,000 items; per host,
@@ -47,6 +47,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     warmup: { type: 'string', default: '2' },
     'no-delay2': { type: 'boolean', default: false },
+    'no-client-cache': { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
     diagnose: { type: 'boolean', default: false },
   },
@@ -68,7 +69,7 @@ const warmup = Number(args.warmup);
 for (const [k, v] of Object.entries({ duration, rounds, warmup })) if (!(v > 0) || !Number.isInteger(v)) throw new Error(`--${k}: expected a positive integer`);
 
 const plan: RealtimePlan = {
-  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay2: !args['no-delay2'], diagnose, workers: Number(args.workers) }),
+  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay2: !args['no-delay2'], diagnose, workers: Number(args.workers), clientCache: !args['no-client-cache'] }),
 };
 /** Each served heavy case gets `duration` s in all, over 2 rounds. */
 const HEAVY_ROUNDS = 2;

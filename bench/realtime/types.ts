@@ -56,6 +56,8 @@ export interface Variant {
   readonly featuresInBody?: boolean;
   /** omniserve `server.workers`: serving processes sharing one port (the multi-core scaling). */
   readonly workers?: number;
+  /** The Redis store's `clientCache`: hashes held in memory, invalidated by Redis (not the goal's setting). */
+  readonly clientCache?: boolean;
 }
 
 /** Medians over a variant's rounds. */

@@ -14,8 +14,14 @@ import type { FeatureStore } from '../../src/features/types.ts';
 import type { ServerConfig } from '../../src/config/schema.ts';
 import { createRedisFeatureStore } from './redis-store.ts';
 
+/** Hooks of {@link openFeatureStore}. */
+export interface OpenFeatureStoreHooks {
+  /** Told after each lookup through a client-side cache: keys served from memory, keys read. */
+  onCacheLookup?: (hits: number, misses: number) => void;
+}
+
 /** Opens the configured store; undefined for `kind: "none"`. `at` resolves a file path. */
-export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p: string) => string): Promise<FeatureStore | undefined> {
+export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p: string) => string, hooks: OpenFeatureStoreHooks = {}): Promise<FeatureStore | undefined> {
   switch (fs.kind) {
     case 'none':
       return undefined;
@@ -32,7 +38,10 @@ export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p:
     }
     case 'redis':
       if (!fs.url) throw Errors.INVALID_CONFIG('featureStore.url: a Redis URL is needed (or REDIS_URL)', { path: 'featureStore.url' });
-      return createRedisFeatureStore({ url: fs.url });
+      return createRedisFeatureStore({
+        url: fs.url,
+        ...(fs.clientCache ? { clientCache: { ...fs.clientCache, ...(hooks.onCacheLookup ? { onLookup: hooks.onCacheLookup } : {}) } } : {}),
+      });
     case 'upstash':
       if (!fs.url || !fs.token) {
         throw Errors.INVALID_CONFIG('featureStore: url and token are needed (or UPSTASH_REDIS_REST_URL/TOKEN)', { path: 'featureStore' });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Buffer } from 'node:buffer';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHashReader, decimalAt, parseReply } from './redis-hash-reader.ts';
+import { createHashReader, decimalAt, parseAny, parseReply } from './redis-hash-reader.ts';
 
 const at = (s: string) => decimalAt(`xx${s}yy`, 2, s.length);
 
@@ -123,4 +123,22 @@ test('reply deadline: a reply trickling in faster than the deadline is waited fo
   const stalled = await trickle(pieces.slice(0, 2), 150, 400);
   assert.ok('error' in stalled && /no reply within 400 ms/.test(stalled.error), JSON.stringify(stalled));
   assert.ok(stalled.ms >= 540 && stalled.ms < 1_500, `failed after ${Math.round(stalled.ms)} ms`);
+});
+
+test('parseAny (the invalidation subscriber): messages whole or cut at any byte; null payloads (flushes) and errors', () => {
+  const msg = '*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*2\r\n$6\r\nuser:1\r\n$0\r\n\r\n';
+  const flush2 = '*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n';
+  const flush3 = '*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*-1\r\n';
+  const text = `${msg}:42\r\n+OK\r\n-ERR no\r\n${flush2}${flush3}`;
+  const want = [['message', '__redis__:invalidate', ['user:1', '']], 42, 'OK', new Error('ERR no'),
+    ['message', '__redis__:invalidate', null], ['message', '__redis__:invalidate', null]];
+  const all = (t: string) => {
+    const got: unknown[] = [];
+    for (let at = 0, r; (r = parseAny(t, at)) !== undefined; at = r.end) got.push(r.v);
+    return got;
+  };
+  assert.deepEqual(all(text), want);
+  // Cut anywhere: what is complete parses, the rest waits for more bytes.
+  for (let cut = 0; cut < msg.length; cut++) assert.equal(parseAny(msg.slice(0, cut), 0), undefined, `cut at ${cut}`);
+  assert.throws(() => parseAny('?what\r\n', 0), /unexpected reply/);
 });

@@ -40,6 +40,14 @@ export interface HashReaderOptions {
   keyPrefix?: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /**
+   * Turns on server-assisted client-side caching: a second connection subscribes to Redis's
+   * invalidation channel and the reading connection sends `CLIENT TRACKING ON REDIRECT` to it,
+   * so Redis reports every key read here that is later written, deleted, expired or evicted.
+   * Called with those keys (without `keyPrefix`), or with null when anything may have
+   * changed: a flush, or either connection lost (tracking ends with the connection).
+   */
+  onInvalidate?: (keys: string[] | null) => void;
 }
 
 /** Reads hashes over one pipelined connection. */
@@ -70,6 +78,9 @@ export function createHashReader(o: HashReaderOptions): HashReader {
   const prefix = o.keyPrefix ?? '';
 
   let sock: Socket | undefined;
+  /** The invalidation subscriber, with `onInvalidate`. */
+  let sub: Socket | undefined;
+  const onInvalidate = o.onInvalidate;
   let opening: Promise<void> | undefined;
   let ready = false;
   /** Batches written, oldest first; replies arrive in this order. */
@@ -90,9 +101,37 @@ export function createHashReader(o: HashReaderOptions): HashReader {
     if (timer) clearTimeout(timer);
     timer = undefined;
     s.destroy();
+    if (onInvalidate) {
+      // Tracking ends with the connection: nothing read on it is known fresh any more.
+      const ss = sub;
+      sub = undefined;
+      ss?.destroy();
+      onInvalidate(null);
+    }
     const all = pending.splice(0).slice(head);
     head = 0;
     for (const p of all) p.reject(err);
+  };
+
+  /** The subscriber is gone: invalidations would be missed, so the reading connection goes too. */
+  const lostSubscriber = (s: Socket, err: Error): void => {
+    if (sub !== s) return;
+    sub = undefined;
+    s.destroy();
+    onInvalidate!(null);
+    if (sock) fail(sock, err);
+  };
+
+  /** Keys of an invalidation message's payload, prefix removed; null: everything (a flush). */
+  const invalidated = (payload: Resp): string[] | null => {
+    if (!Array.isArray(payload)) return null;
+    const keys: string[] = [];
+    for (const k of payload) {
+      if (typeof k !== 'string') continue;
+      const key = Buffer.from(k, 'latin1').toString('utf8');
+      if (key.startsWith(prefix)) keys.push(key.slice(prefix.length));
+    }
+    return keys;
   };
 
   /**
@@ -148,38 +187,118 @@ export function createHashReader(o: HashReaderOptions): HashReader {
     progress = Date.now();
   };
 
-  const open = (): Promise<void> => new Promise<void>((resolve, reject) => {
+  /**
+   * Opens a socket under the connect deadline. `greet` runs once connected and calls
+   * `finish()` when the connection is ready for use, or `finish(err)`; an error or close at
+   * any time goes to `lost` as well.
+   */
+  const dial = (lost: (s: Socket, e: Error) => void, closedBy: string, greet: (s: Socket, finish: (err?: Error) => void) => void): { s: Socket; ready: Promise<void> } => {
     const s = tls ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
-    let done = false;
-    const deadline = setTimeout(() => finish(new Error(`connect to ${host}:${port} timed out after ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
-    const finish = (err?: Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      if (err) {
-        s.destroy();
-        if (sock === s) sock = undefined;
-        reject(err);
-      } else {
-        ready = true;
-        resolve();
-      }
-    };
-    sock = s;
     s.setNoDelay(true);
-    s.on('error', (e: Error) => {
-      finish(e);
-      fail(s, e);
+    const ready = new Promise<void>((resolve, reject) => {
+      let done = false;
+      const deadline = setTimeout(() => finish(new Error(`connect to ${host}:${port} timed out after ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        if (err) {
+          s.destroy();
+          reject(err);
+        } else resolve();
+      };
+      s.on('error', (e: Error) => {
+        finish(e);
+        lost(s, e);
+      });
+      s.on('close', () => {
+        finish(new Error('connection closed'));
+        lost(s, new Error(closedBy));
+      });
+      s.once(tls ? 'secureConnect' : 'connect', () => greet(s, finish));
     });
-    s.on('close', () => {
-      finish(new Error('connection closed'));
-      fail(s, new Error('connection closed by Redis'));
+    return { s, ready };
+  };
+
+  /**
+   * Opens the subscriber: AUTH, CLIENT ID, SUBSCRIBE to the invalidation channel; resolves
+   * with its client id once subscribed.
+   */
+  const openSubscriber = async (): Promise<string> => {
+    let id = '';
+    const { s, ready: subscribed } = dial(lostSubscriber, 'the invalidation connection to Redis closed', (s, finish) => {
+      /** The handshake is over: what comes now are messages. */
+      let done = false;
+      const steps: string[][] = [];
+      if (password) steps.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+      steps.push(['CLIENT', 'ID'], ['SUBSCRIBE', INVALIDATE_CHANNEL]);
+      let answered = 0;
+      let buf = '';
+      s.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('latin1');
+        let at = 0;
+        for (;;) {
+          let r: { v: Resp; end: number } | undefined;
+          try {
+            r = parseAny(buf, at);
+          } catch (e) {
+            done = true;
+            finish(e as Error);
+            lostSubscriber(s, e as Error);
+            return;
+          }
+          if (r === undefined) break;
+          at = r.end;
+          const v = r.v;
+          if (!done) {
+            const step = steps[answered++]!;
+            if (v instanceof Error) {
+              done = true;
+              return finish(new Error(`${step[0] === 'AUTH' ? 'AUTH' : step.join(' ')} failed: ${v.message}`));
+            }
+            if (step[1] === 'ID') id = String(v);
+            if (answered === steps.length) {
+              done = true;
+              finish();
+            }
+          } else if (Array.isArray(v) && v[0] === 'message' && v[1] === INVALIDATE_CHANNEL) {
+            onInvalidate!(invalidated(v[2] ?? null));
+          }
+        }
+        buf = buf.slice(at);
+      });
+      s.write(steps.map(command).join(''));
     });
-    s.once(tls ? 'secureConnect' : 'connect', () => {
+    sub = s;
+    try {
+      await subscribed;
+    } catch (e) {
+      if (sub === s) sub = undefined;
+      throw e;
+    }
+    return id;
+  };
+
+  const open = async (): Promise<void> => {
+    if (!onInvalidate) return openReader([]);
+    const id = await openSubscriber();
+    try {
+      await openReader([['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id]]);
+    } catch (e) {
+      const ss = sub;
+      sub = undefined;
+      ss?.destroy();
+      throw e;
+    }
+  };
+
+  const openReader = async (tracking: string[][]): Promise<void> => {
+    const { s, ready: greeted } = dial(fail, 'connection closed by Redis', (s, finish) => {
       // AUTH and SELECT first, answered before any lookup is written.
       const hello: string[][] = [];
       if (password) hello.push(username ? ['AUTH', username, password] : ['AUTH', password]);
       if (db) hello.push(['SELECT', String(db)]);
+      hello.push(...tracking);
       if (hello.length === 0) {
         s.on('data', (c: Buffer) => onData(s, c));
         return finish();
@@ -203,7 +322,15 @@ export function createHashReader(o: HashReaderOptions): HashReader {
       s.on('data', onHello);
       s.write(hello.map(command).join(''));
     });
-  });
+    sock = s;
+    try {
+      await greeted;
+    } catch (e) {
+      if (sock === s) sock = undefined;
+      throw e;
+    }
+    ready = true;
+  };
 
   const connect = (): Promise<void> => {
     if (closed) return Promise.reject(new Error('the reader is closed'));
@@ -233,8 +360,54 @@ export function createHashReader(o: HashReaderOptions): HashReader {
     close() {
       closed = true;
       if (sock) fail(sock, new Error('the reader is closed'));
+      const ss = sub;
+      sub = undefined;
+      ss?.destroy();
     },
   };
+}
+
+const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+/** A RESP2 value as {@link parseAny} reads it (bulk strings as latin1 text). */
+type Resp = string | number | null | Error | Resp[];
+
+/**
+ * One RESP2 value of any type at `at`, or undefined when `text` ends inside it: the
+ * subscriber's reader (a few messages, not the hot path).
+ * @internal
+ */
+export function parseAny(text: string, at: number): { v: Resp; end: number } | undefined {
+  const nl = text.indexOf('\r\n', at);
+  if (nl < 0) return undefined;
+  const type = text[at];
+  const line = text.substring(at + 1, nl);
+  switch (type) {
+    case '+': return { v: line, end: nl + 2 };
+    case '-': return { v: new Error(line), end: nl + 2 };
+    case ':': return { v: Number(line), end: nl + 2 };
+    case '$': {
+      const size = Number(line);
+      if (size < 0) return { v: null, end: nl + 2 };
+      const end = nl + 2 + size + 2;
+      return end > text.length ? undefined : { v: text.substring(nl + 2, nl + 2 + size), end };
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return { v: null, end: nl + 2 };
+      const items: Resp[] = [];
+      let p = nl + 2;
+      for (let i = 0; i < n; i++) {
+        const r = parseAny(text, p);
+        if (r === undefined) return undefined;
+        items.push(r.v);
+        p = r.end;
+      }
+      return { v: items, end: p };
+    }
+    default:
+      throw new Error(`unexpected reply from Redis: ${JSON.stringify(text.substring(at, at + 40))}`);
+  }
 }
 
 /** A command in RESP. */

@@ -9,16 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { isOmniserveError } from '../../src/errors.ts';
 import { freePort } from '../../test/support/free-port.ts';
-import { startRedis, type RedisServer } from '../../test/support/redis-server.ts';
+import { hgetallCalls, startRedis, type RedisServer } from '../../test/support/redis-server.ts';
 import { createRedisFeatureStore, type RedisFeatureStore } from './redis-store.ts';
 
 const T = { timeout: 30_000 };
-
-/** HGETALL calls Redis has executed, from INFO commandstats. */
-async function hgetallCalls(client: Redis): Promise<number> {
-  const info = await client.info('commandstats');
-  return Number(/cmdstat_hgetall:calls=(\d+)/.exec(info)?.[1] ?? 0);
-}
 
 const unavailable = (e: unknown) => isOmniserveError(e, 'FEATURE_STORE_UNAVAILABLE');
 

@@ -24,6 +24,7 @@ import { Errors, messageOf } from '../../src/errors.ts';
 import { createHashReader } from './redis-hash-reader.ts';
 import { createCoalescer, SERVER_COALESCING, type CoalescerStats } from '../../src/features/coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from '../../src/features/types.ts';
+import { createClientCache, type ClientCache, type ClientCacheOptions } from '../../src/features/client-cache.ts';
 
 /** Options for {@link createRedisFeatureStore}. */
 export interface RedisStoreOptions {
@@ -35,6 +36,12 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Fail a command with no reply after this long (default 1,000 ms). */
   commandTimeoutMs?: number;
+  /**
+   * Keep hashes read in this process's memory until Redis says they changed (server-assisted
+   * client-side caching: `CLIENT TRACKING` on a second connection), at most `ttlMs`, at most
+   * `maxEntries` keys. Off by default.
+   */
+  clientCache?: ClientCacheOptions;
 }
 
 /** A {@link FeatureStore} over Redis TCP; `stats.flushes` counts pipelines sent. */
@@ -43,6 +50,8 @@ export interface RedisFeatureStore extends FeatureStore {
   readonly stats: Readonly<CoalescerStats>;
   /** The underlying connection, for tests and for sharing with other Redis users. */
   readonly client: Redis;
+  /** The client-side cache, with `clientCache`. */
+  readonly clientCache?: ClientCache;
 }
 
 type Slot = FeatureValues | null | Error;
@@ -75,7 +84,11 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
   // Reads go through their own pipelined connection (redis-hash-reader.ts says why); the
   // ioredis client does writes and PING, and its status tells an outage: while it is
   // reconnecting, reads fail at once instead of each waiting for a connect of their own.
-  const reader = createHashReader({ url, keyPrefix, connectTimeoutMs, commandTimeoutMs });
+  const cache = options.clientCache ? createClientCache(options.clientCache) : undefined;
+  const reader = createHashReader({
+    url, keyPrefix, connectTimeoutMs, commandTimeoutMs,
+    ...(cache ? { onInvalidate: (keys: string[] | null) => cache.invalidate(keys) } : {}),
+  });
   const loader = createCoalescer<Slot>(async (keys) => {
     usable();
     if (client.status === 'wait') client.connect().catch(() => {});
@@ -93,8 +106,9 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
     kind: 'redis',
     stats: loader.stats,
     client,
+    ...(cache ? { clientCache: cache } : {}),
     // The loader rejects a call when one of its keys came back as an error.
-    getMany: (keys) => loader.load(keys),
+    getMany: cache ? (keys) => cache.getMany(keys, (missing) => loader.load(missing)) : (keys) => loader.load(keys),
     async setMany(entries) {
       if (entries.length === 0) return;
       usable();
@@ -111,6 +125,9 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
         if (failed) throw failed[0];
       } catch (e) {
         throw unavailable(e);
+      } finally {
+        // Read your own writes: Redis's invalidation of these keys may come after the next read.
+        cache?.invalidate(entries.map(([key]) => key));
       }
     },
     async ping() {

@@ -87,7 +87,12 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         throw e;
       }
     }
-    features = await openFeatureStore(cfg.featureStore, at);
+    features = await openFeatureStore(cfg.featureStore, at, {
+      onCacheLookup: (hits, misses) => {
+        if (hits) metrics.featureCacheHits.inc(undefined, hits);
+        if (misses) metrics.featureCacheMisses.inc(undefined, misses);
+      },
+    });
     cache = createCache(cfg);
   } catch (e) {
     await Promise.all([...pools.values()].map((p) => p.close()));

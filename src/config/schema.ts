@@ -47,7 +47,18 @@ const FeatureStore = v.variant('kind', [
     keyColumn: v.optional(v.string(), 'id'),
     prefix: v.optional(v.string(), 'user'),
   }),
-  v.strictObject({ kind: v.literal('redis'), url: v.optional(v.string()) }),
+  v.strictObject({
+    kind: v.literal('redis'),
+    url: v.optional(v.string()),
+    /**
+     * Server-assisted client-side caching: hashes read stay in memory until Redis reports a
+     * change (CLIENT TRACKING), at most `ttlMs`, at most `maxEntries` keys. Off when absent.
+     */
+    clientCache: v.optional(v.strictObject({
+      maxEntries: v.optional(PositiveInt, 100_000),
+      ttlMs: v.optional(PositiveInt, 60_000),
+    })),
+  }),
   v.strictObject({ kind: v.literal('upstash'), url: v.optional(v.string()), token: v.optional(v.string()) }),
   v.strictObject({ kind: v.literal('none') }),
 ]);

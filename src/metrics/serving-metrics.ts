@@ -49,6 +49,10 @@ export interface ServingMetrics {
   readonly featureStoreLatency: Histogram<'store'>;
   /** `omniserve_feature_store_errors_total{store}`. */
   readonly featureStoreErrors: Counter<'store'>;
+  /** `omniserve_feature_cache_hits_total`: feature hashes served from the client-side cache (Redis `clientCache`). */
+  readonly featureCacheHits: Counter;
+  /** `omniserve_feature_cache_misses_total`: feature hashes the client-side cache read from Redis. */
+  readonly featureCacheMisses: Counter;
   /** `omniserve_cache_hits_total{model}`: rows answered from the prediction cache. */
   readonly cacheHits: Counter<'model'>;
   /** `omniserve_cache_misses_total{model}`: rows that had to be scored. */
@@ -118,6 +122,12 @@ export function createServingMetrics(registry: MetricsRegistry, sources: Serving
     }),
     featureStoreErrors: registry.counter({
       name: 'omniserve_feature_store_errors_total', help: 'Feature-store lookups that failed, by store kind.', labelNames: ['store'],
+    }),
+    featureCacheHits: registry.counter({
+      name: 'omniserve_feature_cache_hits_total', help: 'Feature hashes served from the client-side cache (Redis clientCache).',
+    }),
+    featureCacheMisses: registry.counter({
+      name: 'omniserve_feature_cache_misses_total', help: 'Feature hashes the client-side cache had to read from Redis.',
     }),
     cacheHits: registry.counter({
       name: 'omniserve_cache_hits_total', help: 'Rows answered from the prediction cache, by model.', labelNames: ['model'],

@@ -200,3 +200,67 @@ describe('omniserve serve with Redis and Upstash REST', { timeout: 120_000 }, ()
     assertGolden(rest!, 8);
   });
 });
+
+/** HSETs `user:{id}` and `item:{id}` with golden row `row`'s features. */
+async function setEntity(client: Redis, id: number, row: number): Promise<void> {
+  const r = bc.records[row]!;
+  await client.hset(`user:${id}`, Object.fromEntries(FEATURES.slice(0, 20).map((f) => [f, String(r[f])])));
+  await client.hset(`item:${id}`, Object.fromEntries(FEATURES.slice(20).map((f) => [f, String(r[f])])));
+}
+
+// The client-side feature cache on every host: the reader's invalidation subscriber runs on
+// node:net as Node, Bun and Deno each provide it.
+describe('omniserve serve with the Redis clientCache, on every host', { timeout: 180_000 }, () => {
+  let tmp: string;
+  let redis: RedisServer;
+  let client: Redis;
+  let config: string;
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'omniserve-serve-client-cache-'));
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    config = join(tmp, 'client-cache.json');
+    writeFileSync(config, JSON.stringify({
+      server: { port: 0, host: '127.0.0.1', drainTimeoutMs: 3_000 },
+      models: [{ path: join(ROOT, 'test/fixtures/models/breast-cancer.onnx') }],
+      featureStore: { kind: 'redis', url: redis.url, clientCache: { ttlMs: 600_000 } },
+    }));
+  });
+  after(async () => {
+    client?.disconnect();
+    await redis?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  for (const host of SERVE_HOSTS) {
+    test(`${host.name}: repeats are served from memory; an HSET changes the next answers within a second`, { timeout: 60_000 }, async () => {
+      const id = 1_000 + SERVE_HOSTS.indexOf(host);
+      await setEntity(client, id, 13);
+      const served = await startServe(host, config);
+      try {
+        for (let k = 0; k < 5; k++) {
+          const a = await post(served.url, '/predict', { user_id: id, item_id: id });
+          assert.equal(a.status, 200, JSON.stringify(a.json));
+          assert.ok(Math.abs((a.json['probability'] as number) - want(13)) <= 1e-4);
+        }
+        let metrics = await (await fetch(`${served.url}/metrics`)).text();
+        assert.match(metrics, /^omniserve_feature_cache_hits_total 8$/m, 'two hashes a request, four repeats');
+        assert.match(metrics, /^omniserve_feature_cache_misses_total 2$/m);
+        await setEntity(client, id, 1);
+        const t0 = performance.now();
+        for (;;) {
+          const a = await post(served.url, '/predict', { user_id: id, item_id: id });
+          assert.equal(a.status, 200, JSON.stringify(a.json));
+          if (Math.abs((a.json['probability'] as number) - want(1)) <= 1e-4) break;
+          assert.ok(performance.now() - t0 < 1_000, `still the old answer after ${Math.round(performance.now() - t0)} ms`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        metrics = await (await fetch(`${served.url}/metrics`)).text();
+        assert.match(metrics, /^omniserve_feature_cache_misses_total [4-9]$/m, 'both hashes read again');
+      } finally {
+        await served.stop(3_000);
+      }
+    });
+  }
+});

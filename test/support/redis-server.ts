@@ -165,3 +165,9 @@ function ping(port: number): Promise<string> {
     socket.once('close', () => reject(new Error('connection closed before a reply')));
   });
 }
+
+/** HGETALL calls a Redis has executed, from INFO commandstats (any client with an `info` method: ioredis). */
+export async function hgetallCalls(client: { info(section: string): Promise<string> }): Promise<number> {
+  const info = await client.info('commandstats');
+  return Number(/cmdstat_hgetall:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
