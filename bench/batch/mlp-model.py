@@ -8,6 +8,8 @@ run shows how the ratio moves with the model's cost:
 
     30-64-64-1     ~6 k multiply-adds a row
     30-128-128-1   ~20 k
+    30-160-160-1   ~31 k
+    30-192-192-1   ~43 k
     30-256-256-1   ~74 k
 
 ReLU between layers, random float32 weights scaled by 1/sqrt(fan_in), one logit output

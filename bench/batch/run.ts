@@ -32,7 +32,7 @@ const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '10000000' }, files: { type: 'string', default: '10' }, workers: { type: 'string', default: String(availableParallelism()) },
   'row-group': { type: 'string', default: '131072' }, dir: { type: 'string' },
   // Larger MLPs on the same 30 columns (bench/batch/mlp-model.py); '' for the bundled model only.
-  mlps: { type: 'string', default: '30-64-64-1,30-128-128-1,30-256-256-1' },
+  mlps: { type: 'string', default: '30-64-64-1,30-128-128-1,30-160-160-1,30-192-192-1,30-256-256-1' },
 } });
 const rows = Number(values.rows);
 const files = Number(values.files);
