@@ -104,15 +104,37 @@ export function readJson(c: Context, limit: number): Promise<unknown> {
 /** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */
 export const MAX_DEPTH = 64;
 
-/** Rejects JSON nested deeper than `max` levels, without recursion. */
+/**
+ * Rejects JSON nested deeper than `max` levels, without recursion. Arrays are walked by index
+ * and only containers are pushed: a 64-row request of 1,024 numbers each (a heavy model's
+ * `instances`) took 1.3 ms per request through `for…of` and a tuple per value, a visible share
+ * of the Node server's CPU under bench/realtime's heavy model.
+ */
 function checkDepth(root: unknown, max: number): void {
-  const stack: [unknown, number][] = [[root, 1]];
+  if (root === null || typeof root !== 'object') return;
+  const stack: object[] = [root];
+  const depths: number[] = [1];
   while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
+    const v = stack.pop()!;
+    const d = depths.pop()!;
     if (d > max) throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') {
+          stack.push(child);
+          depths.push(d + 1);
+        }
+      }
+    } else {
+      const values = Object.values(v);
+      for (let i = 0; i < values.length; i++) {
+        const child: unknown = values[i];
+        if (child !== null && typeof child === 'object') {
+          stack.push(child);
+          depths.push(d + 1);
+        }
+      }
     }
   }
 }

@@ -1,0 +1,33 @@
+/**
+ * parseJson: malformed and empty bodies are INVALID_JSON; nesting is allowed to exactly
+ * MAX_DEPTH levels through arrays and objects alike, one more is INVALID_REQUEST.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isOmniserveError } from '../errors.ts';
+import { MAX_DEPTH, parseJson } from './body.ts';
+
+const nest = (depth: number, leaf: string): string => {
+  let s = leaf;
+  for (let d = 1; d <= depth; d++) s = d % 2 ? `[1, ${s}, "x"]` : `{"a": 1, "b": ${s}}`;
+  return s;
+};
+
+test('nesting up to MAX_DEPTH parses; one level more is INVALID_REQUEST naming the limit', () => {
+  assert.deepEqual(parseJson(nest(2, '0')), { a: 1, b: [1, 0, 'x'] });
+  assert.ok(parseJson(nest(MAX_DEPTH, '0')));
+  assert.ok(parseJson(nest(MAX_DEPTH - 1, '{}')), 'an empty container counts as a level');
+  for (const body of [nest(MAX_DEPTH + 1, '0'), nest(MAX_DEPTH, '[]'), nest(MAX_DEPTH, '{}')]) {
+    assert.throws(() => parseJson(body), (e: unknown) => isOmniserveError(e, 'INVALID_REQUEST') && /nested deeper than 64 levels/.test((e as Error).message));
+  }
+  // Deep in one branch of a wide document, after many plain values.
+  const wide = `{"instances": [${Array.from({ length: 64 }, () => `{"x": [${Array.from({ length: 1024 }, (_, i) => i / 7).join(',')}]}`).join(',')}], "deep": ${nest(MAX_DEPTH, '0')}}`;
+  assert.throws(() => parseJson(wide), (e: unknown) => isOmniserveError(e, 'INVALID_REQUEST'));
+  assert.equal((parseJson(wide.replace(/"deep": .*\}$/, '"deep": 0}')) as { instances: unknown[] }).instances.length, 64);
+});
+
+test('empty and malformed bodies are INVALID_JSON; primitives parse', () => {
+  for (const body of ['', '  \n', '{', '{"a":}', 'nul']) assert.throws(() => parseJson(body), (e: unknown) => isOmniserveError(e, 'INVALID_JSON'), JSON.stringify(body));
+  assert.equal(parseJson('3'), 3);
+  assert.equal(parseJson('null'), null);
+});
