@@ -66,7 +66,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         const threads = m.threads ?? (await smallModel(source) ? 1 : undefined);
         const model = await engine.models.load({
           source, name: m.name, version: m.version, config,
-          backend: m.backend as never, default: m.default, session: threads ? { threads } : undefined,
+          backend: m.backend as never, default: m.default, session: { ...(threads ? { threads } : {}), spinning: m.spinning },
         });
         // One merged run should be one session run: batch as large as the model takes.
         perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
@@ -78,7 +78,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
           await pool.load({
             bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id,
             // N workers each with every core would fight: split the cores between them.
-            session: { threads: Math.max(1, Math.floor(availableParallelism() / m.workers)) },
+            session: { threads: Math.max(1, Math.floor(availableParallelism() / m.workers)), spinning: m.spinning },
           });
         }
         metrics.modelLoads.inc({ model: model.name, result: 'ok' });

@@ -59,7 +59,7 @@ export async function streamCommand(
       await pool.load({
         bytes: new Uint8Array(await readFile(at(baseDir, entry.path))), name: model.name, version: model.version,
         config: model.config, backend: model.backend.id,
-        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)) },
+        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)), spinning: entry.spinning },
       });
     }
     if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));
@@ -149,7 +149,7 @@ async function loadModels(engine: Engine, cfg: StreamConfig, baseDir: string): P
     const model = await engine.models.load({
       source: at(baseDir, m.path), name: m.name, version: m.version, config, backend: m.backend as never, default: m.default,
       // Stream runs are many and small: one thread each unless the entry asks for more.
-      session: { threads: m.threads ?? 1 },
+      session: { threads: m.threads ?? 1, spinning: m.spinning },
     });
     entries.set(model.name, m);
     first ??= model;

@@ -52,6 +52,7 @@ export function createOrtBackend(opts: OrtBackendOptions): Backend {
     graphOptimizationLevel: o.graphOptimization ?? 'all',
     ...(o.threads !== undefined && opts.package === 'onnxruntime-node' ? { intraOpNumThreads: o.threads } : {}),
     logSeverityLevel: 3,
+    ...(o.spinning === false && opts.package === 'onnxruntime-node' ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
 
   return {

@@ -20,6 +20,12 @@ export interface SessionOptions {
   readonly threads?: number;
   /** Graph optimization level passed to onnxruntime. */
   readonly graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Whether the intra-op pool's threads spin-wait for work (onnxruntime's default: yes). A
+   * server passes false: between runs its event loop needs the cores the spinning threads
+   * hold. onnxruntime-node only; unset: onnxruntime's default.
+   */
+  readonly spinning?: boolean;
 }
 
 /** A loaded model on one backend. */

@@ -35,6 +35,12 @@ const ModelEntry = v.strictObject({
    * onnxruntime's default (all cores) for larger ones.
    */
   threads: v.optional(PositiveInt),
+  /**
+   * Let onnxruntime's intra-op threads spin-wait between runs (default false in the server:
+   * a spinning pool burned ~20 % more CPU per request on the heavy MLP of bench/realtime,
+   * CPU the event loop needed for the next requests' JSON, for no faster runs).
+   */
+  spinning: v.optional(v.boolean(), false),
   /** Run this model in N worker threads (heavy models: the event loop never blocks). 0: in-process. */
   workers: v.optional(NonNegInt, 0),
 });
