@@ -138,4 +138,27 @@ describe('redis feature store with clientCache', { timeout: 120_000 }, () => {
       await short.close();
     }
   });
+
+  test('Redis restarted with other data: nothing cached before the restart is served after it', T, async () => {
+    let own = await startRedis();
+    const s = createRedisFeatureStore({ url: own.url, clientCache: {} });
+    try {
+      await s.setMany([['user:1', { age: 1 }]]);
+      assert.deepEqual(await s.getMany(['user:1']), [{ age: 1 }]);
+      assert.deepEqual(await s.getMany(['user:1']), [{ age: 1 }], 'held');
+      await own.stop();
+      await until(async () => s.clientCache!.size, (n) => n === 0);
+      own = await startRedis({ port: own.port });
+      const admin = new Redis(own.url);
+      try {
+        await admin.hset('user:1', { age: '2' });
+      } finally {
+        admin.disconnect();
+      }
+      await until(() => s.getMany(['user:1']), ([h]) => h?.['age'] === 2, 5_000);
+    } finally {
+      await s.close();
+      await own.stop();
+    }
+  });
 });
