@@ -4,7 +4,7 @@
  * host it runs on (@hono/node-server on Node, Bun.serve on Bun, Deno.serve on Deno). Its
  * requests/s is what HTTP + Hono + JSON cost alone; omniserve's figure is divided by it.
  *
- *   node --import tsx bench/realtime/hello.ts [--port P] [--host H] [--body json|stream]
+ *   node --import tsx bench/realtime/hello.ts [--port P] [--host H] [--body json|stream] [--reply echo|seed]
  *   node_modules/.bin/bun bench/realtime/hello.ts …
  *   node_modules/.bin/deno run -A bench/realtime/hello.ts …
  *
@@ -13,12 +13,18 @@
  * on Node that turns @hono/node-server's lightweight request into a full undici Request
  * (AbortController, web stream over the socket), and the difference in requests/s is that cost.
  *
+ * `--reply seed` (a diagnostic) answers with a reply of the size and shape of omniserve's
+ * seed-compatible `/predict` answer (`features_used` lists the fixture model's 30 feature
+ * names: ~700 bytes) instead of the ~25-byte echo: what the contract's reply size costs the
+ * host's HTTP layer alone.
+ *
  * Prints the same `{"event":"listening","url":…}` line as `omniserve serve`; SIGTERM stops it.
  * @module
  */
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { Listen } from '../../runtimes/serve/listener.ts';
 
@@ -30,8 +36,14 @@ async function hostListener(): Promise<{ host: string; listen: Listen }> {
 }
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, body: { type: 'string', default: 'json' } },
+  options: {
+    port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' },
+    body: { type: 'string', default: 'json' }, reply: { type: 'string', default: 'echo' },
+  },
 });
+
+/** The fixture model's feature names, in order: what omniserve's `features_used` lists. */
+const FEATURES: string[] = JSON.parse(readFileSync(new URL('../../test/fixtures/models/breast-cancer.config.json', import.meta.url), 'utf8')).inputs.features.features;
 
 /** Reads the body through its web stream, as omniserve's readLimited does (minus the size checks). */
 async function readStream(req: Request): Promise<unknown> {
@@ -49,6 +61,12 @@ const app = new Hono();
 // Parsing the body (not just answering) keeps the baseline fair: omniserve must parse it too.
 app.post('/predict', async (c) => {
   const body = (values.body === 'stream' ? await readStream(c.req.raw) : await c.req.json()) as { user_id?: unknown };
+  if (values.reply === 'seed') {
+    return c.json({
+      prediction: 1, probability: 0.9731, label: 'benign', model: 'breast-cancer', model_version: '1',
+      latency_ms: 0.412, features_used: FEATURES, cached: false, echo: body.user_id,
+    });
+  }
   return c.json({ ok: true, echo: body.user_id });
 });
 

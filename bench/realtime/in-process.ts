@@ -12,7 +12,7 @@
  * Seen 2026-11-26 (2 loaded cores): Bun 5.5 µs (health) vs 27-32 µs (predict, features in
  * the body); Deno 9-10 vs 58-62 µs.
  *
- *   node --import tsx bench/realtime/in-process.ts [--seconds 3] [--redis redis://127.0.0.1:6379]
+ *   node --import tsx bench/realtime/in-process.ts [--seconds 3] [--redis redis://127.0.0.1:6379 [--client-cache]]
  *   bun bench/realtime/in-process.ts ...     deno run -A bench/realtime/in-process.ts ...
  * @module
  */
@@ -25,12 +25,16 @@ import { parseServerConfig } from '../../src/config/schema.ts';
 import { ROOT } from './servers.ts';
 import { fixtureRows, ITEMS, USERS } from './seed-redis.ts';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, redis: { type: 'string' }, concurrency: { type: 'string', default: '64' } } });
+const { values: args } = parseArgs({ options: {
+  seconds: { type: 'string', default: '3' }, redis: { type: 'string' }, concurrency: { type: 'string', default: '64' },
+  // The Redis store's clientCache: after the warm-up every hash is held (the lookups' cost without Redis).
+  'client-cache': { type: 'boolean', default: false },
+} });
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 const built = await buildServer(parseServerConfig({
   models: [{ path: join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx') }],
-  featureStore: args.redis ? { kind: 'redis', url: args.redis } : { kind: 'none' },
+  featureStore: args.redis ? { kind: 'redis', url: args.redis, ...(args['client-cache'] ? { clientCache: {} } : {}) } : { kind: 'none' },
   cache: { kind: 'none' },
 }), createNativeRuntime(), ROOT);
 const app = built.app;
@@ -44,7 +48,7 @@ const body = () => (args.redis
 type Case = { name: string; one: () => Response | Promise<Response> };
 const cases: Case[] = [
   { name: 'GET /v2/health/live (router + response only)', one: () => app.fetch(new Request('http://x/v2/health/live')) },
-  { name: `POST /predict (${args.redis ? 'Redis features' : 'features in the body'})`, one: () => {
+  { name: `POST /predict (${args.redis ? (args['client-cache'] ? 'Redis features, clientCache' : 'Redis features') : 'features in the body'})`, one: () => {
     const b = body();
     return app.fetch(new Request('http://x/predict', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(b.length) }, body: b }));
   } },

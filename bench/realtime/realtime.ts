@@ -32,6 +32,7 @@ export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; worker
   return [
     { id: 'hello', title: 'Hono hello-world', kind: 'hello' },
     ...(o.diagnose ? [{ id: 'hello-stream', title: 'hello-world, body read via getReader() as omniserve does', kind: 'hello', helloBody: 'stream' } as const] : []),
+    ...(o.diagnose ? [{ id: 'hello-seedreply', title: 'hello-world answering with a /predict-sized reply (30 feature names)', kind: 'hello', helloReply: 'seed' } as const] : []),
     { id: 'omniserve', title: 'omniserve (maxDelayMs 0, default)', kind: 'omniserve' },
     ...(o.delay2 ? [{ id: 'omniserve-delay2', title: 'omniserve (maxDelayMs 2)', kind: 'omniserve', batching: { maxDelayMs: 2 } } as const] : []),
     ...(o.workers && o.workers > 1 ? [{ id: `omniserve-workers${o.workers}`, title: `omniserve (--workers ${o.workers})`, kind: 'omniserve', workers: o.workers } as const] : []),
@@ -56,7 +57,7 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
   const t0 = performance.now();
   const runs: WrkRun[] = [];
   try {
-    const specs = new Map<string, ServerSpec>(variants.map((v) => [v.id, v.kind === 'hello' ? { kind: 'hello', args: v.helloBody ? ['--body', v.helloBody] : [] } : {
+    const specs = new Map<string, ServerSpec>(variants.map((v) => [v.id, v.kind === 'hello' ? { kind: 'hello', args: [...(v.helloBody ? ['--body', v.helloBody] : []), ...(v.helloReply ? ['--reply', v.helloReply] : [])] } : {
       kind: 'omniserve',
       config: writeConfig(`breast-cancer-${v.id}`, {
         models: [{ path: fromConfig(join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx')) }],

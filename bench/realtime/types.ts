@@ -52,6 +52,8 @@ export interface Variant {
   readonly batching?: { readonly maxDelayMs?: number };
   /** Diagnostics: hello-world reading the body as omniserve does (`hello.ts --body stream`). */
   readonly helloBody?: 'stream';
+  /** Diagnostics: hello-world answering with a reply the size of omniserve's `/predict` answer (`hello.ts --reply seed`). */
+  readonly helloReply?: 'seed';
   /** Diagnostics: omniserve without Redis, the 30 features sent in the body (one fixed row). */
   readonly featuresInBody?: boolean;
   /** omniserve `server.workers`: serving processes sharing one port (the multi-core scaling). */
