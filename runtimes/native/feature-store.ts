@@ -46,6 +46,9 @@ export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p:
       if (!fs.url || !fs.token) {
         throw Errors.INVALID_CONFIG('featureStore: url and token are needed (or UPSTASH_REDIS_REST_URL/TOKEN)', { path: 'featureStore' });
       }
-      return createUpstashFeatureStore({ url: fs.url, token: fs.token, coalescing: SERVER_COALESCING });
+      return createUpstashFeatureStore({
+        url: fs.url, token: fs.token, coalescing: SERVER_COALESCING,
+        ...(fs.clientCache ? { clientCache: { ...fs.clientCache, ...(hooks.onCacheLookup ? { onLookup: hooks.onCacheLookup } : {}) } } : {}),
+      });
   }
 }

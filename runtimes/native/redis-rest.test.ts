@@ -179,6 +179,21 @@ describe('redis-rest gateway', { timeout: 120_000 }, () => {
       assert.deepEqual((good as PromiseFulfilledResult<unknown>).value, [{ age: '41', plan: 'pro' }]);
     });
 
+    test('clientCache: a hash read once is not asked again for ttlMs (a write elsewhere shows after it); setMany is seen at once', T, async () => {
+      const store = createUpstashFeatureStore({ url: gateway.url, token: TOKEN, clientCache: { ttlMs: 300 } });
+      await direct.hset('user:cc', { age: '1' });
+      assert.deepEqual(await store.getMany(['user:cc', 'user:cc-missing']), [{ age: '1' }, null]);
+      const before = gateway.stats.requests;
+      await direct.hset('user:cc', { age: '2' });
+      assert.deepEqual(await store.getMany(['user:cc', 'user:cc-missing']), [{ age: '1' }, null], 'held: REST has no invalidation');
+      assert.equal(gateway.stats.requests, before, 'no request to the gateway');
+      await new Promise((r) => setTimeout(r, 350));
+      assert.deepEqual(await store.getMany(['user:cc']), [{ age: '2' }], 'read again after ttlMs');
+      await store.setMany([['user:cc', { age: 3 }]]);
+      assert.deepEqual(await store.getMany(['user:cc']), [{ age: '3' }], 'our own write at once');
+      assert.deepEqual({ hits: store.clientCache!.stats.hits, misses: store.clientCache!.stats.misses }, { hits: 2, misses: 4 });
+    });
+
     test('unreachable gateway or wrong token → FEATURE_STORE_UNAVAILABLE, fast', T, async () => {
       const port = await freePort();
       const down = createUpstashFeatureStore({ url: `http://127.0.0.1:${port}`, token: TOKEN });

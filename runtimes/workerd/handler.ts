@@ -61,6 +61,13 @@ export interface WorkerEnv {
   readonly OMNISERVE_MAX_RECORDS?: string;
   /** Prediction cache TTL (ms), default 60,000; 0 turns the cache off. */
   readonly OMNISERVE_CACHE_TTL_MS?: string;
+  /**
+   * Feature hashes kept in the isolate's memory for this long (ms; unset or 0: off). Upstash
+   * REST has no invalidation, so a hash written elsewhere may be served this old.
+   */
+  readonly OMNISERVE_FEATURE_CACHE_TTL_MS?: string;
+  /** Most hashes that cache holds (default 10,000: an isolate has 128 MB). */
+  readonly OMNISERVE_FEATURE_CACHE_MAX_ENTRIES?: string;
   /** `error` (404, default) or `defaults` for an id missing from the feature store. */
   readonly OMNISERVE_MISSING_ENTITY?: string;
   /**
@@ -107,7 +114,7 @@ function intVar(env: WorkerEnv, name: keyof WorkerEnv & string, min: number): nu
 
 const listVar = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
-function featureStoreFrom(env: WorkerEnv): FeatureStore | undefined {
+function featureStoreFrom(env: WorkerEnv, onCacheLookup: (hits: number, misses: number) => void): FeatureStore | undefined {
   const url = env.UPSTASH_REDIS_REST_URL;
   const token = env.UPSTASH_REDIS_REST_TOKEN;
   if (!url && !token) return undefined;
@@ -115,7 +122,11 @@ function featureStoreFrom(env: WorkerEnv): FeatureStore | undefined {
     throw Errors.INVALID_CONFIG('UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together: set both or neither',
       { path: url ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL' });
   }
-  return createUpstashFeatureStore({ url, token });
+  const cacheTtl = intVar(env, 'OMNISERVE_FEATURE_CACHE_TTL_MS', 0) ?? 0;
+  const clientCache = cacheTtl > 0
+    ? { ttlMs: cacheTtl, maxEntries: intVar(env, 'OMNISERVE_FEATURE_CACHE_MAX_ENTRIES', 1) ?? 10_000, onLookup: onCacheLookup }
+    : undefined;
+  return createUpstashFeatureStore({ url, token, ...(clientCache ? { clientCache } : {}) });
 }
 
 /** The async queue's intake, when OMNISERVE_QUEUE asks for one. */
@@ -152,15 +163,18 @@ async function build(bundle: WorkerBundle, env: WorkerEnv): Promise<Built> {
   const ttl = intVar(env, 'OMNISERVE_CACHE_TTL_MS', 0) ?? 60_000;
   const maxBodyBytes = intVar(env, 'OMNISERVE_MAX_BODY_BYTES', 1);
   const maxRecords = intVar(env, 'OMNISERVE_MAX_RECORDS', 1);
-  const features = featureStoreFrom(env);
+  const registry = new MetricsRegistry();
+  const metrics = createServingMetrics(registry);
+  const features = featureStoreFrom(env, (hits, misses) => {
+    if (hits) metrics.featureCacheHits.inc(undefined, hits);
+    if (misses) metrics.featureCacheMisses.inc(undefined, misses);
+  });
   const queue = queueFrom(env);
 
   const host = detectHost(globalThis);
   // Only web-wasm: no WebGPU on Workers, and no native backend on any edge.
   const backend = createPrecompiledWasmBackend({ module: bundle.wasm, loadOrt: bundle.loadOrt });
   const engine = createEngine({ host, backends: [backend] }, { backend: 'web-wasm' });
-  const registry = new MetricsRegistry();
-  const metrics = createServingMetrics(registry);
   const perModel: Record<string, BatchingOptions> = {};
   try {
     for (const m of bundle.models) {

@@ -37,12 +37,18 @@ const ModelEntry = v.strictObject({
   threads: v.optional(PositiveInt),
   /**
    * Let onnxruntime's intra-op threads spin-wait between runs (default false in the server:
-   * a spinning pool burned ~20 % more CPU per request on the heavy MLP of bench/realtime,
+   * a spinning pool burned 10-20 % more CPU per request on the heavy MLP of bench/realtime,
    * CPU the event loop needed for the next requests' JSON, for no faster runs).
    */
   spinning: v.optional(v.boolean(), false),
   /** Run this model in N worker threads (heavy models: the event loop never blocks). 0: in-process. */
   workers: v.optional(NonNegInt, 0),
+});
+
+/** A feature store's client-side cache (`featureStore.clientCache`). */
+const ClientCache = v.strictObject({
+  maxEntries: v.optional(PositiveInt, 100_000),
+  ttlMs: v.optional(PositiveInt, 60_000),
 });
 
 const FeatureStore = v.variant('kind', [
@@ -60,12 +66,18 @@ const FeatureStore = v.variant('kind', [
      * Server-assisted client-side caching: hashes read stay in memory until Redis reports a
      * change (CLIENT TRACKING), at most `ttlMs`, at most `maxEntries` keys. Off when absent.
      */
-    clientCache: v.optional(v.strictObject({
-      maxEntries: v.optional(PositiveInt, 100_000),
-      ttlMs: v.optional(PositiveInt, 60_000),
-    })),
+    clientCache: v.optional(ClientCache),
   }),
-  v.strictObject({ kind: v.literal('upstash'), url: v.optional(v.string()), token: v.optional(v.string()) }),
+  v.strictObject({
+    kind: v.literal('upstash'),
+    url: v.optional(v.string()),
+    token: v.optional(v.string()),
+    /**
+     * Hashes read stay in memory for `ttlMs` (REST has no invalidation: a hash written
+     * elsewhere may be served up to `ttlMs` old), at most `maxEntries` keys. Off when absent.
+     */
+    clientCache: v.optional(ClientCache),
+  }),
   v.strictObject({ kind: v.literal('none') }),
 ]);
 

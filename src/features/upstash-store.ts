@@ -8,6 +8,7 @@
 // with Buffer and reads process.env.
 import { Redis } from '@upstash/redis/cloudflare';
 import { Errors, messageOf } from '../errors.ts';
+import { createClientCache, type ClientCache, type ClientCacheOptions } from './client-cache.ts';
 import { createCoalescer, type CoalescerOptions, type CoalescerStats } from './coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from './types.ts';
 
@@ -27,12 +28,20 @@ export interface UpstashStoreOptions {
   retries?: number;
   /** How lookups are batched (default: per microtask turn; servers pass SERVER_COALESCING). */
   coalescing?: CoalescerOptions;
+  /**
+   * Keep hashes read in memory for `ttlMs` (at most `maxEntries` keys). REST has no
+   * invalidation channel, so a hash written elsewhere may be served up to `ttlMs` old;
+   * writes through this store (`setMany`) are seen at once. Off by default.
+   */
+  clientCache?: ClientCacheOptions;
 }
 
 /** A {@link FeatureStore} over Upstash REST; `stats.flushes` counts pipeline requests. */
 export interface UpstashFeatureStore extends FeatureStore {
   readonly kind: 'upstash';
   readonly stats: Readonly<CoalescerStats>;
+  /** The client-side cache, with `clientCache`. */
+  readonly clientCache?: ClientCache;
 }
 
 type Slot = FeatureValues | null | Error;
@@ -40,6 +49,7 @@ type Slot = FeatureValues | null | Error;
 /** Creates the store; no request is made until the first call. */
 export function createUpstashFeatureStore(options: UpstashStoreOptions): UpstashFeatureStore {
   const { url, token, keyPrefix = '', timeoutMs = 1_000, retries = 1, coalescing } = options;
+  const cache = options.clientCache ? createClientCache(options.clientCache) : undefined;
   if (!/^https?:\/\//.test(url) || !token) {
     throw Errors.INVALID_CONFIG('the Upstash feature store needs an http(s) url and a token', { url });
   }
@@ -74,8 +84,9 @@ export function createUpstashFeatureStore(options: UpstashStoreOptions): Upstash
   return {
     kind: 'upstash',
     stats: loader.stats,
+    ...(cache ? { clientCache: cache } : {}),
     // The loader rejects a call when one of its keys came back as an error.
-    getMany: (keys) => loader.load(keys),
+    getMany: cache ? (keys) => cache.getMany(keys, (missing) => loader.load(missing)) : (keys) => loader.load(keys),
     async setMany(entries) {
       if (entries.length === 0) return;
       // One transaction: readers never see a hash half replaced.
@@ -89,6 +100,9 @@ export function createUpstashFeatureStore(options: UpstashStoreOptions): Upstash
         await tx.exec();
       } catch (e) {
         throw unavailable(e);
+      } finally {
+        // Read your own writes.
+        cache?.invalidate(entries.map(([key]) => key));
       }
     },
     async ping() {

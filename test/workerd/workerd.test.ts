@@ -106,6 +106,7 @@ before(async () => {
       OMNISERVE_API_KEYS: API_KEY,
       OMNISERVE_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       OMNISERVE_QUEUE: 'upstash',
+      OMNISERVE_FEATURE_CACHE_TTL_MS: '60000',
     },
   });
   base = await mf.ready;
@@ -186,6 +187,19 @@ describe('workerd bundle', { timeout: 180_000 }, () => {
     assert.equal(res.status, 200, text);
     const out = ((JSON.parse(text) as Json)['outputs'] as Json[]).find((o) => o['name'] === 'logit')!;
     (out['data'] as number[]).forEach((v, i) => assert.ok(Math.abs(v - logits[i]!) < TOL, `logit ${i}: ${v} vs ${logits[i]}`));
+  });
+
+  test('OMNISERVE_FEATURE_CACHE_TTL_MS: a hash read before is served from the isolate\'s memory, no gateway command', async () => {
+    // user 5 was read by the test above; a direct feature changes the record, so the
+    // prediction cache does not answer before the feature store is asked.
+    const before = gateway!.stats.commands;
+    const r = await post('/predict', { user_id: 5, context: { mean_radius: 14.5 } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json!['features_used'].length, 30);
+    assert.equal(gateway!.stats.commands, before, 'no HGETALL went to the gateway');
+    const m = await call('/metrics', { auth: false });
+    assert.match(m.text, /^omniserve_feature_cache_hits_total [1-9]\d*$/m);
+    assert.match(m.text, /^omniserve_feature_cache_misses_total [1-9]\d*$/m);
   });
 
   test('/metrics: Prometheus text with the requests served', async () => {
