@@ -70,6 +70,7 @@ export function createHashReader(o: HashReaderOptions): HashReader {
   const username = decodeURIComponent(u.username);
   const db = Number(u.pathname.slice(1) || 0);
   const prefix = o.keyPrefix ?? '';
+  const auth: string[][] = password ? [username ? ['AUTH', username, password] : ['AUTH', password]] : [];
 
   let sock: Socket | undefined;
   /** The invalidation subscriber, with `onInvalidate`. */
@@ -216,52 +217,16 @@ export function createHashReader(o: HashReaderOptions): HashReader {
 
   /**
    * Opens the subscriber: AUTH, CLIENT ID, SUBSCRIBE to the invalidation channel; resolves
-   * with its client id once subscribed.
+   * with its client id once subscribed. What comes after are invalidation messages.
    */
   const openSubscriber = async (): Promise<string> => {
     let id = '';
     const { s, ready: subscribed } = dial(lostSubscriber, 'the invalidation connection to Redis closed', (s, finish) => {
-      /** The handshake is over: what comes now are messages. */
-      let done = false;
-      const steps: string[][] = [];
-      if (password) steps.push(username ? ['AUTH', username, password] : ['AUTH', password]);
-      steps.push(['CLIENT', 'ID'], ['SUBSCRIBE', INVALIDATE_CHANNEL]);
-      let answered = 0;
-      let buf = '';
-      s.on('data', (chunk: Buffer) => {
-        buf += chunk.toString('latin1');
-        let at = 0;
-        for (;;) {
-          let r: { v: Resp; end: number } | undefined;
-          try {
-            r = parseAny(buf, at);
-          } catch (e) {
-            done = true;
-            finish(e as Error);
-            lostSubscriber(s, e as Error);
-            return;
-          }
-          if (r === undefined) break;
-          at = r.end;
-          const v = r.v;
-          if (!done) {
-            const step = steps[answered++]!;
-            if (v instanceof Error) {
-              done = true;
-              return finish(new Error(`${step[0] === 'AUTH' ? 'AUTH' : step.join(' ')} failed: ${v.message}`));
-            }
-            if (step[1] === 'ID') id = String(v);
-            if (answered === steps.length) {
-              done = true;
-              finish();
-            }
-          } else if (Array.isArray(v) && v[0] === 'message' && v[1] === INVALIDATE_CHANNEL) {
-            onInvalidate!(invalidated(v[2] ?? null));
-          }
-        }
-        buf = buf.slice(at);
+      handshake(s, [...auth, ['CLIENT', 'ID'], ['SUBSCRIBE', INVALIDATE_CHANNEL]], finish, (step, v) => {
+        if (step[1] === 'ID') id = String(v);
+      }, (v) => {
+        if (Array.isArray(v) && v[0] === 'message' && v[1] === INVALIDATE_CHANNEL) onInvalidate!(invalidated(v[2] ?? null));
       });
-      s.write(steps.map(command).join(''));
     });
     sub = s;
     try {
@@ -289,32 +254,13 @@ export function createHashReader(o: HashReaderOptions): HashReader {
   const openReader = async (tracking: string[][]): Promise<void> => {
     const { s, ready: greeted } = dial(fail, 'connection closed by Redis', (s, finish) => {
       // AUTH and SELECT first, answered before any lookup is written.
-      const hello: string[][] = [];
-      if (password) hello.push(username ? ['AUTH', username, password] : ['AUTH', password]);
-      if (db) hello.push(['SELECT', String(db)]);
-      hello.push(...tracking);
-      if (hello.length === 0) {
-        s.on('data', (c: Buffer) => onData(s, c));
-        return finish();
-      }
-      let answered = 0;
-      let buf = '';
-      const onHello = (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\r\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 2);
-          if (line[0] !== '+') return finish(new Error(`${hello[answered]![0]} failed: ${line.slice(1)}`));
-          if (++answered === hello.length) {
-            s.off('data', onHello);
-            s.on('data', (c: Buffer) => onData(s, c));
-            return finish();
-          }
-        }
+      const hello = [...auth, ...(db ? [['SELECT', String(db)]] : []), ...tracking];
+      const start = (err?: Error) => {
+        if (!err) s.on('data', (c: Buffer) => onData(s, c));
+        finish(err);
       };
-      s.on('data', onHello);
-      s.write(hello.map(command).join(''));
+      if (hello.length === 0) start();
+      else handshake(s, hello, start);
     });
     sock = s;
     try {
@@ -362,3 +308,52 @@ export function createHashReader(o: HashReaderOptions): HashReader {
 }
 
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+/**
+ * A connection's first commands (AUTH, SELECT, CLIENT …): writes `steps` and reads one reply
+ * each. `onReply` sees each answer; `finish(err)` comes with the first error reply (naming the
+ * command, never a password) and `finish()` after the last answer. With `then`, every later
+ * value goes to it (a subscriber's messages); without, the listener goes and the caller takes
+ * the socket's data. Unparsable bytes destroy the socket (its error and close handlers run).
+ */
+function handshake(s: Socket, steps: readonly string[][], finish: (err?: Error) => void,
+  onReply: (step: readonly string[], v: Resp) => void = () => {}, then?: (v: Resp) => void): void {
+  let answered = 0;
+  let buf = '';
+  const onChunk = (chunk: Buffer) => {
+    buf += chunk.toString('latin1');
+    let at = 0;
+    for (;;) {
+      let r: { v: Resp; end: number } | undefined;
+      try {
+        r = parseAny(buf, at);
+      } catch (e) {
+        finish(e as Error);
+        s.destroy(e as Error);
+        return;
+      }
+      if (r === undefined) break;
+      at = r.end;
+      if (answered === steps.length) {
+        then!(r.v);
+        continue;
+      }
+      const step = steps[answered++]!;
+      if (r.v instanceof Error) {
+        finish(new Error(`${step[0] === 'AUTH' ? 'AUTH' : step.join(' ')} failed: ${r.v.message}`));
+        return;
+      }
+      onReply(step, r.v);
+      if (answered === steps.length) {
+        finish();
+        if (!then) {
+          s.off('data', onChunk);
+          return;
+        }
+      }
+    }
+    buf = buf.slice(at);
+  };
+  s.on('data', onChunk);
+  s.write(steps.map(command).join(''));
+}
