@@ -11,6 +11,7 @@ import { parseFeatureFile } from '../../src/features/load-file.ts';
 import { createUpstashFeatureStore } from '../../src/features/upstash-store.ts';
 import { SERVER_COALESCING } from '../../src/features/coalesce.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
+import type { ClientCacheOptions } from '../../src/features/client-cache.ts';
 import type { ServerConfig } from '../../src/config/schema.ts';
 import { createRedisFeatureStore } from './redis-store.ts';
 
@@ -40,7 +41,7 @@ export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p:
       if (!fs.url) throw Errors.INVALID_CONFIG('featureStore.url: a Redis URL is needed (or REDIS_URL)', { path: 'featureStore.url' });
       return createRedisFeatureStore({
         url: fs.url,
-        ...(fs.clientCache ? { clientCache: { ...fs.clientCache, ...(hooks.onCacheLookup ? { onLookup: hooks.onCacheLookup } : {}) } } : {}),
+        ...clientCacheOf(fs.clientCache, hooks),
       });
     case 'upstash':
       if (!fs.url || !fs.token) {
@@ -48,7 +49,12 @@ export async function openFeatureStore(fs: ServerConfig['featureStore'], at: (p:
       }
       return createUpstashFeatureStore({
         url: fs.url, token: fs.token, coalescing: SERVER_COALESCING,
-        ...(fs.clientCache ? { clientCache: { ...fs.clientCache, ...(hooks.onCacheLookup ? { onLookup: hooks.onCacheLookup } : {}) } } : {}),
+        ...clientCacheOf(fs.clientCache, hooks),
       });
   }
+}
+
+/** The store option for a configured `clientCache`, with the lookup hook when there is one. */
+function clientCacheOf(cc: ClientCacheOptions | undefined, hooks: OpenFeatureStoreHooks): { clientCache?: ClientCacheOptions } {
+  return cc ? { clientCache: { ...cc, ...(hooks.onCacheLookup ? { onLookup: hooks.onCacheLookup } : {}) } } : {};
 }

@@ -24,7 +24,7 @@ import { Errors, messageOf } from '../../src/errors.ts';
 import { createHashReader } from './redis-hash-reader.ts';
 import { createCoalescer, SERVER_COALESCING, type CoalescerStats } from '../../src/features/coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from '../../src/features/types.ts';
-import { createClientCache, type ClientCache, type ClientCacheOptions } from '../../src/features/client-cache.ts';
+import { cachedGetMany, createClientCache, type ClientCache, type ClientCacheOptions } from '../../src/features/client-cache.ts';
 
 /** Options for {@link createRedisFeatureStore}. */
 export interface RedisStoreOptions {
@@ -108,7 +108,7 @@ export function createRedisFeatureStore(options: RedisStoreOptions): RedisFeatur
     client,
     ...(cache ? { clientCache: cache } : {}),
     // The loader rejects a call when one of its keys came back as an error.
-    getMany: cache ? (keys) => cache.getMany(keys, (missing) => loader.load(missing)) : (keys) => loader.load(keys),
+    getMany: cachedGetMany(cache, (keys) => loader.load(keys)),
     async setMany(entries) {
       if (entries.length === 0) return;
       usable();

@@ -13,7 +13,7 @@ import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import type { PredictionCache } from '../../src/cache/types.ts';
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
-import { createServingMetrics } from '../../src/metrics/serving-metrics.ts';
+import { countFeatureCache, createServingMetrics } from '../../src/metrics/serving-metrics.ts';
 import { Serving } from '../../src/serving/serving.ts';
 import { Errors } from '../../src/errors.ts';
 import { createRedisCache } from '../native/redis-cache.ts';
@@ -87,12 +87,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         throw e;
       }
     }
-    features = await openFeatureStore(cfg.featureStore, at, {
-      onCacheLookup: (hits, misses) => {
-        if (hits) metrics.featureCacheHits.inc(undefined, hits);
-        if (misses) metrics.featureCacheMisses.inc(undefined, misses);
-      },
-    });
+    features = await openFeatureStore(cfg.featureStore, at, { onCacheLookup: countFeatureCache(metrics) });
     cache = createCache(cfg);
   } catch (e) {
     await Promise.all([...pools.values()].map((p) => p.close()));

@@ -18,7 +18,7 @@ import type { JobIntake } from '../../src/queue/types.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
-import { createServingMetrics } from '../../src/metrics/serving-metrics.ts';
+import { countFeatureCache, createServingMetrics } from '../../src/metrics/serving-metrics.ts';
 import { Serving, type BatchingOptions } from '../../src/serving/serving.ts';
 import { Errors, isOmniserveError, messageOf } from '../../src/errors.ts';
 import { checkMemoryBudget } from './memory-budget.ts';
@@ -165,10 +165,7 @@ async function build(bundle: WorkerBundle, env: WorkerEnv): Promise<Built> {
   const maxRecords = intVar(env, 'OMNISERVE_MAX_RECORDS', 1);
   const registry = new MetricsRegistry();
   const metrics = createServingMetrics(registry);
-  const features = featureStoreFrom(env, (hits, misses) => {
-    if (hits) metrics.featureCacheHits.inc(undefined, hits);
-    if (misses) metrics.featureCacheMisses.inc(undefined, misses);
-  });
+  const features = featureStoreFrom(env, countFeatureCache(metrics));
   const queue = queueFrom(env);
 
   const host = detectHost(globalThis);

@@ -53,6 +53,12 @@ interface Entry {
   readonly expiresAt: number;
 }
 
+/** A store's `getMany`: through `cache` when it has one (only the keys not held reach `load`), else `load` itself. */
+export function cachedGetMany(cache: ClientCache | undefined, load: (keys: readonly string[]) => Promise<(FeatureValues | null)[]>):
+(keys: readonly string[]) => Promise<(FeatureValues | null)[]> {
+  return cache ? (keys) => cache.getMany(keys, load) : load;
+}
+
 /** Creates an empty cache. Values are shared between callers: they must not be mutated. */
 export function createClientCache(options: ClientCacheOptions = {}): ClientCache {
   const maxEntries = options.maxEntries ?? 100_000;

@@ -8,7 +8,7 @@
 // with Buffer and reads process.env.
 import { Redis } from '@upstash/redis/cloudflare';
 import { Errors, messageOf } from '../errors.ts';
-import { createClientCache, type ClientCache, type ClientCacheOptions } from './client-cache.ts';
+import { cachedGetMany, createClientCache, type ClientCache, type ClientCacheOptions } from './client-cache.ts';
 import { createCoalescer, type CoalescerOptions, type CoalescerStats } from './coalesce.ts';
 import { toHashFields, type FeatureStore, type FeatureValues } from './types.ts';
 
@@ -86,7 +86,7 @@ export function createUpstashFeatureStore(options: UpstashStoreOptions): Upstash
     stats: loader.stats,
     ...(cache ? { clientCache: cache } : {}),
     // The loader rejects a call when one of its keys came back as an error.
-    getMany: cache ? (keys) => cache.getMany(keys, (missing) => loader.load(missing)) : (keys) => loader.load(keys),
+    getMany: cachedGetMany(cache, (keys) => loader.load(keys)),
     async setMany(entries) {
       if (entries.length === 0) return;
       // One transaction: readers never see a hash half replaced.

@@ -91,6 +91,14 @@ export interface JobMetrics {
   setQueueSource(read: () => JobQueueSnapshot | undefined): void;
 }
 
+/** A client-side feature cache's `onLookup` hook, counting into `omniserve_feature_cache_{hits,misses}_total`. */
+export function countFeatureCache(m: ServingMetrics): (hits: number, misses: number) => void {
+  return (hits, misses) => {
+    if (hits) m.featureCacheHits.inc(undefined, hits);
+    if (misses) m.featureCacheMisses.inc(undefined, misses);
+  };
+}
+
 /** Registers omniserve's standard metrics on `registry` and returns their handles. */
 export function createServingMetrics(registry: MetricsRegistry, sources: ServingMetricsSources = {}): ServingMetrics {
   let src = sources;
