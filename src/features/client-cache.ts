@@ -2,7 +2,8 @@
  * A client-side cache of feature hashes in front of a store that tells it when a key changes
  * (Redis's server-assisted client-side caching, `CLIENT TRACKING`): a key read once is served
  * from this process's memory until Redis says it was written, deleted, expired or flushed, or
- * until `ttlMs` passes (a bound on staleness should an invalidation ever be missed). Hot
+ * until `ttlMs` passes (a bound on staleness should an invalidation ever be missed; for a
+ * store with no invalidation, Upstash REST, the only bound). Hot
  * entities then cost no round trip and no Redis CPU; see the README (Serving) and docs/design.md.
  *
  * The one race: a reply read before a write and an invalidation sent after it can arrive

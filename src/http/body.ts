@@ -118,22 +118,12 @@ function checkDepth(root: unknown, max: number): void {
     const v = stack.pop()!;
     const d = depths.pop()!;
     if (d > max) throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const child: unknown = v[i];
-        if (child !== null && typeof child === 'object') {
-          stack.push(child);
-          depths.push(d + 1);
-        }
-      }
-    } else {
-      const values = Object.values(v);
-      for (let i = 0; i < values.length; i++) {
-        const child: unknown = values[i];
-        if (child !== null && typeof child === 'object') {
-          stack.push(child);
-          depths.push(d + 1);
-        }
+    const items: readonly unknown[] = Array.isArray(v) ? v : Object.values(v);
+    for (let i = 0; i < items.length; i++) {
+      const child = items[i];
+      if (child !== null && typeof child === 'object') {
+        stack.push(child);
+        depths.push(d + 1);
       }
     }
   }
