@@ -21,7 +21,7 @@
  * key (WRONGTYPE) for that key alone.
  * @module
  */
-import { Buffer, isAscii } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { command, INCOMPLETE, parseAny, parseReply, type HashReply, type Resp } from './resp.ts';
@@ -149,13 +149,11 @@ export function createHashReader(o: HashReaderOptions): HashReader {
 
   const onData = (s: Socket, chunk: Buffer): void => {
     const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-    const ascii = isAscii(buf);
-    const text = buf.toString('latin1');
     let at = 0;
     try {
       while (head < pending.length) {
         const p = pending[head]!;
-        const end = parseReply(text, at, p.out, ascii);
+        const end = parseReply(buf, at, p.out);
         if (end === INCOMPLETE) break;
         at = end;
         if (p.out.length === p.n) {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Buffer } from 'node:buffer';
 import { decimalAt, parseAny, parseReply } from './resp.ts';
 
-const at = (s: string) => decimalAt(`xx${s}yy`, 2, s.length);
+const at = (s: string) => decimalAt(Buffer.from(`xx${s}yy`), 2, Buffer.byteLength(s));
 
 test('canonical decimals become numbers; every other spelling stays text', () => {
   for (const s of ['0', '7', '-7', '27', '0.7', '-0.5', '123.456', '0.000001', '0.0000012', '999999999999999', '100000', '1.5', '-123456789.012345']) {
@@ -55,8 +55,11 @@ test('a pipelined reply cut at every byte parses to the same hashes, names seen 
   // A shape that shares a prefix with `user` and then differs, one with a name only one byte
   // longer, an empty hash (missing key) and an error for one key.
   const replies: string[] = [hash(user(1)), hash(user(2)), hash([['mean_radius', '3'], ['other', '007']]), hash([['mean_radiusX', '1']]),
-    '*0\r\n', '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', hash(user(3))];
-  const text = replies.join('');
+    '*0\r\n', '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', hash(user(3)),
+    // Non-ASCII names and values (UTF-8, cut inside a character too), seen twice so the
+    // second walks the trie; a value long enough to be decoded in one call.
+    hash([['ü', 'ünïcode ✓'], ['mean_radius', 'a text value of more than twenty-four bytes']]), hash([['ü', 'é'], ['mean_radius', '2']])];
+  const text = Buffer.from(replies.join(''));
   const expected: unknown[] = [
     { mean_radius: 10.125, mean_texture: 't1', mean_area: -0.5 },
     { mean_radius: 10.25, mean_texture: 't2', mean_area: -0.5 },
@@ -65,16 +68,18 @@ test('a pipelined reply cut at every byte parses to the same hashes, names seen 
     null,
     'WRONGTYPE Operation against a key holding the wrong kind of value',
     { mean_radius: 10.375, mean_texture: 't3', mean_area: -0.5 },
+    { 'ü': 'ünïcode ✓', mean_radius: 'a text value of more than twenty-four bytes' },
+    { 'ü': 'é', mean_radius: 2 },
   ];
   const plain = (r: unknown) => (r instanceof Error ? r.message : r === null ? null : { ...(r as object) });
   for (let cut = 0; cut <= text.length; cut++) {
     // First chunk: text up to `cut`; then the rest arrives and parsing resumes where it stopped.
     const out: unknown[] = [];
     let at = 0;
-    for (const chunk of [text.slice(0, cut), text]) {
+    for (const chunk of [text.subarray(0, cut), text]) {
       for (;;) {
         if (at >= chunk.length) break;
-        const end = parseReply(chunk, at, out as never[], true);
+        const end = parseReply(chunk, at, out as never[]);
         if (end === -1) break;
         at = end;
       }
