@@ -250,8 +250,11 @@ function fieldName(b: Uint8Array, at: number, size: number, slot: number): strin
     const c = seen[k]!;
     if (sameName(b, at, size, c)) return c;
   }
-  // The key form of the name (what an object literal's key is), kept for next time.
+  // The key form of the name (what an object literal's key is), kept for next time. Only an
+  // ASCII name (one char per byte) can ever match `sameName`: a non-ASCII one kept here would
+  // be pushed again with every reply and crowd the slot's ASCII names out.
   const name = Object.keys({ [text(b, at, at + size)]: 0 })[0]!;
+  if (name.length !== size) return name;
   if (seen.length < NAMES_PER_SLOT) seen.push(name);
   else seen[(Math.random() * NAMES_PER_SLOT) | 0] = name;
   return name;
