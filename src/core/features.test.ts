@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isOmniserveError, type ErrorCode } from '../errors.ts';
-import { featureValue, fillInput, LayeredRecord, planInputs, plainRecord, type FeatureRecord, type FeatureRow, type InputPlan } from './features.ts';
+import { featureValue, fillInput, LayeredRecord, packRows, planInputs, plainRecord, type FeatureRecord, type FeatureRow, type InputPlan } from './features.ts';
 import type { InputConfig, ModelConfig } from './model-config.ts';
 import type { TensorSpec } from './tensor.ts';
 
@@ -231,4 +231,83 @@ test('layered rows: later layers win, null overrides, a missing value falls back
   assert.equal(bad.details?.['feature'], 'b');
   // A whole array under the input's name in a later layer feeds the input directly.
   assert.deepEqual([...fill(strict, [new LayeredRecord([{ a: 1, b: 2, c: 3 }, { x: [7, 8, 9] }])]).data], [7, 8, 9]);
+});
+
+test('packRows: float array inputs become typed rows in place, filling the same tensor; other records are left alone', () => {
+  const image = plan({ name: 'image', dtype: 'float32', shape: ['batch', 2, 2] });
+  const named = plan(X3, { features: ['a', 'b', 'c'] });
+  const records: Record<string, unknown>[] = [{ image: [[0.1, 2], [3, 4]] }, { image: [5, 6, 7, 8.5], extra: 'kept' }];
+  const before = fill(image, records as FeatureRecord[]);
+  packRows([image], records);
+  assert.ok(records[0]!['image'] instanceof Float32Array);
+  assert.equal(records[1]!['extra'], 'kept');
+  assert.deepEqual([...(records[1]!['image'] as Float32Array)], [5, 6, 7, 8.5]);
+  assert.deepEqual([...fill(image, records as FeatureRecord[]).data], [...before.data]);
+  // Named features, layered rows, non-objects and integer inputs: untouched.
+  const plain = { a: 1, b: 2, c: 3 };
+  const layered = new LayeredRecord([{ x: [1, 2, 3] }]);
+  packRows([named], [plain, layered]);
+  assert.deepEqual(plain, { a: 1, b: 2, c: 3 });
+  assert.ok(Array.isArray(layered.get('x')));
+  const ints = plan({ name: 'ids', dtype: 'int64', shape: ['batch', 2] });
+  const intRecords = [{ ids: [1, 2] }];
+  packRows([ints], intRecords);
+  assert.ok(Array.isArray(intRecords[0]!.ids));
+  // A direct array under a features-mode input's name is packed too, and still fills it.
+  const direct: Record<string, unknown>[] = [{ x: [7, 8, 9] }];
+  packRows([named], direct);
+  assert.ok(direct[0]!['x'] instanceof Float32Array);
+  assert.deepEqual([...fill(named, direct as FeatureRecord[]).data], [7, 8, 9]);
+  // float64 inputs keep every bit.
+  const f64 = plan({ name: 'v', dtype: 'float64', shape: ['batch', 1] });
+  const r64: Record<string, unknown>[] = [{ v: [0.1] }];
+  packRows([f64], r64);
+  assert.ok(r64[0]!['v'] instanceof Float64Array);
+  assert.equal((r64[0]!['v'] as Float64Array)[0], 0.1);
+});
+
+test('packRows: a bad row fails with the same named error the filler gives, numbered within the records', () => {
+  const p = plan({ name: 'image', dtype: 'float32', shape: ['batch', 2, 2] });
+  const rows = () => [{ image: [1, 2, 3, 4] }, { image: [1, 2, 3, 4] }] as Record<string, unknown>[];
+  const cases: [ErrorCode, unknown, string?][] = [
+    ['SHAPE_MISMATCH', [1, 2, 3]],
+    ['INVALID_FEATURE_VALUE', [1, Number.NaN, 3, 4], 'image[1]'],
+    ['INVALID_FEATURE_VALUE', [1, 2, 3, Infinity], 'image[3]'],
+    ['INVALID_FEATURE_TYPE', [1, 2, 'x', 4], 'image[2]'],
+    ['INVALID_FEATURE_TYPE', [1, 2, {}, 4], 'image[2]'],
+  ];
+  for (const [code, bad, feature] of cases) {
+    const records = rows();
+    records[1]!['image'] = bad;
+    const e = throwsCode(code, () => packRows([p], records));
+    assert.equal(e.details?.['row'], 1, code);
+    if (feature) assert.equal(e.details?.['feature'], feature);
+    const unpacked = throwsCode(code, () => fill(p, rows().map((r, i) => (i === 1 ? { image: bad } : r))));
+    assert.equal(unpacked.message, e.message, 'the same message as at batch time');
+  }
+  const loose = plan({ name: 'image', dtype: 'float32', shape: ['batch', 2] }, { allowNonFinite: true });
+  const ok: Record<string, unknown>[] = [{ image: [Number.NaN, Infinity] }];
+  packRows([loose], ok);
+  assert.ok(Number.isNaN((ok[0]!['image'] as Float32Array)[0]));
+});
+
+test('typed rows fill array inputs: same dtype copied, other dtypes converted, wrong length and non-finite refused', () => {
+  const p = plan({ name: 'x', dtype: 'float32', shape: ['batch', 3] });
+  assert.deepEqual([...fill(p, [{ x: new Float32Array([1, 2, 3]) }, { x: new Float64Array([4, 5, 6]) }, { x: new Int32Array([7, 8, 9]) }]).data],
+    [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual([...fill(p, [{ x: new BigInt64Array([1n, 2n, 3n]) }]).data], [1, 2, 3]);
+  const e = throwsCode('SHAPE_MISMATCH', () => fill(p, [{ x: [1, 2, 3] }, { x: new Float32Array(4) }]));
+  assert.deepEqual([e.details?.['row'], e.details?.['got']], [1, 4]);
+  const nan = throwsCode('INVALID_FEATURE_VALUE', () => fill(p, [{ x: new Float32Array([1, Number.NaN, 3]) }]));
+  assert.equal(nan.details?.['feature'], 'x[1]');
+  throwsCode('INVALID_FEATURE_VALUE', () => fill(p, [{ x: new Float64Array([1, 2, -Infinity]) }]));
+  // An integer input takes a float row only where each value is an integer.
+  const ints = plan({ name: 'x', dtype: 'int32', shape: ['batch', 2] });
+  assert.deepEqual([...fill(ints, [{ x: new Float32Array([1, 2]) }]).data], [1, 2]);
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(ints, [{ x: new Float32Array([1, 2.5]) }]));
+  // A DataView is not a row.
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ x: new DataView(new ArrayBuffer(12)) }]));
+  // Features mode: a typed array under the input's name feeds it directly.
+  const named = plan(X3, { features: ['a', 'b', 'c'] });
+  assert.deepEqual([...fill(named, [{ x: new Float32Array([7, 8, 9]) }]).data], [7, 8, 9]);
 });

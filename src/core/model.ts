@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
-import { fillInput, planInputs, type FeatureRow, type InputPlan } from './features.ts';
+import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
 import { allocate, firstNonFinite, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
@@ -108,7 +108,19 @@ export class Model {
     return this.metadata.features;
   }
 
-  /** Scores records: one result per record, in order. Large inputs run in batches. */
+  /**
+   * Replaces, in place, the JSON arrays that `records` give this model's float inputs by
+   * checked typed rows (see {@link packRows}): for rows parsed for one request, before they
+   * wait in a batcher. Throws the named error of the first bad row (numbered within `records`).
+   */
+  packRows(records: readonly FeatureRow[]): void {
+    packRows(this.#inputs, records);
+  }
+
+  /**
+   * Scores records: one result per record, in order. Large inputs run in batches. A row's
+   * value for an array input may be a JSON array or a typed array.
+   */
   async predict(records: readonly FeatureRow[]): Promise<PredictionResult[]> {
     if (!Array.isArray(records)) throw Errors.INVALID_REQUEST('records must be an array of objects');
     if (records.length === 0) throw Errors.EMPTY_BATCH('no records to score: the batch is empty');

@@ -82,6 +82,39 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
       (a.json['probabilities'] as number[]).forEach((p, k) => close(p, e[k]! / sum, `class ${k}`));
       assert.equal(a.json['prediction'], logits.indexOf(max));
     });
+
+    test('instances with a whole array per input: golden probabilities; a bad row fails only its own request, by its own row number', T, async () => {
+      const numeric = wine.inputs['numeric']!.data;
+      const buckets = wine.inputs['buckets']!.data;
+      const rows = (from: number, n: number) => Array.from({ length: n }, (_, k) => ({
+        numeric: numeric.slice((from + k) * 13, (from + k + 1) * 13),
+        buckets: buckets.slice((from + k) * 3, (from + k + 1) * 3),
+      }));
+      const path = '/v1/models/wine-mixed/predict';
+      // Sent together, so the batcher may put them in one run: the bad rows must not fail the good request.
+      const [good, short, typed, nested] = await Promise.all([
+        post(s, path, { instances: rows(0, 8) }),
+        post(s, path, { instances: [...rows(8, 2), { numeric: numeric.slice(0, 12), buckets: buckets.slice(0, 3) }] }),
+        post(s, path, { instances: [rows(10, 1)[0], { numeric: [1, 'x', ...numeric.slice(2, 13)], buckets: buckets.slice(0, 3) }] }),
+        post(s, path, { instances: [{ numeric: [numeric.slice(0, 13)], buckets: buckets.slice(0, 3) }, { numeric: [[1, 2, 3], ...numeric.slice(2, 13)], buckets: buckets.slice(0, 3) }] }),
+      ]);
+      assert.equal(good.status, 200, good.text);
+      const preds = good.json['predictions'] as Json[];
+      assert.equal(preds.length, 8);
+      preds.forEach((p, i) => {
+        const logits = wine.outputs['logits']!.data.slice(i * 3, i * 3 + 3);
+        const max = Math.max(...logits);
+        const e = logits.map((x) => Math.exp(x - max));
+        const sum = e.reduce((x, y) => x + y, 0);
+        (p['probabilities'] as number[]).forEach((q, k) => close(q, e[k]! / sum, `row ${i} class ${k}`));
+      });
+      assertError(short, 422, 'SHAPE_MISMATCH');
+      assert.deepEqual([short.json['details']['row'], short.json['details']['got']], [2, 12]);
+      assertError(typed, 422, 'INVALID_FEATURE_TYPE');
+      assert.deepEqual([typed.json['details']['row'], typed.json['details']['feature']], [1, 'numeric[1]']);
+      assertError(nested, 422, 'SHAPE_MISMATCH');
+      assert.equal(nested.json['details']['row'], 1, 'row 0 (one nested row) is fine; row 1 flattens to 13 values but 14 were sent');
+    });
   });
 
   describe('models and versions', () => {

@@ -31,3 +31,22 @@ test('empty and malformed bodies are INVALID_JSON; primitives parse', () => {
   assert.equal(parseJson('3'), 3);
   assert.equal(parseJson('null'), null);
 });
+
+test('long bodies are measured on the text: brackets inside strings and escaped quotes do not count', () => {
+  const pad = `"pad": [${Array.from({ length: 4096 }, (_, i) => i).join(',')}]`;
+  assert.ok(pad.length > 16_384, 'long enough for the text scan');
+  const tricky = ['[[[[{{{{', 'a \\"[[[', '\\\\', '\\\\\\"{{{{', 'é [ \\u005b ]]]]', ''];
+  const strings = `"s": ${JSON.stringify(tricky)}, ${JSON.stringify('[{'.repeat(200))}: ${JSON.stringify('}]'.repeat(200))}`;
+  // An object holding arrays is two levels: MAX_DEPTH - 2 around it make exactly MAX_DEPTH.
+  const at = (depth: number) => nest(depth - 2, `{${pad}, ${strings}}`);
+  const ok = parseJson(at(MAX_DEPTH)) as unknown;
+  assert.ok(ok);
+  assert.throws(() => parseJson(at(MAX_DEPTH + 1)), (e: unknown) => isOmniserveError(e, 'INVALID_REQUEST') && /nested deeper than 64 levels/.test((e as Error).message));
+  // The same documents short: the walk over the parsed value gives the same answers.
+  const short = (depth: number) => nest(depth - 2, `{${strings}}`);
+  assert.ok(short(MAX_DEPTH).length < 16_384);
+  assert.ok(parseJson(short(MAX_DEPTH)));
+  assert.throws(() => parseJson(short(MAX_DEPTH + 1)), (e: unknown) => isOmniserveError(e, 'INVALID_REQUEST'));
+  // Long and deep only inside a string: one level.
+  assert.deepEqual(parseJson(JSON.stringify(['['.repeat(20_000)])), ['['.repeat(20_000)]);
+});

@@ -86,7 +86,8 @@ export function parseJson(text: string): unknown {
   } catch (e) {
     throw Errors.INVALID_JSON(`malformed JSON: ${messageOf(e)}`);
   }
-  checkDepth(value, MAX_DEPTH);
+  if (text.length > TEXT_SCAN_FROM) checkTextDepth(text, MAX_DEPTH);
+  else checkDepth(value, MAX_DEPTH);
   return value;
 }
 
@@ -103,6 +104,49 @@ export function readJson(c: Context, limit: number): Promise<unknown> {
 
 /** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */
 export const MAX_DEPTH = 64;
+
+/**
+ * Bodies longer than this (UTF-16 units) have their nesting measured on the text, not on the
+ * parsed value. Walking a parsed 64-row request of 1,024 numbers each reads 65 k array
+ * elements (and on V8 boxes each double it reads): ~1.5 ms on Node 20, where a regex that
+ * jumps from bracket to bracket takes ~0.9 ms (and Bun's ~0.1 ms). On small bodies the walk
+ * is the cheaper one (~0.2 µs against ~1 µs for the regex set-up on a realtime request).
+ */
+const TEXT_SCAN_FROM = 16_384;
+
+/** Brackets and string starts: what the text scan stops at. */
+const STRUCTURE = /[[\]{}"]/g;
+
+/**
+ * Rejects valid JSON `text` nested deeper than `max` levels, counting brackets outside
+ * strings (a string is skipped to its first quote not escaped by an odd run of backslashes).
+ */
+function checkTextDepth(text: string, max: number): void {
+  const re = STRUCTURE;
+  re.lastIndex = 0;
+  let depth = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const c = text.charCodeAt(m.index);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) {
+        re.lastIndex = 0;
+        throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else {
+      let end = text.indexOf('"', m.index + 1);
+      for (;;) {
+        if (end < 0) return; // not JSON.parse's text: nothing more to count
+        let k = end - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((end - 1 - k) % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      re.lastIndex = end + 1;
+    }
+  }
+}
 
 /**
  * Rejects JSON nested deeper than `max` levels, without recursion. Arrays are walked by index

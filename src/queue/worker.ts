@@ -109,7 +109,8 @@ export class JobWorker {
       const deadline = Date.now() + (this.#o.jobTimeoutMs ?? 30_000);
       const req = job.request;
       if (req.instances) {
-        const served = await serving.predict(model, req.instances, deadline);
+        // Copies of the rows: packing replaces their arrays, and a retried job is stored again.
+        const served = await serving.predict(model, req.instances.map((r) => ({ ...r })), deadline, { own: true });
         result = { predictions: served.map((s) => view(s.result)), model: model.name, model_version: model.version };
       } else {
         const record = await serving.assemble(req);

@@ -97,17 +97,25 @@ export class Serving {
     return this.engine.models.get(name, version);
   }
 
-  /** Scores records through the model's batcher (and the cache, when configured). */
-  async predict(model: Model, records: readonly FeatureRow[], deadline?: number): Promise<ServedResult[]> {
+  /**
+   * Scores records through the model's batcher (and the cache, when configured).
+   * `opts.own`: the records were parsed for this call alone (a request's `instances`), so
+   * the JSON arrays they give float inputs are replaced in place by checked typed rows
+   * before they queue ({@link Model.packRows}; cache keys are taken before): a bad row fails
+   * its request at once, and the parsed arrays die young instead of waiting in the queue.
+   */
+  async predict(model: Model, records: readonly FeatureRow[], deadline?: number, opts?: { readonly own?: boolean }): Promise<ServedResult[]> {
     if (this.#draining) throw Errors.SHUTTING_DOWN('the server is shutting down');
     // Reloaded while this request was on its way (feature lookup): use the version now served.
     if (model.retiring) model = this.model(model.name, model.version);
     const cache = this.options.cache;
     if (!cache) {
+      if (opts?.own) model.packRows(records);
       const results = await this.#batcher(model).submit(records, { deadline });
       return results.map((result) => ({ result, cached: false }));
     }
     const keys = await Promise.all(records.map((r) => predictionCacheKey(model.name, model.version, plainRecord(r))));
+    if (opts?.own) model.packRows(records);
     const hits = await Promise.all(keys.map((k) => cache.get(k)));
     const missIdx: number[] = [];
     hits.forEach((h, i) => {

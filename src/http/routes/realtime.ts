@@ -45,7 +45,7 @@ export function realtimeRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       if (body.instances.length > maxRecords) {
         throw Errors.BATCH_TOO_LARGE(`${body.instances.length} instances is over the limit of ${maxRecords}`, { limit: maxRecords });
       }
-      const served = await serving.predict(model, body.instances, deadline);
+      const served = await serving.predict(model, body.instances, deadline, { own: true });
       return c.json({
         predictions: served.map((s) => view(s.result)),
         model: model.name,
