@@ -51,6 +51,17 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     const logits = ((JSON.parse(text) as Json)['outputs'] as Json[]).find((o) => o['name'] === 'logits')!;
     (logits['data'] as number[]).forEach((x, i) => close(x, wine.outputs['logits']!.data[i]!, `wine logits[${i}]`));
 
+    // Instances with a whole array per input: packed into typed rows, cloned to the worker.
+    const wineRows = Array.from({ length: 4 }, (_, r) => ({
+      numeric: wine.inputs['numeric']!.data.slice(r * 13, r * 13 + 13), buckets: wine.inputs['buckets']!.data.slice(r * 3, r * 3 + 3),
+    }));
+    const viaRecords = await post(s, '/v1/models/wine-mixed/predict', { instances: wineRows });
+    assert.equal(viaRecords.status, 200, viaRecords.text.slice(0, 300));
+    (viaRecords.json['predictions'] as Json[]).forEach((p, r) => {
+      const l = wine.outputs['logits']!.data.slice(r * 3, r * 3 + 3);
+      assert.equal(p['prediction'], l.indexOf(Math.max(...l)), `wine row ${r}`);
+    });
+
     // A bad tensor bound for the pool is a named 422 and the pool goes on.
     const bad = await post(s, '/v2/models/breast-cancer/infer', { inputs: [{ name: 'features', shape: [1, 29], datatype: 'FP32', data: data.slice(0, 29) }] });
     assert.equal(bad.status, 422, bad.text);
