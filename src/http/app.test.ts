@@ -56,6 +56,13 @@ describe('the HTTP app over a real engine', { timeout: 120_000 }, () => {
       close(a.json['probability'], sigmoid(logit(9)), 'row 9');
       const b = await post(s, '/predict', { user_id: 'stale-9', item_id: 9, features: { mean_radius: bc.records[9]!['mean_radius'] } });
       close(b.json['probability'], sigmoid(logit(9)), 'row 9 with a corrected stale feature');
+      // The whole input as one array: scored from it, and no named feature was used.
+      const whole = await post(s, '/predict', { features: { features: bc.inputs['features']!.data.slice(9 * 30, 10 * 30) } });
+      assert.equal(whole.status, 200, whole.text);
+      close(whole.json['probability'], sigmoid(logit(9)), 'row 9 as one array');
+      assert.deepEqual(whole.json['features_used'], []);
+      const mixed = await post(s, '/predict', { features: { features: bc.inputs['features']!.data.slice(9 * 30, 10 * 30), mean_radius: 1 } });
+      assert.deepEqual(mixed.json['features_used'], ['mean_radius'], 'named features listed as before, even where the array wins');
     });
 
     test('instances: 32 golden records → 32 golden predictions in order', T, async () => {
