@@ -62,14 +62,21 @@ function readBody<T>(c: Context, limit: number, viaHost: () => Promise<T>, fromB
   if (!(Number(declared) <= limit)) {
     return Promise.reject(Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit }));
   }
-  const unreadable = (e: unknown) => Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
   try {
-    return viaHost().then(undefined, (e: unknown) => {
-      throw unreadable(e);
-    });
+    return viaHost().then(undefined, rethrowUnreadable);
   } catch (e) {
     return Promise.reject(unreadable(e));
   }
+}
+
+// Module-level, not closures made per request: under tsx (the Node CLI) each named closure
+// is also renamed with Object.defineProperty per call, ~0.7 % of a request's CPU in a profile.
+function unreadable(e: unknown): Error {
+  return Errors.INVALID_REQUEST(`could not read the request body: ${messageOf(e)}`);
+}
+
+function rethrowUnreadable(e: unknown): never {
+  throw unreadable(e);
 }
 
 /** The body's bytes, at most `limit` of them, whatever the content type. */
