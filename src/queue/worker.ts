@@ -110,7 +110,7 @@ export class JobWorker {
       const req = job.request;
       if (req.instances) {
         // Copies of the rows: packing replaces their arrays, and a retried job is stored again.
-        const served = await serving.predict(model, req.instances.map((r) => ({ ...r })), deadline, { own: true });
+        const served = await serving.predict(model, req.instances.map(copyRow), deadline, { own: true });
         result = { predictions: served.map((s) => view(s.result)), model: model.name, model_version: model.version };
       } else {
         const record = await serving.assemble(req);
@@ -185,3 +185,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done);
   });
 }
+
+/** A shallow copy of a stored row (anything else as it is, for the filler to name). */
+const copyRow = (r: unknown): Readonly<Record<string, unknown>> =>
+  (r !== null && typeof r === 'object' && !Array.isArray(r) ? { ...(r as Record<string, unknown>) } : r) as Readonly<Record<string, unknown>>;
