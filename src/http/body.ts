@@ -121,6 +121,9 @@ export const MAX_DEPTH = 64;
  */
 const TEXT_SCAN_FROM = 16_384;
 
+/** What both depth checks throw. */
+const tooDeep = (max: number) => Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
+
 /** Brackets and string starts: what the text scan stops at. */
 const STRUCTURE = /[[\]{}"]/g;
 
@@ -136,10 +139,7 @@ function checkTextDepth(text: string, max: number): void {
   while ((m = re.exec(text)) !== null) {
     const c = text.charCodeAt(m.index);
     if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) {
-        re.lastIndex = 0;
-        throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
-      }
+      if (++depth > max) throw tooDeep(max);
     } else if (c === 0x5d || c === 0x7d) depth--;
     else {
       let end = text.indexOf('"', m.index + 1);
@@ -168,7 +168,7 @@ function checkDepth(root: unknown, max: number): void {
   while (stack.length) {
     const v = stack.pop()!;
     const d = depths.pop()!;
-    if (d > max) throw Errors.INVALID_REQUEST(`JSON is nested deeper than ${max} levels`, { maxDepth: max });
+    if (d > max) throw tooDeep(max);
     const items: readonly unknown[] = Array.isArray(v) ? v : Object.values(v);
     for (let i = 0; i < items.length; i++) {
       const child = items[i];
