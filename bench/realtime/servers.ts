@@ -38,22 +38,21 @@ export type ServerSpec = (
   | { readonly kind: 'hello'; readonly args?: readonly string[] }
   | { readonly kind: 'omniserve'; readonly config: string; readonly workers?: number }
 ) & {
-  /** Extra flags for the runtime itself (e.g. `--cpu-prof`); Node and Bun, which both take `--cpu-prof`. */
+  /** Extra flags for the runtime itself (e.g. `--cpu-prof` on Node and Bun, `--inspect=…` on Deno). */
   readonly hostFlags?: readonly string[];
 };
 
 /** The argv (relative to the repository root) that starts `spec` on `host`. */
 export function serverArgv(host: Host, spec: ServerSpec, port = 0): string[] {
   const listen = ['--port', String(port), '--host', '127.0.0.1'];
-  const flags = host === 'deno' ? [] : spec.hostFlags ?? [];
-  if (spec.kind === 'hello') {
-    const [node, ...rest] = tsArgv(host, join('bench', 'realtime', 'hello.ts'), [...listen, ...(spec.args ?? [])]);
-    return [node!, ...flags, ...rest];
-  }
+  const flags = spec.hostFlags ?? [];
+  // Deno takes its flags after the subcommand: `deno run --inspect=… -A file`.
+  const at = host === 'deno' ? 2 : 1;
+  const withFlags = (argv: string[]) => [...argv.slice(0, at), ...flags, ...argv.slice(at)];
+  if (spec.kind === 'hello') return withFlags(tsArgv(host, join('bench', 'realtime', 'hello.ts'), [...listen, ...(spec.args ?? [])]));
   const serve = ['serve', '--config', spec.config, ...listen];
-  if (host === 'node') return ['node', ...flags, join('bin', 'omniserve.mjs'), ...serve];
-  const [exe, ...rest] = tsArgv(host, join('runtimes', host, 'main.ts'), serve);
-  return [exe!, ...flags, ...rest];
+  if (host === 'node') return withFlags(['node', join('bin', 'omniserve.mjs'), ...serve]);
+  return withFlags(tsArgv(host, join('runtimes', host, 'main.ts'), serve));
 }
 
 /** A listening server. */

@@ -15,3 +15,7 @@ declare namespace Deno {
   function execPath(): string;
   const mainModule: string;
 }
+declare namespace Deno {
+  const args: string[];
+  function writeTextFile(path: string, data: string): Promise<void>;
+}
