@@ -15,4 +15,4 @@ export { Model, type InferOptions, type ModelMetadata } from './core/model.ts';
 export { parseModelConfig, type ModelConfig, type ModelConfigInput } from './core/model-config.ts';
 export type { FeatureRecord } from './core/features.ts';
 export type { PredictionResult } from './core/postprocess.ts';
-export { tensorFromNumbers, toPlainArray, type DType, type TensorData, type TensorSpec } from './core/tensor.ts';
+export { fromHalf, numericData, tensorFromNumbers, toHalf, toPlainArray, type DType, type TensorData, type TensorSpec } from './core/tensor.ts';

@@ -86,7 +86,7 @@ export function createOrtBackend(opts: OrtBackendOptions): Backend {
       } catch (e) {
         throw Errors.INVALID_MODEL(`could not load the model on ${opts.id}: ${messageOf(e)}`, { backend: opts.id }, e);
       }
-      return wrapSession(ort, session, opts.id);
+      return wrapSession(ort, session, opts.id, opts.package === 'onnxruntime-node');
     },
   };
 }
@@ -104,7 +104,19 @@ function specsOf(session: InferenceSession, which: 'input' | 'output'): TensorSp
   });
 }
 
-function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId): InferenceHandle {
+/**
+ * A float16 feed for onnxruntime-node. Where the host has Float16Array (Bun, Deno) the Tensor
+ * constructor turns the Uint16Array into one, which the addon's N-API cannot size (it reads
+ * 0 bytes: "not enough space"). The bits go in as uint16 and the tensor is relabelled
+ * float16, which is what the addon reads to build the input.
+ */
+function nativeHalf(ort: OrtModule, t: TensorData): OrtTensor {
+  const tensor = new ort.Tensor('uint16', t.data as Uint16Array, t.dims);
+  Object.defineProperty(tensor, 'type', { value: 'float16' });
+  return tensor;
+}
+
+function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, native: boolean): InferenceHandle {
   const inputs = specsOf(session, 'input');
   const outputs = specsOf(session, 'output');
   let released = false;
@@ -113,7 +125,7 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId): 
     outputs,
     async run(feeds) {
       const ortFeeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims);
       let result: InferenceSession.OnnxValueMapType;
       try {
         result = await session.run(ortFeeds);
@@ -124,7 +136,14 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId): 
       for (const spec of outputs) {
         const t = result[spec.name] as OrtTensor | undefined;
         if (!t) continue;
-        out[spec.name] = { dtype: t.type as DType, data: t.data as TensorData['data'], dims: t.dims };
+        let data = t.data as TensorData['data'];
+        // Where the host has Float16Array, onnxruntime hands float16 out as one: omniserve
+        // holds float16 as bit patterns (Uint16Array) on every host, so view the same bytes.
+        if (t.type === 'float16' && !(data instanceof Uint16Array)) {
+          const view = data as ArrayBufferView;
+          data = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+        }
+        out[spec.name] = { dtype: t.type as DType, data, dims: t.dims };
       }
       return out;
     },

@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { Model } from '../core/model.ts';
-import type { TensorData } from '../core/tensor.ts';
+import { numericData, type TensorData } from '../core/tensor.ts';
 import { planOutputs, type OutputPlan, type PredictionResult } from '../core/postprocess.ts';
 
 /** Predictions and probabilities of a unit's rows. */
@@ -150,15 +150,16 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
     // No post-processing: the prediction is the first output's (first) value.
     const first = plan.outputs.map((s) => out[s.name]).find((x) => x !== undefined);
     const per = first ? perRow(first) : 0;
+    const fd = first ? numericData(first) : undefined;
     for (let r = 0; r < n; r++) {
-      prediction[at + r] = first && per > 0 ? Number(first.data[r * per]) : NaN;
+      prediction[at + r] = fd && per > 0 ? Number(fd[r * per]) : NaN;
       probability[at + r] = NaN;
     }
     return false;
   }
   const c = primary.config;
   const per = perRow(t);
-  const d = t.data;
+  const d = numericData(t);
   if (per < 1) return undefined;
   switch (c.postprocess) {
     case 'sigmoid':

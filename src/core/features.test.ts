@@ -311,3 +311,38 @@ test('typed rows fill array inputs: same dtype copied, other dtypes converted, w
   const named = plan(X3, { features: ['a', 'b', 'c'] });
   assert.deepEqual([...fill(named, [{ x: new Float32Array([7, 8, 9]) }]).data], [7, 8, 9]);
 });
+
+test('float16 inputs: values rounded to half-precision bits; past ±65504 refused; a default it cannot hold is INVALID_CONFIG', () => {
+  const spec: TensorSpec = { name: 'h', dtype: 'float16', shape: ['batch', 2] };
+  const p = plan(spec, { features: ['a', 'b'], defaults: { b: 0.5 } });
+  const t = fill(p, [{ a: 1, b: '-2.5' }, { a: 65504 }]);
+  assert.ok(t.data instanceof Uint16Array);
+  assert.deepEqual([...t.data], [0x3c00, 0xc100, 0x7bff, 0x3800]);
+  const e = throwsCode('INVALID_FEATURE_VALUE', () => fill(p, [{ a: 1, b: 2 }, { a: -70000, b: 0 }]));
+  assert.equal(e.details?.['row'], 1);
+  assert.equal(e.details?.['feature'], 'a');
+  assert.match(e.message, /float16 holds ±65504/);
+  // Array rows take the same checks (no float32 fast path for float16).
+  assert.deepEqual([...fill(plan(spec), [{ h: [0.1, -0] }]).data], [0x2e66, 0x8000]);
+  throwsCode('INVALID_FEATURE_VALUE', () => fill(plan(spec), [{ h: [1, 1e5] }]));
+  throwsCode('INVALID_FEATURE_VALUE', () => fill(plan(spec), [{ h: [1, Number.NaN] }]));
+  // allowNonFinite lets infinities and NaN through as their float16 patterns.
+  assert.deepEqual([...fill(plan(spec, { allowNonFinite: true }), [{ h: [Infinity, -Infinity] }]).data], [0x7c00, 0xfc00]);
+  const bad = throwsCode('INVALID_CONFIG', () => plan(spec, { features: ['a', 'b'], default: 1e6 }));
+  assert.equal(bad.details?.['path'], 'inputs.h.default');
+  assert.equal(throwsCode('INVALID_CONFIG', () => plan(spec, { features: ['a', 'b'], defaults: { b: 7e4 } })).details?.['path'], 'inputs.h.defaults.b');
+});
+
+test('int16, uint16, uint32 and uint64 inputs: their typed arrays and ranges; integer defaults checked at load', () => {
+  const cases = [['int16', Int16Array, -32768, 32768], ['uint16', Uint16Array, 65535, -1], ['uint32', Uint32Array, 4294967295, 2 ** 32], ['uint64', BigUint64Array, 2 ** 53 - 1, -1]] as const;
+  for (const [dtype, Ctor, ok, over] of cases) {
+    const p = plan({ name: 'v', dtype, shape: ['batch', 1] }, { features: ['a'] });
+    const t = fill(p, [{ a: ok }]);
+    assert.ok(t.data instanceof Ctor, dtype);
+    assert.equal(Number(t.data[0]), ok, dtype);
+    assert.match(throwsCode('INVALID_FEATURE_VALUE', () => fill(p, [{ a: over }])).message, new RegExp(`${dtype} holds`));
+    throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ a: 1.5 }]));
+    throwsCode('INVALID_CONFIG', () => plan({ name: 'v', dtype, shape: ['batch', 1] }, { features: ['a'], default: over }));
+  }
+  throwsCode('INVALID_CONFIG', () => plan({ name: 'v', dtype: 'int32', shape: ['batch', 1] }, { features: ['a'], default: 0.5 }));
+});

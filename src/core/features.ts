@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { InputConfig, ModelConfig } from './model-config.ts';
-import { allocate, describe, firstNonFinite, integerProblem, isStaticDim, sizeOf, type DType, type TensorArray, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, describe, firstNonFinite, floatProblem, integerProblem, isBigDType, isFloatDType, isStaticDim, sizeOf, toHalf, type DType, type TensorArray, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** One row of input: named features and/or arrays keyed by input name. */
 export type FeatureRecord = Readonly<Record<string, unknown>>;
@@ -93,6 +93,14 @@ function planInput(spec: TensorSpec, cfg: InputConfig | undefined): InputPlan {
         { path: `${path}.features`, shape: spec.shape });
     }
     const defaults = cfg.features.map((f) => toDefault(cfg.defaults?.[f] ?? cfg.default));
+    defaults.forEach((d, j) => {
+      // A default is stored as it is, unchecked per row: one the input cannot hold is a config mistake.
+      const problem = d === undefined ? undefined : integerProblem(d, dtype) ?? floatProblem(d, dtype);
+      if (problem) {
+        const at = cfg.defaults?.[cfg.features![j]!] !== undefined ? `${path}.defaults.${cfg.features![j]}` : `${path}.default`;
+        throw Errors.INVALID_CONFIG(`${at}: ${d} is not a ${dtype} value (${problem})`, { path: at });
+      }
+    });
     return { name: spec.name, dtype, rowShape: [n], rowSize: n, features: cfg.features, defaults, allowNonFinite: cfg.allowNonFinite ?? false };
   }
   let rowShape: number[];
@@ -122,8 +130,9 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
       { input: plan.name });
   }
   const data = allocate(plan.dtype, batch * plan.rowSize);
-  const big = data instanceof BigInt64Array;
-  const integral = plan.dtype !== 'float32' && plan.dtype !== 'float64';
+  const big = isBigDType(plan.dtype);
+  const half = plan.dtype === 'float16';
+  const integral = !isFloatDType(plan.dtype);
   for (let r = start; r < end; r++) {
     const row = records[r];
     const layered = row instanceof LayeredRecord ? row : undefined;
@@ -139,7 +148,7 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
         const f = feats[j]!;
         const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j], r, f, plan, integral);
         if (big) (data as BigInt64Array)[off + j] = BigInt(x);
-        else data[off + j] = x;
+        else data[off + j] = half ? toHalf(x) : x;
       }
     } else {
       if (direct === undefined) {
@@ -176,6 +185,10 @@ function coerce(x: unknown, dflt: number | undefined, row: number, feature: stri
       const err = Number.isInteger(n) ? Errors.INVALID_FEATURE_VALUE : Errors.INVALID_FEATURE_TYPE;
       throw err(`row ${row}: feature "${feature}" is ${n}; ${problem}`, { row, feature, input: plan.name });
     }
+  } else if (plan.dtype === 'float16' && Number.isFinite(n)) {
+    // A finite value past ±65504 would become infinity: refused as integers out of range are.
+    const problem = floatProblem(n, plan.dtype);
+    if (problem) throw Errors.INVALID_FEATURE_VALUE(`row ${row}: feature "${feature}" is ${n}; ${problem}`, { row, feature, input: plan.name });
   }
   return n;
 }
@@ -236,13 +249,15 @@ function fillArray(value: unknown, data: TensorArray, off: number, plan: InputPl
       { row, feature: plan.name, input: plan.name });
   }
   if (flat.length !== plan.rowSize) throw shapeMismatch(flat.length, plan, row);
-  const big = data instanceof BigInt64Array;
+  const big = isBigDType(plan.dtype);
+  const half = plan.dtype === 'float16';
+  // Fast path: a finite float32/float64 value needs no checks (and no error label built per value).
+  const plain = !integral && !half;
   for (let j = 0; j < flat.length; j++) {
     const v = flat[j];
-    // Fast path: a finite float needs no checks (and no error label built per value).
-    const x = typeof v === 'number' && !integral && Number.isFinite(v) ? v : coerce(v, undefined, row, `${plan.name}[${j}]`, plan, integral);
+    const x = plain && typeof v === 'number' && Number.isFinite(v) ? v : coerce(v, undefined, row, `${plan.name}[${j}]`, plan, integral);
     if (big) (data as BigInt64Array)[off + j] = BigInt(x);
-    else data[off + j] = x;
+    else data[off + j] = half ? toHalf(x) : x;
   }
 }
 

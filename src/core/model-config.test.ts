@@ -58,7 +58,7 @@ test('invalid fields are INVALID_CONFIG naming their dotted path', () => {
   rejects({ inputs: { features: { features: [] } } }, 'inputs.features.features');
   rejects({ inputs: { features: { features: ['a', ''] } } }, 'inputs.features.features.1');
   rejects({ inputs: { image: { shape: [1, 0] } } }, 'inputs.image.shape.1');
-  rejects({ inputs: { x: { dtype: 'float16' } } }, 'inputs.x.dtype');
+  rejects({ inputs: { x: { dtype: 'bfloat16' } } }, 'inputs.x.dtype');
   rejects({ inputs: { x: { default: 'zero' } } }, 'inputs.x.default');
   rejects({ inputs: { x: { defaults: { a: 'zero' } } } }, 'inputs.x.defaults.a');
   rejects({ maxBatchSize: 0 }, 'maxBatchSize');

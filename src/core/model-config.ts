@@ -17,7 +17,9 @@ export const InputConfigSchema = v.looseObject({
   /** For array inputs (images, sequences): the per-row shape (without the batch dim). */
   shape: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(1)))),
   /** Element type to feed; defaults to what the model declares. */
-  dtype: v.optional(v.picklist(['float32', 'float64', 'int32', 'int64', 'uint8', 'int8', 'bool'] as const satisfies readonly DType[])),
+  dtype: v.optional(v.picklist([
+    'float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool',
+  ] as const satisfies readonly DType[])),
   /** Value used for any missing feature of this input. Without it, missing is an error. */
   default: v.optional(FeatureValue),
   /** Per-feature defaults (win over `default`). */

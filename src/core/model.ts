@@ -9,7 +9,7 @@ import type { Backend, InferenceHandle, SessionOptions } from '../backends/types
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
-import { allocate, firstNonFinite, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
 export interface ModelMetadata {
@@ -240,8 +240,17 @@ function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): 
       { input: spec.name, got: t.data.length, expected: sizeOf(t.dims) });
   }
   if (t.dims[0] === 0) throw Errors.EMPTY_BATCH(`input "${spec.name}" has an empty batch`);
-  if (!allowNonFinite && (t.data instanceof Float32Array || t.data instanceof Float64Array)) {
+  if (t.dtype === 'float16' && !(t.data instanceof Uint16Array)) {
+    // A Float16Array (Bun, Deno, browsers) holds values, not the bit patterns checked below.
+    throw Errors.DTYPE_MISMATCH(`input "${spec.name}" is float16: its data must be a Uint16Array of IEEE 754 half-precision bits (toHalf)`,
+      { input: spec.name, expected: 'Uint16Array' });
+  }
+  if (allowNonFinite) return;
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
     const i = firstNonFinite(t.data);
     if (i >= 0) throw Errors.INVALID_FEATURE_VALUE(`input "${spec.name}"[${i}] is ${t.data[i]}; values must be finite`, { input: spec.name, index: i });
+  } else if (t.dtype === 'float16') {
+    const i = firstNonFiniteHalf(t.data as Uint16Array);
+    if (i >= 0) throw Errors.INVALID_FEATURE_VALUE(`input "${spec.name}"[${i}] is ${fromHalf(t.data[i] as number)}; values must be finite`, { input: spec.name, index: i });
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ModelConfig, OutputConfig } from './model-config.ts';
-import type { TensorData, TensorSpec } from './tensor.ts';
+import { numericData, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** One row's result. Outputs of one value per row are numbers, others flat arrays. */
 export interface PredictionResult {
@@ -72,13 +72,14 @@ export function toResults(plan: OutputPlan, out: Readonly<Record<string, TensorD
     const t = out[spec.name];
     if (!t) continue;
     const batch = t.dims[0] ?? 1;
-    const per = batch > 0 ? t.data.length / batch : 0;
+    const d = numericData(t);
+    const per = batch > 0 ? d.length / batch : 0;
     for (let r = 0; r < count; r++) {
       if (per === 1) {
-        results[r]!.outputs[spec.name] = Number(t.data[r]);
+        results[r]!.outputs[spec.name] = Number(d[r]);
       } else {
         const row = new Array<number>(per);
-        for (let j = 0; j < per; j++) row[j] = Number(t.data[r * per + j]);
+        for (let j = 0; j < per; j++) row[j] = Number(d[r * per + j]);
         results[r]!.outputs[spec.name] = row;
       }
     }

@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isOmniserveError, type ErrorCode } from '../errors.ts';
-import { allocate, describe, isDType, isStaticDim, sizeOf, tensorFromNumbers, toPlainArray, type DType } from './tensor.ts';
+import { readFileSync } from 'node:fs';
+import {
+  allocate, describe, firstNonFiniteHalf, fromHalf, isDType, isStaticDim, numericData, sizeOf, tensorFromBytes, tensorFromNumbers,
+  toHalf, toPlainArray, type DType,
+} from './tensor.ts';
 
 function throwsCode(code: ErrorCode, fn: () => unknown) {
   try {
@@ -17,8 +21,10 @@ function throwsCode(code: ErrorCode, fn: () => unknown) {
 
 test('tensorFromNumbers builds the typed array of each dtype', () => {
   const want: Record<DType, unknown> = {
-    float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array,
-    uint8: Uint8Array, int8: Int8Array, bool: Uint8Array,
+    float16: Uint16Array, float32: Float32Array, float64: Float64Array,
+    int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+    uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+    bool: Uint8Array,
   };
   for (const [dtype, ctor] of Object.entries(want) as [DType, new () => unknown][]) {
     const t = tensorFromNumbers(dtype, [1, 0, 1, 1], [2, 2]);
@@ -109,7 +115,9 @@ test('helpers: sizeOf, isStaticDim, isDType, allocate, describe', () => {
   assert.equal(isStaticDim('batch'), false);
   assert.equal(isStaticDim(null), false);
   assert.equal(isDType('int64'), true);
-  assert.equal(isDType('float16'), false);
+  assert.equal(isDType('float16'), true);
+  assert.equal(isDType('bfloat16'), false);
+  assert.equal(isDType('string'), false);
   assert.equal(isDType('toString'), false);
   const a = allocate('int64', 3);
   assert.ok(a instanceof BigInt64Array && a.length === 3 && a.every((x) => x === 0n));
@@ -119,4 +127,89 @@ test('helpers: sizeOf, isStaticDim, isDType, allocate, describe', () => {
   assert.equal(describe('abc'), 'the string "abc"');
   assert.equal(describe('x'.repeat(50)), `the string "${'x'.repeat(40)}…"`);
   assert.equal(describe(true), 'true');
+});
+
+const HALF = JSON.parse(readFileSync(new URL('../../test/fixtures/goldens/float16.json', import.meta.url), 'utf8')) as { pairs: [number | string, number][] };
+const double = (v: number | string) => (typeof v === 'number' ? v : v === 'Infinity' ? Infinity : -Infinity);
+const hex = (b: number) => `0x${b.toString(16).padStart(4, '0')}`;
+
+test('toHalf rounds as numpy does: ties to even, subnormals, the overflow edge (float16.json)', () => {
+  assert.ok(HALF.pairs.length > 300);
+  for (const [v, bits] of HALF.pairs) assert.equal(hex(toHalf(double(v))), hex(bits), `toHalf(${v})`);
+  assert.equal(toHalf(Number.NaN) & 0x7c00, 0x7c00);
+  assert.notEqual(toHalf(Number.NaN) & 0x3ff, 0, 'NaN stays NaN');
+  assert.equal(toHalf(-0), 0x8000);
+});
+
+test('fromHalf reads every float16 bit pattern, and toHalf gives each one back', () => {
+  const f16round = (Math as { f16round?: (x: number) => number }).f16round;
+  for (let h = 0; h < 0x10000; h++) {
+    const x = fromHalf(h);
+    if ((h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0) {
+      assert.ok(Number.isNaN(x), hex(h));
+      continue;
+    }
+    assert.equal(toHalf(x), h, `${hex(h)} → ${x}`);
+    // Hosts with Math.f16round (Bun, Deno, browsers) agree on the value.
+    if (f16round) assert.ok(Object.is(f16round(x), x), `${hex(h)}: f16round(${x})`);
+  }
+  assert.equal(fromHalf(0x3c00), 1);
+  assert.equal(fromHalf(0x7bff), 65504);
+  assert.equal(fromHalf(0x0001), 2 ** -24);
+  assert.equal(fromHalf(0xfc00), -Infinity);
+  assert.ok(Object.is(fromHalf(0x8000), -0));
+});
+
+test('float16 tensors: values in, bits held, values out; overflow and NaN refused', () => {
+  const t = tensorFromNumbers('float16', [1, -2.5, 0.1, 65504, true], [5], 'h');
+  assert.ok(t.data instanceof Uint16Array);
+  assert.deepEqual([...t.data].map(hex), ['0x3c00', '0xc100', '0x2e66', '0x7bff', '0x3c00']);
+  assert.deepEqual(toPlainArray(t), [1, -2.5, fromHalf(0x2e66), 65504, 1]);
+  assert.ok(Math.abs(toPlainArray(t)[2]! - 0.1) < 1e-4);
+  const n = numericData(t);
+  assert.ok(n instanceof Float32Array && n[1] === -2.5);
+  for (const bad of [65520, -1e6]) {
+    const e = throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers('float16', [0, bad], [2], 'h'));
+    assert.match(e.message, /h\[1\] is .*float16 holds ±65504/);
+  }
+  // 65519 rounds down to 65504: stored, not refused.
+  assert.equal(tensorFromNumbers('float16', [65519], [1]).data[0], 0x7bff);
+  throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers('float16', [Number.NaN], [1]));
+  throwsCode('INVALID_FEATURE_TYPE', () => tensorFromNumbers('float16', ['1'], [1]));
+});
+
+test('float16 from bytes: little-endian bits, NaN and infinity refused', () => {
+  const bytes = new Uint8Array([0x00, 0x3c, 0x00, 0xc1]);
+  assert.deepEqual(toPlainArray(tensorFromBytes('float16', bytes, [2])), [1, -2.5]);
+  for (const bad of [[0x00, 0x7c], [0x01, 0x7e], [0x00, 0xfc]]) {
+    const e = throwsCode('INVALID_FEATURE_VALUE', () => tensorFromBytes('float16', new Uint8Array([0, 0x3c, ...bad]), [2], 'h'));
+    assert.equal(e.details?.['index'], 1);
+  }
+  assert.equal(firstNonFiniteHalf(new Uint16Array([0x3c00, 0x7bff, 0xfbff])), -1);
+  assert.equal(firstNonFiniteHalf(new Uint16Array([0x3c00, 0x7c00])), 1);
+});
+
+test('int16, uint16, uint32 hold their ranges and refuse what is outside', () => {
+  assert.deepEqual(toPlainArray(tensorFromNumbers('int16', [-32768, 32767], [2])), [-32768, 32767]);
+  assert.deepEqual(toPlainArray(tensorFromNumbers('uint16', [0, 65535], [2])), [0, 65535]);
+  assert.deepEqual(toPlainArray(tensorFromNumbers('uint32', [0, 4294967295], [2])), [0, 4294967295]);
+  for (const [dtype, v] of [['int16', 32768], ['int16', -32769], ['uint16', 65536], ['uint16', -1], ['uint32', 2 ** 32], ['uint32', -1]] as const) {
+    const e = throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers(dtype, [v], [1], 'x'));
+    assert.match(e.message, new RegExp(`${dtype} holds`), `${dtype} ${v}`);
+  }
+  throwsCode('INVALID_FEATURE_TYPE', () => tensorFromNumbers('uint16', [1.5], [1]));
+});
+
+test('uint64 takes safe integers, decimal strings up to 2^64-1 and bigints; refuses negatives and more', () => {
+  const t = tensorFromNumbers('uint64', [0, 7, '18446744073709551615', 2n ** 63n], [4]);
+  assert.ok(t.data instanceof BigUint64Array);
+  assert.deepEqual([...t.data], [0n, 7n, 2n ** 64n - 1n, 2n ** 63n]);
+  for (const bad of [-1, '-1', '18446744073709551616', -1n]) {
+    const e = throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers('uint64', [bad], [1], 'u'));
+    assert.match(e.message, /uint64 holds 0\.\.18446744073709551615/);
+  }
+  for (const bad of [1.5, 'x', 2 ** 60]) throwsCode('INVALID_FEATURE_TYPE', () => tensorFromNumbers('uint64', [bad], [1]));
+  // int64's range is checked the same way.
+  throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers('int64', ['9223372036854775808'], [1]));
+  assert.deepEqual([...tensorFromNumbers('int64', ['-9223372036854775808'], [1]).data], [-(2n ** 63n)]);
 });

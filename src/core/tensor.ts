@@ -5,12 +5,25 @@
  */
 import { Errors } from '../errors.ts';
 
-/** Element types omniserve reads and writes. */
-export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool';
+/**
+ * Element types omniserve reads and writes: every numeric tensor type of onnxruntime's
+ * JavaScript API but the 4-bit ones, which are also the Open Inference Protocol's numeric
+ * datatypes. float16 data is held as its IEEE 754 half-precision bit patterns in a
+ * Uint16Array (what onnxruntime takes on every host; Node 20 has no Float16Array):
+ * {@link toHalf} and {@link fromHalf} convert, and {@link numericData} reads any tensor as
+ * numbers.
+ */
+export type DType =
+  | 'float16' | 'float32' | 'float64'
+  | 'int8' | 'int16' | 'int32' | 'int64'
+  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
+  | 'bool';
 
 /** A typed array of any supported dtype. */
 export type TensorArray =
-  | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+  | Float32Array | Float64Array
+  | Int8Array | Int16Array | Int32Array | BigInt64Array
+  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
 /** A tensor as data + dims. `dims` product equals `data.length`. */
 export interface TensorData {
@@ -30,12 +43,17 @@ export interface TensorSpec {
 }
 
 const CTORS = {
+  float16: Uint16Array,
   float32: Float32Array,
   float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
   int32: Int32Array,
   int64: BigInt64Array,
   uint8: Uint8Array,
-  int8: Int8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
   bool: Uint8Array,
 } as const;
 
@@ -45,6 +63,16 @@ export const DTYPES = Object.freeze(Object.keys(CTORS)) as readonly DType[];
 /** True when `s` is a supported dtype name. */
 export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.hasOwn(CTORS, s);
+}
+
+/** True for the floating-point dtypes (float16, float32, float64). */
+export function isFloatDType(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16';
+}
+
+/** True for the dtypes held as BigInts (int64, uint64). */
+export function isBigDType(dtype: DType): boolean {
+  return dtype === 'int64' || dtype === 'uint64';
 }
 
 /** Allocates a zeroed typed array for `dtype`. */
@@ -62,9 +90,13 @@ export function sizeOf(dims: readonly number[]): number {
 /** Inclusive value ranges of the integer dtypes (int64: JavaScript's safe integers). */
 const INT_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
   int8: [-128, 127],
-  uint8: [0, 255],
+  int16: [-32768, 32767],
   int32: [-2147483648, 2147483647],
   int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 4294967295],
+  uint64: [0, Number.MAX_SAFE_INTEGER],
   bool: [0, 1],
 };
 
@@ -80,6 +112,74 @@ export function integerProblem(n: number, dtype: DType): string | undefined {
   return undefined;
 }
 
+/** The largest finite float16, and the magnitude from which a value rounds to infinity. */
+export const HALF_MAX = 65504;
+const HALF_OVERFLOW = 65520;
+
+/**
+ * Why the finite number `n` cannot be stored as `dtype`, or undefined when it can: only
+ * float16 refuses any, a magnitude that would round to infinity (float16 holds ±65504).
+ */
+export function floatProblem(n: number, dtype: DType): string | undefined {
+  return dtype === 'float16' && (n >= HALF_OVERFLOW || n <= -HALF_OVERFLOW) ? `float16 holds ±${HALF_MAX}` : undefined;
+}
+
+/** `y` rounded to the nearest integer, ties to even (IEEE 754's default rounding). */
+function roundEven(y: number): number {
+  const f = Math.floor(y);
+  const d = y - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/**
+ * The float16 bit pattern nearest to `x` (ties to even; NaN → a quiet NaN, magnitudes from
+ * 65520 → ±infinity, below 2^-25 → ±0), as IEEE 754 and numpy's `float16` round it. The
+ * scaling by powers of two is exact, so a double rounds once, not through float32.
+ */
+export function toHalf(x: number): number {
+  if (x !== x) return 0x7e00;
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (a >= HALF_OVERFLOW) return sign | 0x7c00;
+  if (a < 2 ** -14) return sign | roundEven(a * 2 ** 24); // subnormal (1024 is the smallest normal's bits)
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  let m = roundEven(a * 2 ** (10 - e));
+  if (m === 2048) {
+    m = 1024;
+    e++;
+  }
+  return sign | ((e + 15) << 10) | (m - 1024);
+}
+
+/** The number a float16 bit pattern holds (exact: every float16 is a double). */
+export function fromHalf(h: number): number {
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1024 + m) * 2 ** (e - 25);
+  return h & 0x8000 ? -v : v;
+}
+
+/** Index of the first float16 NaN or ±infinity (exponent bits all set) in `bits`, or -1. */
+export function firstNonFiniteHalf(bits: Uint16Array): number {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return i;
+  return -1;
+}
+
+/**
+ * A tensor's values as numbers can be read from them: float16 decoded (into a new
+ * Float32Array, which holds every float16 exactly), every other dtype its own data (int64
+ * and uint64 as BigInts, for the caller's `Number()`).
+ */
+export function numericData(t: TensorData): Exclude<TensorArray, Uint16Array> | Uint16Array {
+  if (t.dtype !== 'float16') return t.data;
+  const bits = t.data as Uint16Array;
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = fromHalf(bits[i]!);
+  return out;
+}
+
 /** True when a dim from the model is fixed (a number ≥ 0). */
 export function isStaticDim(d: Dim): d is number {
   return typeof d === 'number' && d >= 0;
@@ -87,7 +187,9 @@ export function isStaticDim(d: Dim): d is number {
 
 /**
  * Builds a TensorData from plain numbers (as JSON gives them), checking length and values.
- * int64 values must be integers in the safe range; bool accepts true/false/0/1.
+ * int64 and uint64 values must be integers in the safe range (or decimal strings of any
+ * value the type holds); float16 values must not round to infinity; bool accepts
+ * true/false/0/1.
  */
 export function tensorFromNumbers(
   dtype: DType,
@@ -101,8 +203,10 @@ export function tensorFromNumbers(
       { expected: n, got: values.length, shape: [...dims] });
   }
   const data = allocate(dtype, n);
-  if (data instanceof BigInt64Array) {
-    for (let i = 0; i < n; i++) data[i] = toBigInt(values[i], what, i);
+  if (isBigDType(dtype)) {
+    for (let i = 0; i < n; i++) data[i] = toBigInt(values[i], dtype, what, i);
+  } else if (dtype === 'float16') {
+    for (let i = 0; i < n; i++) data[i] = toHalf(toNumber(values[i], dtype, what, i));
   } else {
     for (let i = 0; i < n; i++) data[i] = toNumber(values[i], dtype, what, i);
   }
@@ -128,6 +232,9 @@ export function tensorFromBytes(dtype: DType, bytes: Uint8Array, dims: readonly 
   if (dtype === 'float32' || dtype === 'float64') {
     const i = firstNonFinite(data as Float32Array | Float64Array);
     if (i >= 0) throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${data[i]}; values must be finite`, { index: i });
+  } else if (dtype === 'float16') {
+    const i = firstNonFiniteHalf(data as Uint16Array);
+    if (i >= 0) throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${fromHalf(data[i] as number)}; values must be finite`, { index: i });
   } else if (dtype === 'bool') {
     for (let i = 0; i < n; i++) {
       if ((data[i] as number) > 1) throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${data[i]}; bool needs 0 or 1`, { index: i });
@@ -175,7 +282,7 @@ function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
     if (Number.isNaN(v) || !Number.isFinite(v)) {
       throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${v}; values must be finite`, { index: i });
     }
-    const problem = integerProblem(v, dtype);
+    const problem = integerProblem(v, dtype) ?? floatProblem(v, dtype);
     if (problem) {
       const err = Number.isInteger(v) ? Errors.INVALID_FEATURE_VALUE : Errors.INVALID_FEATURE_TYPE;
       throw err(`${what}[${i}] is ${v}; ${problem}`, { index: i });
@@ -186,14 +293,18 @@ function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
   throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; expected a number`, { index: i });
 }
 
-function toBigInt(v: unknown, what: string, i: number): bigint {
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
-    const b = BigInt(v);
-    if (b >= -(2n ** 63n) && b < 2n ** 63n) return b;
-  }
-  throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; int64 needs an integer`, { index: i });
+/** What int64 and uint64 hold. */
+const BIG_RANGE = { int64: [-(2n ** 63n), 2n ** 63n - 1n], uint64: [0n, 2n ** 64n - 1n] } as const;
+
+function toBigInt(v: unknown, dtype: DType, what: string, i: number): bigint {
+  const [lo, hi] = BIG_RANGE[dtype as 'int64' | 'uint64'];
+  let b: bigint | undefined;
+  if (typeof v === 'bigint') b = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+  else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) b = BigInt(v);
+  else throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; ${dtype} needs an integer`, { index: i });
+  if (b < lo || b > hi) throw Errors.INVALID_FEATURE_VALUE(`${what}[${i}] is ${b}; ${dtype} holds ${lo}..${hi}`, { index: i });
+  return b;
 }
 
 /** A short description of a JSON value for error messages. */
@@ -205,10 +316,10 @@ export function describe(v: unknown): string {
   return String(v);
 }
 
-/** Converts tensor data into plain JSON numbers (int64 as numbers when safe). */
+/** Converts tensor data into plain JSON numbers (float16 decoded; int64 and uint64 exact when safe). */
 export function toPlainArray(t: TensorData): number[] {
-  const out = new Array<number>(t.data.length);
-  const d = t.data;
+  const d = numericData(t);
+  const out = new Array<number>(d.length);
   for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
   return out;
 }

@@ -3,6 +3,7 @@
  * edge and offline users must be able to read it).
  * @module
  */
+import { OIP_DATATYPES } from './routes/oip.ts';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const err = { $ref: '#/components/schemas/Error' };
@@ -31,7 +32,7 @@ const tensor = {
   type: 'object', required: ['name', 'shape', 'datatype', 'data'],
   properties: {
     name: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } },
-    datatype: { enum: ['FP32', 'FP64', 'INT32', 'INT64', 'UINT8', 'INT8', 'BOOL'] }, data: { type: 'array' },
+    datatype: { enum: [...OIP_DATATYPES] }, data: { type: 'array' },
   },
 };
 

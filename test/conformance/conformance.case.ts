@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  createEngine, isOmniserveError, tensorFromNumbers,
+  createEngine, fromHalf, isOmniserveError, tensorFromNumbers, toHalf, toPlainArray,
   type BackendId, type DType, type Engine, type ErrorCode, type FeatureRecord, type RuntimeAdapter, type TensorData,
 } from '../../src/index.ts';
 
@@ -121,6 +121,90 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       assertClose(Object.values(single[0]!.outputs).flat(), Object.values(all[5]!.outputs).flat(), `${m} batch-1 vs batched`);
     }));
   }
+
+  test(`${label}: float16 conversions agree with numpy and with the host's Math.f16round`, async () => {
+    const { pairs } = JSON.parse(readFileSync(fixturePath('goldens/float16.json'), 'utf8')) as { pairs: [number | string, number][] };
+    for (const [v, bits] of pairs) {
+      const x = typeof v === 'number' ? v : v === 'Infinity' ? Infinity : -Infinity;
+      assert(toHalf(x) === bits, `toHalf(${v}) = ${toHalf(x)}, numpy ${bits}`);
+    }
+    const f16round = (Math as { f16round?: (x: number) => number }).f16round;
+    for (let h = 0; h < 0x10000; h++) {
+      const x = fromHalf(h);
+      if (x !== x) continue;
+      assert(toHalf(x) === h, `toHalf(fromHalf(${h}))`);
+      if (f16round) assert(Object.is(f16round(x), x), `Math.f16round(${x})`);
+    }
+  });
+
+  test(`${label}: a float16 model: half-precision tensors in and out, records through it`, () => withEngine(async (e) => {
+    const g = JSON.parse(readFileSync(fixturePath('goldens/breast-cancer-fp16.json'), 'utf8')) as {
+      inputs: { features: { dims: number[]; bits: number[] } };
+      outputs: { logit: { dims: number[]; bits: number[]; values: number[] } };
+    };
+    const model = await e.models.load({ source: modelPath('breast-cancer-fp16') });
+    assert(model.metadata.inputs[0]!.dtype === 'float16' && model.metadata.outputs[0]!.dtype === 'float16', 'float16 metadata');
+    const input = g.inputs.features;
+    const out = await model.infer({ features: { dtype: 'float16', data: Uint16Array.from(input.bits), dims: input.dims } });
+    const logit = out['logit']!;
+    assert(logit.dtype === 'float16' && logit.data instanceof Uint16Array, `float16 output held as bits, got ${logit.dtype} ${logit.data.constructor.name}`);
+    // numpy's float32 sums and onnxruntime's may round the last bits apart: one float16 step.
+    g.outputs.logit.bits.forEach((b, i) => {
+      const got = logit.data[i] as number;
+      assert(Math.abs(got - b) <= 1 && (got & 0x8000) === (b & 0x8000), `logit[${i}]: bits ${got}, numpy ${b}`);
+    });
+    assertClose(toPlainArray(logit), g.outputs.logit.values, 'float16 logits as numbers', 4e-3);
+    // Records (plain numbers) are rounded to float16 on the way in and answered as numbers.
+    const records = golden('breast-cancer').records;
+    const res = await model.predict(records);
+    res.forEach((r, i) => {
+      const want = g.outputs.logit.values[i]!;
+      assertClose([r.outputs['logit'] as number], [want], `predict row ${i}`, 4e-3);
+      assert(Math.abs(r.probability! - 1 / (1 + Math.exp(-want))) < 1e-3, `row ${i}: probability ${r.probability}`);
+    });
+    await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...records[0]!, mean_area: 70_000 }]));
+    await expectError('INVALID_FEATURE_VALUE', () => model.infer({ features: { dtype: 'float16', data: new Uint16Array(30).fill(0x7c00), dims: [1, 30] } }));
+    await expectError('DTYPE_MISMATCH', () => model.infer({ features: tensorFromNumbers('float32', new Array(30).fill(1), [1, 30]) }));
+    const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> }).Float16Array;
+    if (F16) await expectError('DTYPE_MISMATCH', () => model.infer({ features: { dtype: 'float16', data: new F16(30) as never, dims: [1, 30] } }));
+    assert((await model.predict([records[3]!]))[0]!.prediction === res[3]!.prediction, 'still works after bad input');
+  }));
+
+  test(`${label}: int8, int16, uint16, uint32, uint64, float16 and bool go through unchanged`, () => withEngine(async (e) => {
+    const model = await e.models.load({ source: modelPath('dtypes') });
+    const values: Record<string, [DType, (number | string)[]]> = {
+      i8: ['int8', [-128, 127, 0, -1]],
+      i16: ['int16', [-32768, 32767, 12345, -2]],
+      u16: ['uint16', [0, 65535, 40000, 1]],
+      u32: ['uint32', [0, 4294967295, 3000000000, 7]],
+      u64: ['uint64', ['18446744073709551615', '9223372036854777856', 0, 12345]],
+      f16: ['float16', [0.1, -65504, 2 ** -24, 1.5]],
+      b: ['bool', [1, 0, 0, 1]],
+    };
+    const feeds: Record<string, TensorData> = {};
+    for (const [name, [dtype, data]] of Object.entries(values)) feeds[name] = tensorFromNumbers(dtype, data, [2, 2], name);
+    const out = await model.infer(feeds);
+    for (const [name, [dtype]] of Object.entries(values)) {
+      const got = out[`${name}_out`]!;
+      assert(got.dtype === dtype, `${name}_out is ${got.dtype}`);
+      assert(got.data.constructor === feeds[name]!.data.constructor, `${name}_out held in ${got.data.constructor.name}`);
+      assert([...got.data].join() === [...feeds[name]!.data].join(), `${name}_out: ${[...got.data]} vs ${[...feeds[name]!.data]}`);
+    }
+    // What onnxruntime read from the bits: float16 cast to float32 inside the graph.
+    assert(toPlainArray(out['f16_as_f32']!).join() === [fromHalf(toHalf(0.1)), -65504, 2 ** -24, 1.5].join(), `f16_as_f32 ${toPlainArray(out['f16_as_f32']!)}`);
+    assert([...out['u64_out']!.data].join() === [2n ** 64n - 1n, 2n ** 63n + 2048n, 0n, 12345n].join(), `u64_out ${[...out['u64_out']!.data]}`);
+    // Records: plain numbers per input row, results as numbers.
+    const rec: FeatureRecord = { i8: [-128, 5], i16: [300, -300], u16: [65535, 0], u32: [4294967295, 1], u64: [2 ** 53 - 1, 3], f16: [-2.5, 1000], b: [true, false] };
+    const [r] = await model.predict([rec]);
+    assert(JSON.stringify(r!.outputs['f16_out']) === '[-2.5,1000]', `f16_out ${JSON.stringify(r!.outputs['f16_out'])}`);
+    assert(JSON.stringify(r!.outputs['u64_out']) === `[${2 ** 53 - 1},3]`, `u64_out ${JSON.stringify(r!.outputs['u64_out'])}`);
+    assert(JSON.stringify(r!.outputs['u32_out']) === '[4294967295,1]', `u32_out ${JSON.stringify(r!.outputs['u32_out'])}`);
+    assert(JSON.stringify(r!.outputs['b_out']) === '[1,0]', `b_out ${JSON.stringify(r!.outputs['b_out'])}`);
+    await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, u16: [65536, 0] }]));
+    await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, u64: [-1, 0] }]));
+    await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, f16: [1e5, 0] }]));
+    await expectError('INVALID_FEATURE_TYPE', () => model.predict([{ ...rec, i16: [1.5, 0] }]));
+  }));
 
   test(`${label}: batches larger than maxBatchSize are split and stay in order`, () => withEngine(async (e) => {
     const g = golden('breast-cancer');

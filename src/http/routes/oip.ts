@@ -12,12 +12,16 @@ import { binaryBody } from '../binary-body.ts';
 import { parseJson, readBytes, readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
-const TO_DTYPE: Readonly<Record<string, DType>> = {
-  FP32: 'float32', FP64: 'float64', INT32: 'int32', INT64: 'int64', UINT8: 'uint8', INT8: 'int8', BOOL: 'bool',
-};
+/** The protocol's datatypes and omniserve's dtypes: every numeric one (BYTES is not fed). */
 const TO_OIP: Readonly<Record<DType, string>> = {
-  float32: 'FP32', float64: 'FP64', int32: 'INT32', int64: 'INT64', uint8: 'UINT8', int8: 'INT8', bool: 'BOOL',
+  float16: 'FP16', float32: 'FP32', float64: 'FP64',
+  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
+  uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
+  bool: 'BOOL',
 };
+/** Every datatype `infer` takes, for the OpenAPI document. */
+export const OIP_DATATYPES: readonly string[] = Object.values(TO_OIP);
+const TO_DTYPE: Readonly<Record<string, DType>> = Object.fromEntries(Object.entries(TO_OIP).map(([d, o]) => [o, d as DType]));
 
 const ByteCount = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 
