@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { Model } from '../core/model.ts';
-import { numericData, type TensorData } from '../core/tensor.ts';
+import { floatProblem, numericData, toHalf, type TensorData } from '../core/tensor.ts';
 import { planOutputs, type OutputPlan, type PredictionResult } from '../core/postprocess.ts';
 
 /** Predictions and probabilities of a unit's rows. */
@@ -27,7 +27,7 @@ export interface ScratchBuffers {
 /** The one features-mode input a batch model is fed through, with its ordered columns. */
 export interface FeatureInput {
   readonly input: string;
-  readonly dtype: 'float32' | 'float64';
+  readonly dtype: 'float16' | 'float32' | 'float64';
   readonly features: readonly string[];
 }
 
@@ -40,8 +40,8 @@ export function featureInput(model: Model): FeatureInput {
   }
   const [input, features] = entries[0]!;
   const dtype = model.config.inputs[input]?.dtype ?? spec.dtype;
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    throw Errors.INVALID_CONFIG(`model ${model.name}: input "${input}" is ${dtype}; batch scoring feeds float32 or float64 inputs`);
+  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') {
+    throw Errors.INVALID_CONFIG(`model ${model.name}: input "${input}" is ${dtype}; batch scoring feeds float16, float32 or float64 inputs`);
   }
   return { input, dtype, features };
 }
@@ -58,17 +58,25 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
   const prediction = f64(rows);
   const probability = f64(rows);
   const width = cols.length;
+  // float16 is filled as float64 and rounded once from there (float32 first would round twice).
   const Data = fi.dtype === 'float32' ? Float32Array : Float64Array;
   const tensor = buffers?.take(Math.min(batchSize, rows) * width * Data.BYTES_PER_ELEMENT);
   const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
   let inferMs = 0;
   let data: Float32Array | Float64Array | undefined;
+  let half: Uint16Array | undefined;
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
     if (!data || data.length !== n * width) data = tensor ? new Data(tensor, 0, n * width) : new Data(n * width);
     fill(data, cols, start, n, width, fi, firstRow);
-    const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data, dims: [n, width] } };
+    let feed: Float32Array | Float64Array | Uint16Array = data;
+    if (fi.dtype === 'float16') {
+      if (!half || half.length !== n * width) half = new Uint16Array(n * width);
+      toHalfRows(data, half, width, fi, firstRow + start);
+      feed = half;
+    }
+    const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data: feed, dims: [n, width] } };
     const ti = performance.now();
     // fill() has checked every value.
     const out = await model.infer(feeds, { finiteChecked: true });
@@ -228,6 +236,20 @@ function fromResults(results: readonly PredictionResult[], prediction: Float64Ar
 function firstOutput(outputs: Record<string, number | number[]>): number {
   for (const v of Object.values(outputs)) return typeof v === 'number' ? v : (v[0] ?? NaN);
   return NaN;
+}
+
+/** Rounds checked finite values to float16 bits; a magnitude past ±65504 names its row and column. */
+function toHalfRows(data: Float64Array | Float32Array, half: Uint16Array, width: number, fi: FeatureInput, firstRow: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    const problem = floatProblem(x, 'float16');
+    if (problem) {
+      const j = i % width;
+      throw Errors.INVALID_FEATURE_VALUE(`row ${firstRow + (i - j) / width}: column "${fi.features[j]}" is ${x}; ${problem}`,
+        { row: firstRow + (i - j) / width, feature: fi.features[j] });
+    }
+    half[i] = toHalf(x);
+  }
 }
 
 function badFeature(column: string, row: number, value: unknown) {

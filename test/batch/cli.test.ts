@@ -150,6 +150,34 @@ describe('omniserve batch (processes)', { concurrency: false }, () => {
 /** Output rows without run columns, by id. */
 const stripRun = (rows: Record<string, unknown>[]) => rows.map(({ _file, prediction_run_id, prediction_timestamp, ...r }) => r).sort((a, b) => Number(a['id']) - Number(b['id']));
 
+describe('omniserve batch on a float16 model', () => {
+  test('scores Parquet through a half-precision model: the probabilities predict gives for the same rows', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    writeInput(join(dir, 'in/a.parquet'), ids(300), { rowGroupSize: 100 });
+    const config = join(dir, 'fp16.json');
+    writeFileSync(config, JSON.stringify({ batch: { model: { path: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx') }, unitRows: 100 } }));
+    const r = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out')], dir).done;
+    assert.equal(r.code, 0, r.err.slice(-2000));
+    const rows = (await readOutput(join(dir, 'out'))).sort((a, b) => Number(a['id']) - Number(b['id']));
+    assert.equal(rows.length, 300);
+    const { createEngine } = await import('../../src/index.ts');
+    const { createNativeRuntime } = await import('../../runtimes/native/runtime.ts');
+    const { RECORDS } = await import('./fixtures.ts');
+    const engine = createEngine(createNativeRuntime());
+    try {
+      const model = await engine.models.load({ source: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx') });
+      const want = await model.predict(RECORDS.slice(0, 300));
+      rows.forEach((row, i) => {
+        assert.equal(Number(row['id']), i);
+        assert.ok(Math.abs(Number(row['probability']) - want[i]!.probability!) < 1e-6, `row ${i}: ${row['probability']} vs ${want[i]!.probability}`);
+        assert.equal(Number(row['prediction']), want[i]!.prediction);
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe('omniserve batch on Deno', () => {
   test('Deno runs the batch command with worker threads (node:worker_threads), kill -9 and --resume included: every row once, predictions as on Node', async () => {
     const dir = tempDir(); dirs.push(dir);

@@ -64,3 +64,34 @@ test('scoreColumns fills the tensor right (four columns at a time plus the rest,
     await engine.close();
   }
 });
+
+test('a float16 model is scored from the columns: values rounded once to half precision, as predict does; past ±65504 names row and column', async () => {
+  const { createEngine, toHalf, fromHalf } = await import('../../src/index.ts');
+  const { createNativeRuntime } = await import('../../runtimes/native/runtime.ts');
+  const { featureInput, scoreColumns } = await import('../../src/batch/score.ts');
+  const { FEATURES, RECORDS, ROOT } = await import('./fixtures.ts');
+  const { join } = await import('node:path');
+  const engine = createEngine(createNativeRuntime());
+  try {
+    const model = await engine.models.load({ source: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx'), backend: 'cpu' });
+    const fi = featureInput(model);
+    assert.equal(fi.dtype, 'float16');
+    const n = RECORDS.length;
+    const cols = fi.features.map((f) => Float64Array.from(RECORDS, (r) => r[f]!));
+    const s = await scoreColumns(model, fi, cols, n, 200, 1000);
+    const want = await model.predict(RECORDS);
+    for (let i = 0; i < n; i++) {
+      assert.equal(s.prediction[i], want[i]!.prediction, `row ${i}`);
+      assert.equal(s.probability[i], want[i]!.probability, `row ${i}`);
+    }
+    // The logit is a float16: the probability is the sigmoid of a half-precision value.
+    const logit = Math.log(s.probability[3]! / (1 - s.probability[3]!));
+    assert.ok(Math.abs(fromHalf(toHalf(logit)) - logit) < 1e-6 * Math.max(1, Math.abs(logit)), `logit ${logit} is a float16 value`);
+    const c = cols.map((x) => x.slice());
+    c[FEATURES.indexOf('worst_area')]![250] = 70_000;
+    await assert.rejects(scoreColumns(model, fi, c, n, 200, 1000), (e: Error & { code?: string }) =>
+      e.code === 'INVALID_FEATURE_VALUE' && e.message === 'row 1250: column "worst_area" is 70000; float16 holds ±65504');
+  } finally {
+    await engine.close();
+  }
+});
