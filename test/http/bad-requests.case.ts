@@ -3,8 +3,8 @@
  * error code each must get. Shared data, not a test: `serve-hosts.test.ts` feeds it to a
  * real server on Node, Bun and Deno.
  *
- * The server it expects: models `breast-cancer` (v1, the default model) and `wine-mixed`
- * (v1) from test/fixtures/models, a memory feature store holding `user:0` … `user:31` (the
+ * The server it expects: models `breast-cancer` (v1, the default model), `wine-mixed` (v1)
+ * and `breast-cancer-fp16` (v1, float16 input and output) from test/fixtures/models, a memory feature store holding `user:0` … `user:31` (the
  * breast-cancer golden records), a memory prediction cache, and the limits in
  * {@link CORPUS_LIMITS}.
  */
@@ -177,6 +177,24 @@ export function badRequestCorpus(input: CorpusInput): BadCase[] {
   add({ name: `${b}: bytes nobody claims`, request: binary({ inputs: binInputs }, 90), status: [422], code: ['INVALID_REQUEST'] });
   add({ name: `${b}: binary_data_size off the shape`, request: binary({ inputs: [{ ...binInputs[0], parameters: { binary_data_size: 48 } }, binInputs[1]] }, 72), status: [422], code: ['SHAPE_MISMATCH'] });
   add({ name: `${b}: binary_data_size negative`, request: binary({ inputs: [{ ...binInputs[0], parameters: { binary_data_size: -52 } }, binInputs[1]] }, 76), status: [422], code: ['INVALID_REQUEST'] });
+  // ---- half precision (breast-cancer-fp16: features [batch, 30] FP16) ----
+  const h = 'POST /v2/models/breast-cancer-fp16/infer';
+  const hPath = '/v2/models/breast-cancer-fp16/infer';
+  const row = Object.values(bcRecords[0]!);
+  const fp16 = (data: unknown[]) => obj(hPath, { inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP16', data }] });
+  add({ name: `${h}: a value past ±65504`, request: fp16([...row.slice(0, 3), 70_000, ...row.slice(4)]), status: [422], code: ['INVALID_FEATURE_VALUE'] });
+  add({ name: `${h}: 1e999 (Infinity)`, request: json(hPath, JSON.stringify({ inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP16', data: row }] }).replace(/"data":\[[^,]+/, '"data":[1e999')), status: [422], code: ['INVALID_FEATURE_VALUE'] });
+  add({ name: `${h}: FP32 for an FP16 input`, request: obj(hPath, { inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP32', data: row }] }), status: [422], code: ['DTYPE_MISMATCH'], detailsInput: 'features' });
+  add({ name: `${h}: BF16 (not a datatype omniserve feeds)`, request: obj(hPath, { inputs: [{ name: 'features', shape: [1, 30], datatype: 'BF16', data: row }] }), status: [422], code: ['INVALID_REQUEST'] });
+  {
+    const bits = new Uint16Array(30).fill(0x3c00);
+    bits[17] = 0x7e00; // NaN
+    const bin = binaryBody({ inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP16', parameters: { binary_data_size: 60 } }] }, [bits]);
+    add({ name: `${h} (binary data): a NaN bit pattern`, request: { method: 'POST', path: hPath, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) }, body: bin.body }, status: [422], code: ['INVALID_FEATURE_VALUE'] });
+    const odd = binaryBody({ inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP16', parameters: { binary_data_size: 59 } }] }, [new Uint8Array(59)]);
+    add({ name: `${h} (binary data): an odd byte count`, request: { method: 'POST', path: hPath, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(odd.headerLength) }, body: odd.body }, status: [422], code: ['SHAPE_MISMATCH'] });
+  }
+  add({ name: 'POST /v1/models/breast-cancer-fp16/predict: a feature past ±65504', request: obj('/v1/models/breast-cancer-fp16/predict', { features: { ...bcRecords[0], worst_area: 1e6 } }), status: [422], code: ['INVALID_FEATURE_VALUE'], detailsFeature: 'worst_area' });
   add({ name: 'POST /v2/models/nope/infer: unknown model', request: obj('/v2/models/nope/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });
   add({ name: 'POST /v2/models/wine-mixed/versions/99/infer: unknown version', request: obj('/v2/models/wine-mixed/versions/99/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });
   add({ name: 'POST /v2/models/💩/infer: unicode model name', request: obj('/v2/models/%F0%9F%92%A9/infer', goodInfer), status: [404], code: ['MODEL_NOT_FOUND'] });

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { binaryBody } from '../../src/http/binary-body.ts';
 import { badRequestCorpus, CORPUS_LIMITS, type BadCase } from './bad-requests.case.ts';
 import {
   leaksInternals, missingHost, rawRequest, readHttpResponse, ROOT, SERVE_HOSTS, startServe, type RawResponse, type ServeProcess,
@@ -42,6 +43,7 @@ before(() => {
     models: [
       { path: join(ROOT, 'test/fixtures/models/breast-cancer.onnx') },
       { path: join(ROOT, 'test/fixtures/models/wine-mixed.onnx') },
+      { path: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx') },
     ],
     // Relative to the config file.
     featureStore: { kind: 'memory', path: 'features.json' },
@@ -186,7 +188,7 @@ for (const host of SERVE_HOSTS) {
       assert.match(server!.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.ok(server!.port > 0);
       assert.equal(l['host'], host.name);
-      assert.deepEqual(l['models'], ['breast-cancer@1', 'wine-mixed@1']);
+      assert.deepEqual(l['models'], ['breast-cancer@1', 'wine-mixed@1', 'breast-cancer-fp16@1']);
     });
 
     for (const c of corpus) {
@@ -195,12 +197,31 @@ for (const host of SERVE_HOSTS) {
       });
     }
 
-    test('after the corpus: a good /predict and /health answer 200', { timeout: 20_000 }, async () => {
+    test('after the corpus: a good /predict, the float16 model (JSON and binary) and /health answer 200', { timeout: 20_000 }, async () => {
       for (const i of [0, 7, 31]) {
         const { status, json } = await postJson(`${server!.url}/predict`, { user_id: i });
         assert.equal(status, 200, JSON.stringify(json));
         assert.ok(Math.abs((json['probability'] as number) - sigmoid(bc.outputs['logit']!.data[i]!)) <= 1e-4, JSON.stringify(json));
       }
+      // The float16 model on this host: JSON numbers in and out, and the raw bits as binary data.
+      const fp16 = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/breast-cancer-fp16.json'), 'utf8')) as {
+        inputs: { features: { bits: number[] } }; outputs: { logit: { bits: number[]; values: number[] } };
+      };
+      const h = await postJson(`${server!.url}/v2/models/breast-cancer-fp16/infer`, { inputs: [{ name: 'features', shape: [32, 30], datatype: 'FP16', data: bc.inputs['features']!.data }] });
+      assert.equal(h.status, 200, JSON.stringify(h.json));
+      const [hout] = h.json['outputs'] as { datatype: string; data: number[] }[];
+      assert.equal(hout!.datatype, 'FP16');
+      hout!.data.forEach((x, i) => assert.ok(Math.abs(x - fp16.outputs.logit.values[i]!) <= Math.abs(fp16.outputs.logit.values[i]!) * 2 ** -10 + 1e-7, `fp16 logit[${i}] ${x}`));
+      const bits = Uint16Array.from(fp16.inputs.features.bits);
+      const bin = binaryBody({ inputs: [{ name: 'features', shape: [32, 30], datatype: 'FP16', parameters: { binary_data_size: bits.byteLength } }], parameters: { binary_data_output: true } }, [bits]);
+      const res = await fetch(`${server!.url}/v2/models/breast-cancer-fp16/infer`, {
+        method: 'POST', body: bin.body, signal: AbortSignal.timeout(10_000),
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) },
+      });
+      assert.equal(res.status, 200);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const out = new Uint16Array(bytes.slice(Number(res.headers.get('inference-header-content-length'))).buffer);
+      fp16.outputs.logit.bits.forEach((b, i) => assert.ok(Math.abs(out[i]! - b) <= 1, `fp16 logit[${i}]: bits ${out[i]}, numpy ${b}`));
       const health = await fetch(`${server!.url}/health`, { signal: AbortSignal.timeout(10_000) });
       const hj = (await health.json()) as { status: string };
       assert.equal(health.status, 200, JSON.stringify(hj));
