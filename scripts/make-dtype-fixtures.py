@@ -20,8 +20,17 @@ Needs numpy and onnx (Debian: python3-numpy, python3-onnx). Writes:
   (Identity), plus float16 cast inside the graph to float32, so a test sees
   what onnxruntime read from the bits omniserve sent. (A uint64 to float64 Cast
   does not load on onnxruntime-web's WebGPU build: no kernel is assigned.)
+- test/fixtures/models/string-output.onnx: a string input returned as a string
+  output, which omniserve refuses to load (UNSUPPORTED_DTYPE).
 - test/fixtures/goldens/float16.json: doubles and the float16 bit patterns
   numpy rounds them to (ties, subnormals, the overflow edge, random values).
+- test/fixtures/models/wine-categorical.onnx (+ .config.json) and
+  test/fixtures/goldens/wine-categorical.json: a string (categorical) input.
+  scikit-learn's bundled wine data, five numeric features plus the colour
+  intensity as a band ("pale", "medium", "deep": terciles of the training
+  rows), one-hot encoded in the graph (ai.onnx.ml OneHotEncoder; an unknown
+  band encodes as zeros), into a logistic regression trained by scikit-learn,
+  whose decision_function gives the golden logits.
 
 Deterministic: the same numpy and onnx give byte-identical files.
 """
@@ -31,6 +40,9 @@ import os
 
 import numpy as np
 import onnx
+from sklearn.datasets import load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -46,8 +58,9 @@ def write_json(path, obj):
     print("wrote", os.path.relpath(path, ROOT))
 
 
-def save_model(model, path):
-    onnx.checker.check_model(model, full_check=True)
+def save_model(model, path, full_check=True):
+    # full_check also runs strict shape inference, which has no rule for ai.onnx.ml's OneHotEncoder.
+    onnx.checker.check_model(model, full_check=full_check)
     onnx.save(model, path)
     print("wrote", os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
 
@@ -139,6 +152,13 @@ def dtypes_model():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
     model.ir_version = 8
     save_model(model, os.path.join(MODELS, "dtypes.onnx"))
+    # A string output (a label as text), which omniserve refuses at load: results are numbers.
+    graph = helper.make_graph([helper.make_node("Identity", ["s"], ["s_out"])], "string_output",
+                              [helper.make_tensor_value_info("s", TensorProto.STRING, ["batch", 1])],
+                              [helper.make_tensor_value_info("s_out", TensorProto.STRING, ["batch", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
+    model.ir_version = 8
+    save_model(model, os.path.join(MODELS, "string-output.onnx"))
 
 
 def half_golden():
@@ -166,7 +186,78 @@ def half_golden():
     })
 
 
+def wine_categorical():
+    data = load_wine()
+    names = ["alcohol", "malic_acid", "flavanoids", "proline", "hue"]
+    cols = [list(data.feature_names).index(n) for n in names]
+    color = list(data.feature_names).index("color_intensity")
+    X = data.data.astype(np.float32)
+    y = data.target
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    lo, hi = np.quantile(Xtr[:, color], [1 / 3, 2 / 3])
+    bands = ["pale", "medium", "deep"]
+    band = lambda v: bands[0] if v < lo else bands[1] if v < hi else bands[2]  # noqa: E731
+
+    def design(Xs, bs):
+        num = (Xs[:, cols] - mean) / std
+        onehot = np.array([[1.0 if b == c else 0.0 for c in bands] for b in bs], dtype=np.float32)
+        return np.concatenate([num, onehot], axis=1).astype(np.float32)
+
+    mean = Xtr[:, cols].mean(axis=0).astype(np.float32)
+    std = Xtr[:, cols].std(axis=0).astype(np.float32)
+    btr = [band(v) for v in Xtr[:, color]]
+    clf = LogisticRegression(max_iter=5000, C=1.0)
+    clf.fit(design(Xtr, btr), ytr)
+    coef = clf.coef_.astype(np.float32)          # [3, 8]
+    intercept = clf.intercept_.astype(np.float32)
+
+    inits = [
+        numpy_helper.from_array(mean, "mean"), numpy_helper.from_array(std, "std"),
+        numpy_helper.from_array(np.array([-1, 3], dtype=np.int64), "onehot_shape"),
+        numpy_helper.from_array(coef.T.copy(), "coef"), numpy_helper.from_array(intercept, "intercept"),
+    ]
+    nodes = [
+        helper.make_node("Sub", ["numeric", "mean"], ["centred"]),
+        helper.make_node("Div", ["centred", "std"], ["scaled"]),
+        helper.make_node("OneHotEncoder", ["color_band"], ["onehot3d"], domain="ai.onnx.ml", cats_strings=bands, zeros=1),
+        helper.make_node("Reshape", ["onehot3d", "onehot_shape"], ["onehot"]),
+        helper.make_node("Concat", ["scaled", "onehot"], ["design"], axis=1),
+        helper.make_node("Gemm", ["design", "coef", "intercept"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "wine_categorical", [
+        helper.make_tensor_value_info("numeric", TensorProto.FLOAT, ["batch", len(names)]),
+        helper.make_tensor_value_info("color_band", TensorProto.STRING, ["batch", 1]),
+    ], [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)],
+                              producer_name="omniserve-fixtures")
+    model.ir_version = 8
+    save_model(model, os.path.join(MODELS, "wine-categorical.onnx"), full_check=False)
+    write_json(os.path.join(MODELS, "wine-categorical.config.json"), {
+        "name": "wine-categorical",
+        "version": "1",
+        "description": ("Wine cultivar (3 classes) from five measurements and the colour intensity as a band: a string "
+                        "input one-hot encoded in the graph, into a scikit-learn logistic regression. Outputs logits."),
+        "inputs": {"numeric": {"features": names}, "color_band": {"features": ["color_band"]}},
+        "outputs": {"logits": {"postprocess": "softmax", "labels": ["class_0", "class_1", "class_2"]}},
+        "dataset": "sklearn.datasets.load_wine",
+        "test_accuracy": round(float(clf.score(design(Xte, [band(v) for v in Xte[:, color]]), yte)), 4),
+    })
+    bte = [band(v) for v in Xte[:, color]]
+    # One row whose band the model never saw: it encodes as zeros.
+    bte[4] = "purple"
+    logits = clf.decision_function(design(Xte, bte))
+    records = [{**{n: float(Xte[i, c]) for n, c in zip(names, cols)}, "color_band": bte[i]} for i in range(len(Xte))]
+    write_json(os.path.join(GOLDENS, "wine-categorical.json"), {
+        "model": "wine-categorical",
+        "note": "logits from scikit-learn's decision_function (float64); row 4's band is one the model never saw",
+        "records": records,
+        "labels": [int(v) for v in yte],
+        "outputs": {"logits": {"dims": [len(Xte), 3], "data": [float(v) for v in logits.reshape(-1)]}},
+    })
+
+
 if __name__ == "__main__":
+    wine_categorical()
     fp16_breast_cancer()
     dtypes_model()
     half_golden()

@@ -93,9 +93,12 @@ export function transferTensors<T extends Readonly<Record<string, TensorData>>>(
   const out: Record<string, TensorData> = {};
   for (const [k, t] of Object.entries(tensors)) {
     let data = t.data;
-    const buf = data.buffer;
-    if (!(buf instanceof ArrayBuffer) || data.byteOffset !== 0 || data.byteLength !== buf.byteLength || buffers.has(buf)) data = data.slice();
-    buffers.add(data.buffer as ArrayBuffer);
+    if (!Array.isArray(data)) {
+      // (A string tensor's array is cloned: only typed arrays have a buffer to move.)
+      const buf = data.buffer;
+      if (!(buf instanceof ArrayBuffer) || data.byteOffset !== 0 || data.byteLength !== buf.byteLength || buffers.has(buf)) data = data.slice();
+      buffers.add(data.buffer as ArrayBuffer);
+    }
     out[k] = { dtype: t.dtype, data, dims: [...t.dims] };
   }
   return Comlink.transfer(out as T, [...buffers]);

@@ -162,7 +162,7 @@ function outputHead(out: Record<string, TensorData>, batch: number): number[] {
   if (!first) throw new Error('the run returned no output');
   if (first.dims[0] !== batch) throw new Error(`output has ${first.dims[0]} rows, expected ${batch}`);
   const perRow = first.dims.slice(1).reduce((a, b) => a * b, 1);
-  const head = Array.from(first.data.subarray(0, Math.min(4, perRow)) as ArrayLike<number>, Number);
+  const head = Array.from(first.data.slice(0, Math.min(4, perRow)) as ArrayLike<number>, Number);
   if (!head.every(Number.isFinite)) throw new Error(`output is not finite: ${head.join(', ')}`);
   // One finite check over the whole output too (a GPU kernel bug often shows as NaN far in).
   for (let i = 0; i < first.data.length; i += 1) if (!Number.isFinite(Number(first.data[i]))) throw new Error(`output[${i}] is ${first.data[i]}`);

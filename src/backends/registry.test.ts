@@ -225,3 +225,14 @@ test('probeAll probes every backend and reports each state', async () => {
   ]);
   assert.ok(stubs.every((s) => s.probes === 1));
 });
+
+test('next: the request\'s following candidate that probes well (where a model goes when a backend lacks its operators); none for a pinned id', async () => {
+  const { reg, log } = setup(['native-cpu', 'web-webgpu', 'native-webgpu', 'web-wasm'], { 'native-webgpu': 'no GPU device node' });
+  assert.equal((await reg.next('auto', 'web-webgpu'))?.id, 'web-wasm', 'the failed native-webgpu is passed over');
+  assert.equal((await reg.next('auto', 'native-cpu'))?.id, 'web-webgpu');
+  assert.equal(await reg.next('auto', 'web-wasm'), undefined, 'nothing after the last');
+  assert.equal((await reg.next('cpu', 'native-cpu'))?.id, 'web-wasm', 'an alias walks its own candidates only');
+  assert.equal(await reg.next('gpu', 'web-webgpu'), undefined, 'gpu has no candidate after web-webgpu that probes well');
+  assert.equal(await reg.next('web-webgpu', 'web-webgpu'), undefined, 'a pinned backend has no next');
+  assert.deepEqual([...new Set(log)].sort(), ['native-webgpu', 'web-wasm', 'web-webgpu'], 'only the candidates after the one given are probed');
+});

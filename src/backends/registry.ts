@@ -99,6 +99,20 @@ export class BackendRegistry {
       { request, failures });
   }
 
+  /**
+   * The next of `request`'s candidates after `after` that probes well, or undefined: where a
+   * model loads when the backend picked for it cannot run its operators. An exact id has no
+   * next (a pinned backend must work or it is an error).
+   */
+  async next(request: BackendRequest, after: BackendId): Promise<Backend | undefined> {
+    if (BACKEND_IDS.includes(request as BackendId)) return undefined;
+    const candidates = this.#candidates(request);
+    for (const entry of candidates.slice(candidates.findIndex((e) => e.backend.id === after) + 1)) {
+      if ((await this.probe(entry.backend.id)).ok) return entry.backend;
+    }
+    return undefined;
+  }
+
   /** Probes every backend (for the report) and returns the status of each. */
   async probeAll(): Promise<BackendStatus[]> {
     for (const e of this.#entries) await this.probe(e.backend.id);

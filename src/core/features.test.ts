@@ -346,3 +346,26 @@ test('int16, uint16, uint32 and uint64 inputs: their typed arrays and ranges; in
   }
   throwsCode('INVALID_CONFIG', () => plan({ name: 'v', dtype: 'int32', shape: ['batch', 1] }, { features: ['a'], default: 0.5 }));
 });
+
+test('string inputs (categorical features): text as it is, numbers as their text, defaults, layered rows, arrays; other values refused', () => {
+  const spec: TensorSpec = { name: 'cat', dtype: 'string', shape: ['batch', 2] };
+  const p = plan(spec, { features: ['country', 'plan'], defaults: { plan: 'free' } });
+  const t = fill(p, [{ country: 'FR', plan: 'pro' }, { country: 42 }, new LayeredRecord([{ country: 'US', plan: 'pro' }, { plan: 'team' }])]);
+  assert.equal(t.dtype, 'string');
+  assert.deepEqual(t.data, ['FR', 'pro', '42', 'free', 'US', 'team']);
+  assert.deepEqual(t.dims, [3, 2]);
+  // Padding rows are empty strings.
+  assert.deepEqual(fillInput(p, [{ country: 'FR', plan: 'pro' }], 0, 1, 2).data, ['FR', 'pro', '', '']);
+  for (const bad of [true, { a: 1 }, [1], Number.NaN]) {
+    const e = throwsCode('INVALID_FEATURE_TYPE', () => fill(p, [{ country: bad, plan: 'pro' }]));
+    assert.equal(e.details?.['feature'], 'country', String(bad));
+  }
+  assert.equal(throwsCode('MISSING_FEATURE', () => fill(p, [{ plan: 'pro' }])).details?.['feature'], 'country');
+  // Array mode: the input's strings under its name.
+  assert.deepEqual(fill(plan(spec), [{ cat: ['a', 'b'] }]).data, ['a', 'b']);
+  throwsCode('SHAPE_MISMATCH', () => fill(plan(spec), [{ cat: ['a'] }]));
+  throwsCode('INVALID_FEATURE_TYPE', () => fill(plan(spec), [{ cat: 'ab' }]));
+  // Defaults must be strings for a string input, numbers for a numeric one.
+  throwsCode('INVALID_CONFIG', () => plan(spec, { features: ['country', 'plan'], default: 0 }));
+  throwsCode('INVALID_CONFIG', () => plan(X3, { features: ['a', 'b', 'c'], default: 'zero' } as InputConfig));
+});

@@ -65,7 +65,8 @@ export interface InputPlan {
   readonly dynamic?: boolean;
   /** Ordered feature names (features mode), or undefined (array mode: `record[name]`). */
   readonly features?: readonly string[];
-  readonly defaults?: readonly (number | undefined)[];
+  /** Per feature: a number (numeric inputs), a string (string inputs), or undefined (required). */
+  readonly defaults?: readonly (number | string | undefined)[];
   readonly allowNonFinite: boolean;
 }
 
@@ -95,7 +96,10 @@ function planInput(spec: TensorSpec, cfg: InputConfig | undefined): InputPlan {
     const defaults = cfg.features.map((f) => toDefault(cfg.defaults?.[f] ?? cfg.default));
     defaults.forEach((d, j) => {
       // A default is stored as it is, unchecked per row: one the input cannot hold is a config mistake.
-      const problem = d === undefined ? undefined : integerProblem(d, dtype) ?? floatProblem(d, dtype);
+      const problem = d === undefined ? undefined
+        : dtype === 'string' ? (typeof d === 'string' ? undefined : 'a string input takes string defaults')
+        : typeof d === 'string' ? `a ${dtype} input takes number defaults`
+        : integerProblem(d, dtype) ?? floatProblem(d, dtype);
       if (problem) {
         const at = cfg.defaults?.[cfg.features![j]!] !== undefined ? `${path}.defaults.${cfg.features![j]}` : `${path}.default`;
         throw Errors.INVALID_CONFIG(`${at}: ${d} is not a ${dtype} value (${problem})`, { path: at });
@@ -119,7 +123,7 @@ function planInput(spec: TensorSpec, cfg: InputConfig | undefined): InputPlan {
   return { name: spec.name, dtype, rowShape, rowSize: sizeOf(rowShape), allowNonFinite: cfg?.allowNonFinite ?? false };
 }
 
-function toDefault(v: number | boolean | undefined): number | undefined {
+function toDefault(v: number | boolean | string | undefined): number | string | undefined {
   return typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }
 
@@ -129,6 +133,7 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
     throw Errors.INVALID_REQUEST(`input "${plan.name}" has dynamic inner dimensions: set inputs.${plan.name}.shape in the model config, or send tensors`,
       { input: plan.name });
   }
+  if (plan.dtype === 'string') return fillStrings(plan, records, start, end, batch);
   const data = allocate(plan.dtype, batch * plan.rowSize);
   const big = isBigDType(plan.dtype);
   const half = plan.dtype === 'float16';
@@ -146,7 +151,7 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
       const feats = plan.features;
       for (let j = 0; j < feats.length; j++) {
         const f = feats[j]!;
-        const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j], r, f, plan, integral);
+        const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j] as number | undefined, r, f, plan, integral);
         if (big) (data as BigInt64Array)[off + j] = BigInt(x);
         else data[off + j] = half ? toHalf(x) : x;
       }
@@ -159,6 +164,55 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
     }
   }
   return { dtype: plan.dtype, data, dims: [batch, ...plan.rowShape] };
+}
+
+/**
+ * A string input (categorical features): strings as they are, finite numbers as the text
+ * JavaScript writes for them (what a store that parsed "42" into 42 held), padded with ''.
+ */
+function fillStrings(plan: InputPlan, records: readonly FeatureRow[], start: number, end: number, batch: number): TensorData {
+  const data = new Array<string>(batch * plan.rowSize).fill('');
+  for (let r = start; r < end; r++) {
+    const row = records[r];
+    const layered = row instanceof LayeredRecord ? row : undefined;
+    const rec = row as FeatureRecord;
+    if (!layered && (rec === null || typeof rec !== 'object' || Array.isArray(rec))) {
+      throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
+    }
+    const off = (r - start) * plan.rowSize;
+    const direct = layered ? layered.get(plan.name) : rec[plan.name];
+    if (plan.features && !Array.isArray(direct)) {
+      const feats = plan.features;
+      for (let j = 0; j < feats.length; j++) {
+        const f = feats[j]!;
+        data[off + j] = text(layered ? layered.get(f) : rec[f], plan.defaults![j] as string | undefined, r, f, plan);
+      }
+      continue;
+    }
+    if (direct === undefined) {
+      throw Errors.MISSING_FEATURE(`row ${r}: missing "${plan.name}"${plan.features ? ` (or its features ${plan.features.slice(0, 3).join(', ')}…)` : ''}`,
+        { row: r, feature: plan.name, input: plan.name });
+    }
+    const scalar = plan.rowShape.length === 0 && !Array.isArray(direct);
+    const flat = scalar ? [direct] : Array.isArray(direct) ? (direct.some(Array.isArray) ? direct.flat(plan.rowShape.length) : direct) : null;
+    if (flat === null) {
+      throw Errors.INVALID_FEATURE_TYPE(`row ${r}: "${plan.name}" is ${describe(direct)}; expected an array of ${plan.rowSize} strings`,
+        { row: r, feature: plan.name, input: plan.name });
+    }
+    if (flat.length !== plan.rowSize) throw shapeMismatch(flat.length, plan, r);
+    for (let j = 0; j < flat.length; j++) data[off + j] = text(flat[j], undefined, r, `${plan.name}[${j}]`, plan);
+  }
+  return { dtype: 'string', data, dims: [batch, ...plan.rowShape] };
+}
+
+function text(x: unknown, dflt: string | undefined, row: number, feature: string, plan: InputPlan): string {
+  if (typeof x === 'string') return x;
+  if (typeof x === 'number' && Number.isFinite(x)) return String(x);
+  if (x === undefined || x === null) {
+    if (dflt === undefined) throw Errors.MISSING_FEATURE(`row ${row}: missing feature "${feature}"`, { row, feature, input: plan.name });
+    return dflt;
+  }
+  throw Errors.INVALID_FEATURE_TYPE(`row ${row}: feature "${feature}" is ${describe(x)}; expected a string`, { row, feature, input: plan.name });
 }
 
 function coerce(x: unknown, dflt: number | undefined, row: number, feature: string, plan: InputPlan, integral: boolean): number {
@@ -229,6 +283,7 @@ export function packRows(plans: readonly InputPlan[], records: readonly FeatureR
 }
 
 function fillArray(value: unknown, data: TensorArray, off: number, plan: InputPlan, row: number, integral: boolean): void {
+  // (String inputs are filled by fillStrings.)
   if (isTypedRow(value)) {
     if (value.length !== plan.rowSize) throw shapeMismatch(value.length, plan, row);
     if (value.constructor === data.constructor && (value instanceof Float32Array || value instanceof Float64Array)) {

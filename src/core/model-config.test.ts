@@ -59,8 +59,8 @@ test('invalid fields are INVALID_CONFIG naming their dotted path', () => {
   rejects({ inputs: { features: { features: ['a', ''] } } }, 'inputs.features.features.1');
   rejects({ inputs: { image: { shape: [1, 0] } } }, 'inputs.image.shape.1');
   rejects({ inputs: { x: { dtype: 'bfloat16' } } }, 'inputs.x.dtype');
-  rejects({ inputs: { x: { default: 'zero' } } }, 'inputs.x.default');
-  rejects({ inputs: { x: { defaults: { a: 'zero' } } } }, 'inputs.x.defaults.a');
+  rejects({ inputs: { x: { default: [0] } } }, 'inputs.x.default');
+  rejects({ inputs: { x: { defaults: { a: null } } } }, 'inputs.x.defaults.a');
   rejects({ maxBatchSize: 0 }, 'maxBatchSize');
   rejects({ maxBatchSize: 2.5 }, 'maxBatchSize');
   rejects({ maxBatchSize: '10' }, 'maxBatchSize');

@@ -8,7 +8,8 @@ import * as v from 'valibot';
 import { Errors } from '../errors.ts';
 import type { DType } from './tensor.ts';
 
-const FeatureValue = v.union([v.number(), v.boolean()]);
+/** A default: a number or boolean for numeric inputs, a string for string inputs (checked when the model loads). */
+const FeatureValue = v.union([v.number(), v.boolean(), v.string()]);
 
 /** How one model input is filled from a record. */
 export const InputConfigSchema = v.looseObject({
@@ -18,7 +19,7 @@ export const InputConfigSchema = v.looseObject({
   shape: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(1)))),
   /** Element type to feed; defaults to what the model declares. */
   dtype: v.optional(v.picklist([
-    'float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool',
+    'float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string',
   ] as const satisfies readonly DType[])),
   /** Value used for any missing feature of this input. Without it, missing is an error. */
   default: v.optional(FeatureValue),

@@ -23,6 +23,8 @@ export interface ModelMetadata {
   readonly loadedAt: string;
   /** What the load-time warm-up did (config `warmup`). */
   readonly warmup?: WarmupReport;
+  /** Backends tried first that could not run the model's operators, and why (auto and aliases fall through to the next). */
+  readonly skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
 }
 
 /** Options of {@link Model.infer}. */
@@ -77,6 +79,7 @@ export class Model {
     backend: Backend;
     config?: unknown;
     session?: SessionOptions;
+    skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
   }): Promise<Model> {
     const config = parseModelConfig(opts.config ?? {}, `model ${opts.name}`);
     if (opts.bytes.byteLength === 0) throw Errors.INVALID_MODEL(`model ${opts.name}: the model file is empty`);
@@ -93,6 +96,7 @@ export class Model {
         features,
         sizeBytes: opts.bytes.byteLength,
         loadedAt: new Date().toISOString(),
+        ...(opts.skippedBackends?.length ? { skippedBackends: [...opts.skippedBackends] } : {}),
       };
       const model = new Model(opts.name, opts.version, config, opts.backend, handle, meta);
       meta.warmup = await model.#warmup(config.warmup);
@@ -240,6 +244,17 @@ function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): 
       { input: spec.name, got: t.data.length, expected: sizeOf(t.dims) });
   }
   if (t.dims[0] === 0) throw Errors.EMPTY_BATCH(`input "${spec.name}" has an empty batch`);
+  if (t.dtype === 'string') {
+    if (!Array.isArray(t.data)) {
+      throw Errors.DTYPE_MISMATCH(`input "${spec.name}" is string: its data must be an array of strings`, { input: spec.name, expected: 'string[]' });
+    }
+    const i = t.data.findIndex((x) => typeof x !== 'string');
+    if (i >= 0) throw Errors.INVALID_FEATURE_TYPE(`input "${spec.name}"[${i}] is ${typeof t.data[i]}; a string tensor needs strings`, { input: spec.name, index: i });
+    return;
+  }
+  if (Array.isArray(t.data)) {
+    throw Errors.DTYPE_MISMATCH(`input "${spec.name}" is ${t.dtype}: its data must be a typed array, not an array`, { input: spec.name });
+  }
   if (t.dtype === 'float16' && !(t.data instanceof Uint16Array)) {
     // A Float16Array (Bun, Deno, browsers) holds values, not the bit patterns checked below.
     throw Errors.DTYPE_MISMATCH(`input "${spec.name}" is float16: its data must be a Uint16Array of IEEE 754 half-precision bits (toHalf)`,

@@ -5,7 +5,7 @@
  * @module
  */
 import { Errors, isOmniserveError, messageOf } from '../errors.ts';
-import type { BackendRegistry, BackendRequest } from '../backends/registry.ts';
+import { cleanReason, type BackendRegistry, type BackendRequest } from '../backends/registry.ts';
 import type { SessionOptions } from '../backends/types.ts';
 import { Model } from './model.ts';
 
@@ -74,8 +74,23 @@ export class ModelRegistry {
     const cfg = (config ?? {}) as { name?: unknown; version?: unknown };
     const name = opts.name ?? (typeof cfg.name === 'string' ? cfg.name : undefined) ?? nameFromPath(path) ?? urlName ?? 'model';
     const version = opts.version ?? (typeof cfg.version === 'string' ? cfg.version : undefined) ?? '1';
-    const backend = await this.#backends.resolve(opts.backend ?? this.#defaultBackend);
-    const model = await Model.create({ name, version, bytes, backend, config, session: opts.session });
+    const request = opts.backend ?? this.#defaultBackend;
+    let backend = await this.#backends.resolve(request);
+    const skipped: { backend: string; reason: string }[] = [];
+    let model: Model;
+    for (;;) {
+      try {
+        model = await Model.create({ name, version, bytes, backend, config, session: opts.session, skippedBackends: skipped });
+        break;
+      } catch (e) {
+        // A backend built without some operators (onnxruntime-web's WebGPU build has no
+        // ai.onnx.ml ops and no string Cast) hands the model to the request's next backend.
+        const next = missingOperator(e) ? await this.#backends.next(request, backend.id) : undefined;
+        if (!next) throw e;
+        skipped.push({ backend: backend.id, reason: cleanReason(messageOf(e)) });
+        backend = next;
+      }
+    }
     const entry = this.#models.get(name) ?? { versions: new Map<string, Model>(), latest: version };
     const old = entry.versions.get(version);
     entry.versions.set(version, model);
@@ -201,4 +216,9 @@ function nameFromPath(path: string | undefined): string | undefined {
   if (!path) return undefined;
   const base = path.split(/[\\/]/).pop() ?? '';
   return base.replace(/\.onnx$/i, '') || undefined;
+}
+
+/** True when a session could not be made because the backend has no kernel for an operator of the model. */
+function missingOperator(e: unknown): boolean {
+  return isOmniserveError(e, 'INVALID_MODEL') && /No Op registered for|Could not find an implementation for/.test(messageOf(e));
 }

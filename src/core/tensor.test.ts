@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { isOmniserveError, type ErrorCode } from '../errors.ts';
 import { readFileSync } from 'node:fs';
 import {
-  allocate, describe, firstNonFiniteHalf, fromHalf, isDType, isStaticDim, numericData, sizeOf, tensorFromBytes, tensorFromNumbers,
-  toHalf, toPlainArray, type DType,
+  allocate, describe, firstNonFiniteHalf, fromHalf, isDType, isStaticDim, numericData, sizeOf, tensorBytes, tensorFromBytes, tensorFromNumbers,
+  toHalf, toPlainArray, type NumericDType,
 } from './tensor.ts';
 
 function throwsCode(code: ErrorCode, fn: () => unknown) {
@@ -20,13 +20,13 @@ function throwsCode(code: ErrorCode, fn: () => unknown) {
 }
 
 test('tensorFromNumbers builds the typed array of each dtype', () => {
-  const want: Record<DType, unknown> = {
+  const want: Record<NumericDType, unknown> = {
     float16: Uint16Array, float32: Float32Array, float64: Float64Array,
     int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
     uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
     bool: Uint8Array,
   };
-  for (const [dtype, ctor] of Object.entries(want) as [DType, new () => unknown][]) {
+  for (const [dtype, ctor] of Object.entries(want) as [NumericDType, new () => unknown][]) {
     const t = tensorFromNumbers(dtype, [1, 0, 1, 1], [2, 2]);
     assert.ok(t.data instanceof ctor, `${dtype} → ${ctor.name}`);
     assert.equal(t.dtype, dtype);
@@ -117,7 +117,8 @@ test('helpers: sizeOf, isStaticDim, isDType, allocate, describe', () => {
   assert.equal(isDType('int64'), true);
   assert.equal(isDType('float16'), true);
   assert.equal(isDType('bfloat16'), false);
-  assert.equal(isDType('string'), false);
+  assert.equal(isDType('string'), true);
+  assert.deepEqual(allocate('string', 2), ['', '']);
   assert.equal(isDType('toString'), false);
   const a = allocate('int64', 3);
   assert.ok(a instanceof BigInt64Array && a.length === 3 && a.every((x) => x === 0n));
@@ -165,7 +166,7 @@ test('float16 tensors: values in, bits held, values out; overflow and NaN refuse
   assert.ok(t.data instanceof Uint16Array);
   assert.deepEqual([...t.data].map(hex), ['0x3c00', '0xc100', '0x2e66', '0x7bff', '0x3c00']);
   assert.deepEqual(toPlainArray(t), [1, -2.5, fromHalf(0x2e66), 65504, 1]);
-  assert.ok(Math.abs(toPlainArray(t)[2]! - 0.1) < 1e-4);
+  assert.ok(Math.abs((toPlainArray(t) as number[])[2]! - 0.1) < 1e-4);
   const n = numericData(t);
   assert.ok(n instanceof Float32Array && n[1] === -2.5);
   for (const bad of [65520, -1e6]) {
@@ -212,4 +213,22 @@ test('uint64 takes safe integers, decimal strings up to 2^64-1 and bigints; refu
   // int64's range is checked the same way.
   throwsCode('INVALID_FEATURE_VALUE', () => tensorFromNumbers('int64', ['9223372036854775808'], [1]));
   assert.deepEqual([...tensorFromNumbers('int64', ['-9223372036854775808'], [1]).data], [-(2n ** 63n)]);
+});
+
+test('string tensors: strings only from JSON; OIP BYTES binary (length-prefixed UTF-8) both ways', () => {
+  const t = tensorFromNumbers('string', ['pale', 'déjà vu', ''], [3, 1], 'band');
+  assert.deepEqual(t.data, ['pale', 'déjà vu', '']);
+  assert.deepEqual(toPlainArray(t), ['pale', 'déjà vu', '']);
+  const e = throwsCode('INVALID_FEATURE_TYPE', () => tensorFromNumbers('string', ['a', 1], [2], 'band'));
+  assert.equal(e.details?.['index'], 1);
+  const bytes = tensorBytes(t);
+  assert.deepEqual([...bytes.subarray(0, 8)], [4, 0, 0, 0, 0x70, 0x61, 0x6c, 0x65]);
+  assert.equal(bytes.byteLength, 4 + 4 + 4 + 9 + 4);
+  assert.deepEqual(tensorFromBytes('string', bytes, [3, 1]).data, ['pale', 'déjà vu', '']);
+  throwsCode('SHAPE_MISMATCH', () => tensorFromBytes('string', bytes, [2, 1]));
+  throwsCode('SHAPE_MISMATCH', () => tensorFromBytes('string', bytes, [4, 1]));
+  throwsCode('SHAPE_MISMATCH', () => tensorFromBytes('string', bytes.subarray(0, 10), [3, 1]));
+  throwsCode('SHAPE_MISMATCH', () => tensorFromBytes('string', new Uint8Array([1, 0]), [1]));
+  throwsCode('INVALID_FEATURE_VALUE', () => tensorFromBytes('string', new Uint8Array([1, 0, 0, 0, 0xff]), [1]));
+  throwsCode('UNSUPPORTED_DTYPE', () => numericData(t));
 });

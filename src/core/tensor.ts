@@ -8,16 +8,20 @@ import { Errors } from '../errors.ts';
 /**
  * Element types omniserve reads and writes: every numeric tensor type of onnxruntime's
  * JavaScript API but the 4-bit ones, which are also the Open Inference Protocol's numeric
- * datatypes. float16 data is held as its IEEE 754 half-precision bit patterns in a
- * Uint16Array (what onnxruntime takes on every host; Node 20 has no Float16Array):
- * {@link toHalf} and {@link fromHalf} convert, and {@link numericData} reads any tensor as
- * numbers.
+ * datatypes, and string (OIP `BYTES`) for model inputs (categorical features). float16 data
+ * is held as its IEEE 754 half-precision bit patterns in a Uint16Array (what onnxruntime
+ * takes on every host; Node 20 has no Float16Array): {@link toHalf} and {@link fromHalf}
+ * convert, and {@link numericData} reads any numeric tensor as numbers. String data is a
+ * plain array of strings.
  */
 export type DType =
   | 'float16' | 'float32' | 'float64'
   | 'int8' | 'int16' | 'int32' | 'int64'
   | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'bool';
+  | 'bool' | 'string';
+
+/** The numeric dtypes: every one but string. */
+export type NumericDType = Exclude<DType, 'string'>;
 
 /** A typed array of any supported dtype. */
 export type TensorArray =
@@ -25,10 +29,10 @@ export type TensorArray =
   | Int8Array | Int16Array | Int32Array | BigInt64Array
   | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
-/** A tensor as data + dims. `dims` product equals `data.length`. */
+/** A tensor as data + dims. `dims` product equals `data.length`. String tensors hold a string[]. */
 export interface TensorData {
   readonly dtype: DType;
-  readonly data: TensorArray;
+  readonly data: TensorArray | string[];
   readonly dims: readonly number[];
 }
 
@@ -58,11 +62,11 @@ const CTORS = {
 } as const;
 
 /** All dtypes omniserve can feed; used to name the valid ones in errors. */
-export const DTYPES = Object.freeze(Object.keys(CTORS)) as readonly DType[];
+export const DTYPES = Object.freeze([...Object.keys(CTORS), 'string']) as readonly DType[];
 
 /** True when `s` is a supported dtype name. */
 export function isDType(s: unknown): s is DType {
-  return typeof s === 'string' && Object.hasOwn(CTORS, s);
+  return typeof s === 'string' && (Object.hasOwn(CTORS, s) || s === 'string');
 }
 
 /** True for the floating-point dtypes (float16, float32, float64). */
@@ -75,9 +79,11 @@ export function isBigDType(dtype: DType): boolean {
   return dtype === 'int64' || dtype === 'uint64';
 }
 
-/** Allocates a zeroed typed array for `dtype`. */
-export function allocate(dtype: DType, length: number): TensorArray {
-  return new CTORS[dtype](length);
+/** Allocates a zeroed typed array for `dtype` (string: an array of empty strings). */
+export function allocate(dtype: NumericDType, length: number): TensorArray;
+export function allocate(dtype: DType, length: number): TensorArray | string[];
+export function allocate(dtype: DType, length: number): TensorArray | string[] {
+  return dtype === 'string' ? new Array<string>(length).fill('') : new CTORS[dtype](length);
 }
 
 /** Number of elements of `dims`. */
@@ -172,8 +178,9 @@ export function firstNonFiniteHalf(bits: Uint16Array): number {
  * Float32Array, which holds every float16 exactly), every other dtype its own data (int64
  * and uint64 as BigInts, for the caller's `Number()`).
  */
-export function numericData(t: TensorData): Exclude<TensorArray, Uint16Array> | Uint16Array {
-  if (t.dtype !== 'float16') return t.data;
+export function numericData(t: TensorData): TensorArray {
+  if (t.dtype === 'string') throw Errors.UNSUPPORTED_DTYPE('string tensors have no numbers to read', { dtype: 'string' });
+  if (t.dtype !== 'float16') return t.data as TensorArray;
   const bits = t.data as Uint16Array;
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = fromHalf(bits[i]!);
@@ -202,6 +209,7 @@ export function tensorFromNumbers(
     throw Errors.SHAPE_MISMATCH(`${what}: ${values.length} values do not fill shape [${dims.join(',')}] (${n} values)`,
       { expected: n, got: values.length, shape: [...dims] });
   }
+  if (dtype === 'string') return { dtype, data: Array.from(values, (v, i) => toText(v, what, i)), dims: [...dims] };
   const data = allocate(dtype, n);
   if (isBigDType(dtype)) {
     for (let i = 0; i < n; i++) data[i] = toBigInt(values[i], dtype, what, i);
@@ -221,6 +229,7 @@ export function tensorFromNumbers(
  */
 export function tensorFromBytes(dtype: DType, bytes: Uint8Array, dims: readonly number[], what = 'tensor'): TensorData {
   const n = sizeOf(dims);
+  if (dtype === 'string') return { dtype, data: stringsFromBytes(bytes, n, dims, what), dims: [...dims] };
   const width = CTORS[dtype].BYTES_PER_ELEMENT;
   if (bytes.byteLength !== n * width) {
     throw Errors.SHAPE_MISMATCH(`${what}: ${bytes.byteLength} bytes do not fill shape [${dims.join(',')}] of ${dtype} (${n * width} bytes)`,
@@ -272,9 +281,58 @@ function firstNonFinite64(d: Float64Array): number {
   return -1;
 }
 
-/** A tensor's values as little-endian bytes (a view, no copy). */
+/**
+ * A tensor's values as little-endian bytes (a view, no copy); a string tensor as the Open
+ * Inference Protocol serializes BYTES: each element's UTF-8 length (4 bytes, little-endian),
+ * then the element.
+ */
 export function tensorBytes(t: TensorData): Uint8Array {
+  if (Array.isArray(t.data)) {
+    const parts = t.data.map((x) => ENCODER.encode(x));
+    const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.byteLength, 0));
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const p of parts) {
+      view.setUint32(at, p.byteLength, true);
+      out.set(p, at + 4);
+      at += 4 + p.byteLength;
+    }
+    return out;
+  }
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+const ENCODER = new TextEncoder();
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `n` strings from the OIP BYTES serialization (length-prefixed UTF-8), every byte accounted for. */
+function stringsFromBytes(bytes: Uint8Array, n: number, dims: readonly number[], what: string): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  let at = 0;
+  while (at < bytes.byteLength && out.length < n) {
+    const len = at + 4 <= bytes.byteLength ? view.getUint32(at, true) : -1;
+    if (len < 0 || at + 4 + len > bytes.byteLength) {
+      throw Errors.SHAPE_MISMATCH(`${what}: BYTES element ${out.length} runs past the ${bytes.byteLength} bytes given`, { index: out.length });
+    }
+    try {
+      out.push(UTF8.decode(bytes.subarray(at + 4, at + 4 + len)));
+    } catch {
+      throw Errors.INVALID_FEATURE_VALUE(`${what}[${out.length}] is not UTF-8 text`, { index: out.length });
+    }
+    at += 4 + len;
+  }
+  if (out.length !== n || at !== bytes.byteLength) {
+    throw Errors.SHAPE_MISMATCH(`${what}: ${bytes.byteLength} bytes hold ${out.length}${at !== bytes.byteLength ? '+' : ''} BYTES elements; shape [${dims.join(',')}] needs ${n}`,
+      { expected: n, got: out.length, shape: [...dims] });
+  }
+  return out;
+}
+
+/** A string tensor's element: a string (OIP BYTES data in JSON are strings). */
+function toText(v: unknown, what: string, i: number): string {
+  if (typeof v === 'string') return v;
+  throw Errors.INVALID_FEATURE_TYPE(`${what}[${i}] is ${describe(v)}; a string tensor needs strings`, { index: i });
 }
 
 function toNumber(v: unknown, dtype: DType, what: string, i: number): number {
@@ -316,8 +374,9 @@ export function describe(v: unknown): string {
   return String(v);
 }
 
-/** Converts tensor data into plain JSON numbers (float16 decoded; int64 and uint64 exact when safe). */
-export function toPlainArray(t: TensorData): number[] {
+/** Converts tensor data into plain JSON numbers (float16 decoded; int64 and uint64 exact when safe); strings stay strings. */
+export function toPlainArray(t: TensorData): number[] | string[] {
+  if (Array.isArray(t.data)) return [...t.data];
   const d = numericData(t);
   const out = new Array<number>(d.length);
   for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);

@@ -1,6 +1,7 @@
-// Half-precision and the other less common tensor types over HTTP (app.request, a real
-// engine): the Open Inference Protocol's FP16, INT16, UINT16, UINT32 and UINT64 datatypes
-// in metadata, JSON and binary data, and a float16 model behind the seed-compatible route.
+// Half-precision, strings and the other less common tensor types over HTTP (app.request, a
+// real engine): the Open Inference Protocol's FP16, INT16, UINT16, UINT32, UINT64 and BYTES
+// datatypes in metadata, JSON and binary data, and float16 and categorical models behind
+// the seed-compatible route.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { binaryBody } from './binary-body.ts';
@@ -13,6 +14,8 @@ const fp16 = readJsonFile<{
   inputs: { features: { dims: number[]; bits: number[] } };
   outputs: { logit: { bits: number[]; values: number[] } };
 }>('test/fixtures/goldens/breast-cancer-fp16.json');
+const wineCat = readJsonFile<{ records: Record<string, number | string>[]; outputs: { logits: { data: number[] } } }>('test/fixtures/goldens/wine-categorical.json');
+const NUMERIC = ['alcohol', 'malic_acid', 'flavanoids', 'proline', 'hue'];
 const model = (name: string) => join(ROOT, `test/fixtures/models/${name}.onnx`);
 const { server } = appHarness();
 
@@ -24,7 +27,7 @@ function closeHalf(got: number, want: number, what: string): void {
 describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, () => {
   let s: BuiltServer;
   before(async () => {
-    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
+    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }, { path: model('wine-categorical') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
   });
   const infer = (name: string, body: unknown) => post(s, `/v2/models/${name}/infer`, body);
 
@@ -116,5 +119,90 @@ describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, 
     const big = await post(s, '/v1/models/breast-cancer-fp16/predict', { features: { ...bc.records[0], worst_area: 1e6 } });
     assertError(big, 422, 'INVALID_FEATURE_VALUE');
     assert.match(big.json['error'], /worst_area.*float16 holds ±65504/);
+  });
+
+  /** BYTES as the binary extension writes it: a 4-byte little-endian length, then the UTF-8. */
+  const bytesTensor = (xs: string[]) => {
+    const parts = xs.map((x) => new TextEncoder().encode(x));
+    const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      new DataView(out.buffer).setUint32(at, p.byteLength, true);
+      out.set(p, at + 4);
+      at += 4 + p.byteLength;
+    }
+    return out;
+  };
+  const catInputs = (rows: number) => [
+    { name: 'numeric', shape: [rows, 5], datatype: 'FP32', data: wineCat.records.slice(0, rows).flatMap((r) => NUMERIC.map((n) => r[n])) },
+    { name: 'color_band', shape: [rows, 1], datatype: 'BYTES', data: wineCat.records.slice(0, rows).map((r) => r['color_band']) },
+  ];
+  const sendBinary = (path: string, header: unknown, tensors: Uint8Array[]) => {
+    const bin = binaryBody(header, tensors);
+    return s.app.request(`http://localhost${path}`, {
+      method: 'POST', body: bin.body,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) },
+    });
+  };
+
+  test('BYTES: string inputs as JSON strings and as length-prefixed binary data give scikit-learn\'s logits', T, async () => {
+    const meta = (await get(s, '/v2/models/wine-categorical')).json;
+    assert.deepEqual(meta['inputs'], [{ name: 'numeric', datatype: 'FP32', shape: [-1, 5] }, { name: 'color_band', datatype: 'BYTES', shape: [-1, 1] }]);
+    const rows = wineCat.records.length;
+    const a = await infer('wine-categorical', { inputs: catInputs(rows) });
+    assert.equal(a.status, 200, a.text);
+    const logits = (a.json['outputs'] as Json[])[0]!['data'] as number[];
+    logits.forEach((x, k) => assert.ok(Math.abs(x - wineCat.outputs.logits.data[k]!) <= 1e-4 * Math.max(1, Math.abs(x)), `logits[${k}] ${x}`));
+    const [num, band] = catInputs(rows);
+    const bands = bytesTensor(band!.data as string[]);
+    const numBytes = new Uint8Array(Float32Array.from(num!.data as number[]).buffer);
+    const b = await sendBinary('/v2/models/wine-categorical/infer', {
+      inputs: [{ ...num, data: undefined, parameters: { binary_data_size: numBytes.byteLength } }, { ...band, data: undefined, parameters: { binary_data_size: bands.byteLength } }],
+    }, [numBytes, bands]);
+    assert.equal(b.status, 200);
+    assert.deepEqual(((await b.json()) as Json)['outputs'][0]['data'], logits, 'binary BYTES give the JSON answer');
+  });
+
+  test('BYTES that are not strings, not UTF-8 or run past their size are 422s', T, async () => {
+    const [num, band] = catInputs(1);
+    assertError(await infer('wine-categorical', { inputs: [num, { ...band, data: [3] }] }), 422, 'INVALID_FEATURE_TYPE');
+    assertError(await infer('wine-categorical', { inputs: [num, { ...band, datatype: 'FP32', data: [1] }] }), 422, 'DTYPE_MISMATCH');
+    const numBytes = new Uint8Array(Float32Array.from(num!.data as number[]).buffer);
+    const bin = async (bytes: Uint8Array) => {
+      const res = await sendBinary('/v2/models/wine-categorical/infer', {
+        inputs: [{ ...num, data: undefined, parameters: { binary_data_size: 20 } }, { ...band, data: undefined, parameters: { binary_data_size: bytes.byteLength } }],
+      }, [numBytes, bytes]);
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    const notUtf8 = new Uint8Array([2, 0, 0, 0, 0xc3, 0x28]);
+    let r = await bin(notUtf8);
+    assert.equal(r.status, 422);
+    assert.equal(r.json['code'], 'INVALID_FEATURE_VALUE');
+    r = await bin(new Uint8Array([9, 0, 0, 0, 0x61]));
+    assert.equal(r.status, 422);
+    assert.equal(r.json['code'], 'SHAPE_MISMATCH', 'a length past the data');
+    r = await bin(bytesTensor(['pale', 'deep']));
+    assert.equal(r.status, 422);
+    assert.equal(r.json['code'], 'SHAPE_MISMATCH', 'two strings for a [1, 1] tensor');
+    assert.equal((await infer('wine-categorical', { inputs: catInputs(1) })).status, 200, 'still answers');
+  });
+
+  test('a categorical model on the seed-compatible route: the band as text (or a number) from the features', T, async () => {
+    for (const i of [0, 4, 9]) {
+      const a = await post(s, '/v1/models/wine-categorical/predict', { features: wineCat.records[i] });
+      assert.equal(a.status, 200, a.text);
+      const z = wineCat.outputs.logits.data.slice(i * 3, i * 3 + 3);
+      const e = z.map((x) => Math.exp(x - Math.max(...z)));
+      const best = e.indexOf(Math.max(...e));
+      assert.equal(a.json['prediction'], best);
+      assert.equal(a.json['label'], `class_${best}`);
+      assert.ok(Math.abs(a.json['probability'] - e[best]! / e.reduce((x, y) => x + y, 0)) < 1e-4, a.text);
+      assert.ok((a.json['features_used'] as string[]).includes('color_band'), a.text);
+    }
+    const bad = await post(s, '/v1/models/wine-categorical/predict', { features: { ...wineCat.records[0], color_band: true } });
+    assertError(bad, 422, 'INVALID_FEATURE_TYPE');
+    assert.equal(bad.json['details']['feature'], 'color_band');
+    const missing = await post(s, '/v1/models/wine-categorical/predict', { features: { ...wineCat.records[0], color_band: null } });
+    assertError(missing, 422, 'MISSING_FEATURE');
   });
 });

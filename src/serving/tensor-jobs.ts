@@ -84,7 +84,8 @@ export async function runTensorJobs(records: readonly FeatureRow[], infer: Infer
       const part: Record<string, TensorData> = {};
       for (const [name, t] of Object.entries(merged)) {
         const width = t.data.length / total;
-        part[name] = { dtype: t.dtype, data: t.data.subarray(at * width, (at + j.rows) * width), dims: [j.rows, ...t.dims.slice(1)] } as TensorData;
+        const data = Array.isArray(t.data) ? t.data.slice(at * width, (at + j.rows) * width) : t.data.subarray(at * width, (at + j.rows) * width);
+        part[name] = { dtype: t.dtype, data, dims: [j.rows, ...t.dims.slice(1)] } as TensorData;
       }
       outputs.set(j, part);
       at += j.rows;
@@ -109,7 +110,8 @@ function concatJobs(jobs: readonly TensorJob[], total: number): Record<string, T
     let at = 0;
     for (const j of jobs) {
       const t = j.feeds[name]!;
-      (data as unknown as { set(a: ArrayLike<unknown>, offset: number): void }).set(t.data, at);
+      if (Array.isArray(data)) for (let i = 0; i < t.data.length; i++) data[at + i] = (t.data as string[])[i]!;
+      else (data as unknown as { set(a: ArrayLike<unknown>, offset: number): void }).set(t.data, at);
       at += t.data.length;
     }
     out[name] = { dtype: t0.dtype, data, dims: [total, ...t0.dims.slice(1)] };

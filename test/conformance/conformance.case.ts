@@ -153,7 +153,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       const got = logit.data[i] as number;
       assert(Math.abs(got - b) <= 1 && (got & 0x8000) === (b & 0x8000), `logit[${i}]: bits ${got}, numpy ${b}`);
     });
-    assertClose(toPlainArray(logit), g.outputs.logit.values, 'float16 logits as numbers', 4e-3);
+    assertClose(toPlainArray(logit) as number[], g.outputs.logit.values, 'float16 logits as numbers', 4e-3);
     // Records (plain numbers) are rounded to float16 on the way in and answered as numbers.
     const records = golden('breast-cancer').records;
     const res = await model.predict(records);
@@ -204,6 +204,60 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, u64: [-1, 0] }]));
     await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, f16: [1e5, 0] }]));
     await expectError('INVALID_FEATURE_TYPE', () => model.predict([{ ...rec, i16: [1.5, 0] }]));
+    // A string output is refused when the model loads (results are numbers), not at its first request.
+    await expectError('UNSUPPORTED_DTYPE', () => e.models.load({ source: modelPath('string-output') }));
+  }));
+
+  test(`${label}: a string (categorical) input: records and BYTES tensors match scikit-learn`, () => withEngine(async (e) => {
+    const g = JSON.parse(readFileSync(fixturePath('goldens/wine-categorical.json'), 'utf8')) as {
+      records: FeatureRecord[]; labels: number[]; outputs: { logits: { data: number[] } };
+    };
+    if (target.backend === 'web-webgpu') {
+      // onnxruntime-web's WebGPU build has no ai.onnx.ml operators: pinned, the load fails
+      // with the operator named; asked for by `auto`, the model goes to the next backend.
+      await expectError('INVALID_MODEL', () => e.models.load({ source: modelPath('wine-categorical') }));
+      const all = target.runtime();
+      const webOnly = createEngine({ ...all, backends: all.backends.filter((b) => b.id === 'web-webgpu' || b.id === 'web-wasm') }, { backend: 'auto' });
+      try {
+        const m = await webOnly.models.load({ source: modelPath('wine-categorical') });
+        assert(m.backend.id === 'web-wasm', `fell back to ${m.backend.id}`);
+        const skipped = m.metadata.skippedBackends ?? [];
+        assert(skipped.length === 1 && skipped[0]!.backend === 'web-webgpu' && /OneHotEncoder/.test(skipped[0]!.reason), `skipped: ${JSON.stringify(skipped)}`);
+        const res = await m.predict(g.records);
+        res.forEach((r, i) => assertClose(r.outputs['logits'] as number[], g.outputs.logits.data.slice(i * 3, i * 3 + 3), `fallback row ${i}`));
+        // A model the WebGPU build runs stays there, with nothing skipped.
+        const bc = await webOnly.models.load({ source: modelPath('breast-cancer') });
+        assert(bc.backend.id === 'web-webgpu' && bc.metadata.skippedBackends === undefined, `breast-cancer on ${bc.backend.id}`);
+      } finally {
+        await webOnly.close();
+      }
+      return;
+    }
+    const model = await e.models.load({ source: modelPath('wine-categorical') });
+    assert(model.metadata.inputs.find((i) => i.name === 'color_band')?.dtype === 'string', 'color_band is a string input');
+    const res = await model.predict(g.records);
+    res.forEach((r, i) => assertClose(r.outputs['logits'] as number[], g.outputs.logits.data.slice(i * 3, i * 3 + 3), `row ${i} (${String(g.records[i]!['color_band'])})`));
+    const correct = res.filter((r, i) => r.prediction === g.labels[i]).length;
+    assert(correct / res.length >= 0.9, `accuracy ${correct}/${res.length}`);
+    // The same rows as tensors: numeric float32 and color_band as strings.
+    const names = ['alcohol', 'malic_acid', 'flavanoids', 'proline', 'hue'];
+    const out = await model.infer({
+      numeric: tensorFromNumbers('float32', g.records.flatMap((r) => names.map((n) => r[n] as number)), [g.records.length, 5]),
+      color_band: tensorFromNumbers('string', g.records.map((r) => r['color_band'] as string), [g.records.length, 1]),
+    });
+    assertClose(out['logits']!.data as Float32Array, g.outputs.logits.data, 'logits from tensors');
+    // A number where the store parsed one: its text, here a band the model never saw (as row 4's "purple").
+    const [asNumber] = await model.predict([{ ...g.records[4]!, color_band: 7 }]);
+    assertClose(asNumber!.outputs['logits'] as number[], g.outputs.logits.data.slice(12, 15), 'a number as the band');
+    await expectError('INVALID_FEATURE_TYPE', () => model.predict([{ ...g.records[0]!, color_band: true }]));
+    await expectError('INVALID_FEATURE_TYPE', () => model.predict([{ ...g.records[0]!, color_band: { pale: 1 } }]));
+    const { color_band: _drop, ...missing } = g.records[0]!;
+    await expectError('MISSING_FEATURE', () => model.predict([missing]));
+    const numeric = tensorFromNumbers('float32', names.map((n) => g.records[0]![n] as number), [1, 5]);
+    await expectError('DTYPE_MISMATCH', () => model.infer({ numeric, color_band: tensorFromNumbers('float32', [1], [1, 1]) }));
+    await expectError('INVALID_FEATURE_TYPE', () => model.infer({ numeric, color_band: { dtype: 'string', data: [3 as unknown as string], dims: [1, 1] } }));
+    await expectError('INVALID_FEATURE_TYPE', async () => tensorFromNumbers('string', [3], [1, 1], 'color_band'));
+    assertClose((await model.predict([g.records[0]!]))[0]!.outputs['logits'] as number[], g.outputs.logits.data.slice(0, 3), 'still works after bad input');
   }));
 
   test(`${label}: batches larger than maxBatchSize are split and stay in order`, () => withEngine(async (e) => {

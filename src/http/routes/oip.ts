@@ -12,12 +12,12 @@ import { binaryBody } from '../binary-body.ts';
 import { parseJson, readBytes, readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
-/** The protocol's datatypes and omniserve's dtypes: every numeric one (BYTES is not fed). */
+/** The protocol's datatypes and omniserve's dtypes: every one (BYTES: string tensors, as model inputs). */
 const TO_OIP: Readonly<Record<DType, string>> = {
   float16: 'FP16', float32: 'FP32', float64: 'FP64',
   int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
   uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
-  bool: 'BOOL',
+  bool: 'BOOL', string: 'BYTES',
 };
 /** Every datatype `infer` takes, for the OpenAPI document. */
 export const OIP_DATATYPES: readonly string[] = Object.values(TO_OIP);

@@ -19,7 +19,11 @@ export function opsRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       status: !serving.ready ? 'draining' : ok ? 'healthy' : 'degraded',
       models: serving.engine.models.list().map((m) => {
         const d = serving.model(m.name);
-        return { ...m, backend: d.backend.id, ...(d.metadata.warmup ? { warmup: d.metadata.warmup } : {}) };
+        return {
+          ...m, backend: d.backend.id,
+          ...(d.metadata.warmup ? { warmup: d.metadata.warmup } : {}),
+          ...(d.metadata.skippedBackends ? { skipped_backends: d.metadata.skippedBackends } : {}),
+        };
       }),
       feature_store: store ? { kind: store.kind, ok: storeOk } : null,
       cache: serving.options.cache?.kind ?? null,
