@@ -142,9 +142,7 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
     const row = records[r];
     const layered = row instanceof LayeredRecord ? row : undefined;
     const rec = row as FeatureRecord;
-    if (!layered && (rec === null || typeof rec !== 'object' || Array.isArray(rec))) {
-      throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
-    }
+    if (!layered) checkRecord(rec, r);
     const off = (r - start) * plan.rowSize;
     const direct = layered ? layered.get(plan.name) : rec[plan.name];
     if (plan.features && !Array.isArray(direct) && !isTypedRow(direct)) {
@@ -157,13 +155,24 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
       }
     } else {
       if (direct === undefined) {
-        throw Errors.MISSING_FEATURE(`row ${r}: missing "${plan.name}"${plan.features ? ` (or its features ${plan.features.slice(0, 3).join(', ')}…)` : ''}`,
-          { row: r, feature: plan.name, input: plan.name });
+        throw missingInput(plan, r);
       }
       fillArray(direct, data, off, plan, r, integral);
     }
   }
   return { dtype: plan.dtype, data, dims: [batch, ...plan.rowShape] };
+}
+
+/** A plain row must be an object of features. */
+function checkRecord(rec: FeatureRecord, r: number): void {
+  if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+    throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
+  }
+}
+
+function missingInput(plan: InputPlan, r: number): Error {
+  return Errors.MISSING_FEATURE(`row ${r}: missing "${plan.name}"${plan.features ? ` (or its features ${plan.features.slice(0, 3).join(', ')}…)` : ''}`,
+    { row: r, feature: plan.name, input: plan.name });
 }
 
 /**
@@ -176,9 +185,7 @@ function fillStrings(plan: InputPlan, records: readonly FeatureRow[], start: num
     const row = records[r];
     const layered = row instanceof LayeredRecord ? row : undefined;
     const rec = row as FeatureRecord;
-    if (!layered && (rec === null || typeof rec !== 'object' || Array.isArray(rec))) {
-      throw Errors.INVALID_REQUEST(`row ${r}: expected an object of features, got ${describe(rec)}`, { row: r });
-    }
+    if (!layered) checkRecord(rec, r);
     const off = (r - start) * plan.rowSize;
     const direct = layered ? layered.get(plan.name) : rec[plan.name];
     if (plan.features && !Array.isArray(direct)) {
@@ -190,8 +197,7 @@ function fillStrings(plan: InputPlan, records: readonly FeatureRow[], start: num
       continue;
     }
     if (direct === undefined) {
-      throw Errors.MISSING_FEATURE(`row ${r}: missing "${plan.name}"${plan.features ? ` (or its features ${plan.features.slice(0, 3).join(', ')}…)` : ''}`,
-        { row: r, feature: plan.name, input: plan.name });
+      throw missingInput(plan, r);
     }
     const scalar = plan.rowShape.length === 0 && !Array.isArray(direct);
     const flat = scalar ? [direct] : Array.isArray(direct) ? (direct.some(Array.isArray) ? direct.flat(plan.rowShape.length) : direct) : null;
