@@ -21,7 +21,7 @@ Needs numpy and onnx (Debian: python3-numpy, python3-onnx). Writes:
   what onnxruntime read from the bits omniserve sent. (A uint64 to float64 Cast
   does not load on onnxruntime-web's WebGPU build: no kernel is assigned.)
 - test/fixtures/models/string-output.onnx: a string input returned as a string
-  output, which omniserve refuses to load (UNSUPPORTED_DTYPE).
+  output (Identity), as a classifier's text labels come out.
 - test/fixtures/goldens/float16.json: doubles and the float16 bit patterns
   numpy rounds them to (ties, subnormals, the overflow edge, random values).
 - test/fixtures/models/wine-categorical.onnx (+ .config.json) and
@@ -152,7 +152,7 @@ def dtypes_model():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
     model.ir_version = 8
     save_model(model, os.path.join(MODELS, "dtypes.onnx"))
-    # A string output (a label as text), which omniserve refuses at load: results are numbers.
+    # A string input returned as a string output (a label as text).
     graph = helper.make_graph([helper.make_node("Identity", ["s"], ["s_out"])], "string_output",
                               [helper.make_tensor_value_info("s", TensorProto.STRING, ["batch", 1])],
                               [helper.make_tensor_value_info("s_out", TensorProto.STRING, ["batch", 1])])

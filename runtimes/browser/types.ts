@@ -19,7 +19,7 @@ export interface PredictionView {
   label?: string;
   probabilities?: number[];
   /** Every raw output by name: local backends only, when `outputs: true` was asked for. */
-  outputs?: Record<string, number | number[]>;
+  outputs?: Record<string, number | number[] | string | string[]>;
 }
 
 /** `predict()`'s answer: the server's `{instances}` response plus the backend that made it. */

@@ -54,7 +54,7 @@ test('deno: two Web Workers give golden-equal predictions, spread over both', as
       rows.forEach(([r], i) => {
         const got = r!.outputs[OUT[m]];
         const want = data.slice(i * w, (i + 1) * w);
-        (typeof got === 'number' ? [got] : got!).forEach((x, j) =>
+        (typeof got === 'number' ? [got] : got as number[]).forEach((x, j) =>
           assert.ok(Math.abs(x - want[j]!) <= 1e-4 * Math.max(1, Math.abs(want[j]!)), `${m} row ${i}[${j}]: got ${x}, want ${want[j]}`));
       });
     }

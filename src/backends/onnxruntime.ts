@@ -96,9 +96,8 @@ function specsOf(session: InferenceSession, which: 'input' | 'output'): TensorSp
   return meta.map((m) => {
     if (!m.isTensor) throw Errors.UNSUPPORTED_DTYPE(`${which} "${m.name}" is not a tensor`, { [which]: m.name });
     const dtype = m.type as string;
-    if (!isDType(dtype) || (which === 'output' && dtype === 'string')) {
-      // String outputs (class labels as text) are not answered yet: results are numbers.
-      throw Errors.UNSUPPORTED_DTYPE(`${which} "${m.name}" has dtype ${dtype}, which omniserve does not handle${dtype === 'string' ? ' as an output' : ''} yet`,
+    if (!isDType(dtype)) {
+      throw Errors.UNSUPPORTED_DTYPE(`${which} "${m.name}" has dtype ${dtype}, which omniserve does not handle yet`,
         { [which]: m.name, dtype });
     }
     return { name: m.name, dtype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) };

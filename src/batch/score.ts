@@ -7,7 +7,7 @@
 import { Errors } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import { floatProblem, numericData, toHalf, type TensorData } from '../core/tensor.ts';
-import { planOutputs, type OutputPlan, type PredictionResult } from '../core/postprocess.ts';
+import { planOutputs, type OutputPlan, type OutputValue, type PredictionResult } from '../core/postprocess.ts';
 
 /** Predictions and probabilities of a unit's rows. */
 export interface Scores {
@@ -42,6 +42,11 @@ export function featureInput(model: Model): FeatureInput {
   const dtype = model.config.inputs[input]?.dtype ?? spec.dtype;
   if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') {
     throw Errors.INVALID_CONFIG(`model ${model.name}: input "${input}" is ${dtype}; batch scoring feeds float16, float32 or float64 inputs`);
+  }
+  const plan = planOutputs(model.metadata.outputs, model.config);
+  const first = model.metadata.outputs[0];
+  if ((!plan.primary || plan.primary.config.postprocess === 'none') && first?.dtype === 'string') {
+    throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring writes a numeric prediction column, and the prediction would be the string output "${first.name}"; give a numeric output a postprocess`);
   }
   return { input, dtype, features };
 }
@@ -233,8 +238,8 @@ function fromResults(results: readonly PredictionResult[], prediction: Float64Ar
   return results[0]?.probability !== undefined;
 }
 
-function firstOutput(outputs: Record<string, number | number[]>): number {
-  for (const v of Object.values(outputs)) return typeof v === 'number' ? v : (v[0] ?? NaN);
+function firstOutput(outputs: Record<string, OutputValue>): number {
+  for (const v of Object.values(outputs)) return typeof v === 'number' ? v : typeof v === 'string' ? NaN : Number(v[0] ?? NaN);
   return NaN;
 }
 

@@ -4,16 +4,20 @@
  * the way the seed's server answered.
  * @module
  */
+import { Errors } from '../errors.ts';
 import type { ModelConfig, OutputConfig } from './model-config.ts';
 import { numericData, type TensorData, type TensorSpec } from './tensor.ts';
 
-/** One row's result. Outputs of one value per row are numbers, others flat arrays. */
+/** One output's value for one row: a number (or string) when the output has one value per row, else a flat array. */
+export type OutputValue = number | number[] | string | string[];
+
+/** One row's result. Outputs of one value per row are numbers (strings for string outputs), others flat arrays. */
 export interface PredictionResult {
   prediction?: number;
   probability?: number;
   label?: string;
   probabilities?: number[];
-  outputs: Record<string, number | number[]>;
+  outputs: Record<string, OutputValue>;
 }
 
 /**
@@ -41,6 +45,13 @@ export interface OutputPlan {
 /** Picks the primary output: the one marked `primary`, else the first with post-processing. */
 export function planOutputs(specs: readonly TensorSpec[], config: ModelConfig): OutputPlan {
   const entries = specs.map((s) => [s.name, config.outputs[s.name]] as const);
+  for (const s of specs) {
+    const c = config.outputs[s.name];
+    if (s.dtype === 'string' && c && c.postprocess !== 'none') {
+      throw Errors.INVALID_CONFIG(`outputs.${s.name}.postprocess: "${c.postprocess}" needs numbers; "${s.name}" is a string output`,
+        { path: `outputs.${s.name}.postprocess` });
+    }
+  }
   const primary = entries.find(([, c]) => c?.primary) ?? entries.find(([, c]) => c && c.postprocess !== 'none');
   return { outputs: specs, ...(primary ? { primary: { name: primary[0], config: primary[1]! } } : {}) };
 }
@@ -72,6 +83,12 @@ export function toResults(plan: OutputPlan, out: Readonly<Record<string, TensorD
     const t = out[spec.name];
     if (!t) continue;
     const batch = t.dims[0] ?? 1;
+    if (Array.isArray(t.data)) {
+      // A string output (labels as text): strings per row, as they came.
+      const per = batch > 0 ? t.data.length / batch : 0;
+      for (let r = 0; r < count; r++) results[r]!.outputs[spec.name] = per === 1 ? t.data[r]! : t.data.slice(r * per, (r + 1) * per);
+      continue;
+    }
     const d = numericData(t);
     const per = batch > 0 ? d.length / batch : 0;
     for (let r = 0; r < count; r++) {
@@ -86,7 +103,8 @@ export function toResults(plan: OutputPlan, out: Readonly<Record<string, TensorD
   }
   if (plan.primary) {
     const { name, config } = plan.primary;
-    for (const res of results) applyPost(res, res.outputs[name], config);
+    // planOutputs refused post-processing on a string output: the primary's values are numbers.
+    for (const res of results) applyPost(res, res.outputs[name] as number | number[] | undefined, config);
   }
   return results;
 }

@@ -27,7 +27,7 @@ function closeHalf(got: number, want: number, what: string): void {
 describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, () => {
   let s: BuiltServer;
   before(async () => {
-    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }, { path: model('wine-categorical') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
+    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }, { path: model('wine-categorical') }, { path: model('string-output') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
   });
   const infer = (name: string, body: unknown) => post(s, `/v2/models/${name}/infer`, body);
 
@@ -204,5 +204,24 @@ describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, 
     assert.equal(bad.json['details']['feature'], 'color_band');
     const missing = await post(s, '/v1/models/wine-categorical/predict', { features: { ...wineCat.records[0], color_band: null } });
     assertError(missing, 422, 'MISSING_FEATURE');
+  });
+
+  test('a string output is answered as BYTES: strings in JSON, length-prefixed UTF-8 as binary data', T, async () => {
+    const meta = (await get(s, '/v2/models/string-output')).json;
+    assert.deepEqual(meta['outputs'], [{ name: 's_out', datatype: 'BYTES', shape: [-1, 1] }]);
+    const texts = ['pale', 'déjà vu', ''];
+    const a = await infer('string-output', { inputs: [{ name: 's', shape: [3, 1], datatype: 'BYTES', data: texts }] });
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(a.json['outputs'], [{ name: 's_out', datatype: 'BYTES', shape: [3, 1], data: texts }]);
+    const res = await sendBinary('/v2/models/string-output/infer', {
+      inputs: [{ name: 's', shape: [3, 1], datatype: 'BYTES', data: texts }], outputs: [{ name: 's_out', parameters: { binary_data: true } }],
+    }, []);
+    assert.equal(res.status, 200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const n = Number(res.headers.get('inference-header-content-length'));
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, n))) as Json;
+    assert.equal(head['outputs'][0]['datatype'], 'BYTES');
+    assert.deepEqual([...bytes.subarray(n)], [...bytesTensor(texts)]);
+    assert.equal(head['outputs'][0]['parameters']['binary_data_size'], bytesTensor(texts).byteLength);
   });
 });

@@ -95,3 +95,18 @@ test('a float16 model is scored from the columns: values rounded once to half pr
     await engine.close();
   }
 });
+
+test('batch scoring refuses a model whose prediction would be a string output, naming it', async () => {
+  const { featureInput } = await import('../../src/batch/score.ts');
+  const { parseModelConfig: parse } = await import('../../src/core/model-config.ts');
+  const { isOmniserveError } = await import('../../src/errors.ts');
+  const model = (outputs: Record<string, unknown>) => ({
+    name: 'clf',
+    features: { x: ['a', 'b'] },
+    metadata: { inputs: [{ name: 'x', dtype: 'float32', shape: [null, 2] }], outputs: [{ name: 'label', dtype: 'string', shape: [null] }, { name: 'p', dtype: 'float32', shape: [null, 3] }] },
+    config: parse({ inputs: { x: { features: ['a', 'b'] } }, outputs }),
+  }) as unknown as Parameters<typeof featureInput>[0];
+  assert.throws(() => featureInput(model({})), (e: unknown) => isOmniserveError(e, 'INVALID_CONFIG') && /string output "label"/.test((e as Error).message));
+  // With a numeric output post-processed, the prediction comes from it: accepted.
+  assert.equal(featureInput(model({ p: { postprocess: 'softmax' } })).input, 'x');
+});

@@ -111,14 +111,14 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       const per = want.data.length / g.records.length;
       all.forEach((r, i) => {
         const v = r.outputs[outName]!;
-        assertClose(typeof v === 'number' ? [v] : v, want.data.slice(i * per, (i + 1) * per), `${m} row ${i} ${outName}`);
+        assertClose(typeof v === 'number' ? [v] : v as number[], want.data.slice(i * per, (i + 1) * per), `${m} row ${i} ${outName}`);
         assert(r.prediction !== undefined && r.probability !== undefined, `row ${i}: prediction and probability`);
         assert(r.probability >= 0 && r.probability <= 1, `row ${i}: probability ${r.probability} in [0,1]`);
       });
       const correct = all.filter((r, i) => r.prediction === g.labels[i]).length;
       assert(correct / all.length >= 0.85, `${m}: accuracy ${correct}/${all.length} on golden rows`);
       const single = await model.predict([g.records[5]!]);
-      assertClose(Object.values(single[0]!.outputs).flat(), Object.values(all[5]!.outputs).flat(), `${m} batch-1 vs batched`);
+      assertClose(Object.values(single[0]!.outputs).flat() as number[], Object.values(all[5]!.outputs).flat() as number[], `${m} batch-1 vs batched`);
     }));
   }
 
@@ -204,8 +204,14 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, u64: [-1, 0] }]));
     await expectError('INVALID_FEATURE_VALUE', () => model.predict([{ ...rec, f16: [1e5, 0] }]));
     await expectError('INVALID_FEATURE_TYPE', () => model.predict([{ ...rec, i16: [1.5, 0] }]));
-    // A string output is refused when the model loads (results are numbers), not at its first request.
-    await expectError('UNSUPPORTED_DTYPE', () => e.models.load({ source: modelPath('string-output') }));
+    // A string output (a label as text): answered as strings; numeric post-processing on it is refused at load.
+    const so = await e.models.load({ source: modelPath('string-output') });
+    assert(so.metadata.outputs[0]!.dtype === 'string', 'string output metadata');
+    const texts = await so.predict([{ s: ['héllo'] }, { s: [''] }, { s: ['class_2'] }]);
+    assert(JSON.stringify(texts.map((r) => r.outputs['s_out'])) === '["héllo","","class_2"]', `s_out ${JSON.stringify(texts.map((r) => r.outputs['s_out']))}`);
+    const st = await so.infer({ s: tensorFromNumbers('string', ['a', 'bb'], [2, 1]) });
+    assert(st['s_out']!.dtype === 'string' && JSON.stringify(st['s_out']!.data) === '["a","bb"]', `s_out tensor ${JSON.stringify(st['s_out'])}`);
+    await expectError('INVALID_CONFIG', () => e.models.load({ source: modelPath('string-output'), name: 'so2', config: { outputs: { s_out: { postprocess: 'sigmoid' } } } }));
   }));
 
   test(`${label}: a string (categorical) input: records and BYTES tensors match scikit-learn`, () => withEngine(async (e) => {
