@@ -8,7 +8,7 @@ import { Errors } from '../errors.ts';
 /**
  * Element types omniserve reads and writes: every numeric tensor type of onnxruntime's
  * JavaScript API but the 4-bit ones, which are also the Open Inference Protocol's numeric
- * datatypes, and string (OIP `BYTES`) for model inputs (categorical features). float16 data
+ * datatypes, and string (OIP `BYTES`: categorical inputs, text outputs). float16 data
  * is held as its IEEE 754 half-precision bit patterns in a Uint16Array (what onnxruntime
  * takes on every host; Node 20 has no Float16Array): {@link toHalf} and {@link fromHalf}
  * convert, and {@link numericData} reads any numeric tensor as numbers. String data is a
