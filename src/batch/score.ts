@@ -211,6 +211,20 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
         probability[at + r] = be;
       }
       return true;
+    case 'probabilities':
+      for (let r = 0; r < n; r++) {
+        if (per === 1) {
+          const p = Number(d[r]);
+          probability[at + r] = p;
+          prediction[at + r] = p >= c.threshold ? 1 : 0;
+          continue;
+        }
+        let best = 0;
+        for (let j = 1; j < per; j++) if (Number(d[r * per + j]) > Number(d[r * per + best])) best = j;
+        prediction[at + r] = best;
+        probability[at + r] = Number(d[r * per + best]);
+      }
+      return true;
     case 'argmax':
       for (let r = 0; r < n; r++) {
         let best = 0;

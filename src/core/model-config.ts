@@ -31,8 +31,13 @@ export const InputConfigSchema = v.looseObject({
 
 /** Post-processing of one output. */
 export const OutputConfigSchema = v.strictObject({
-  postprocess: v.optional(v.picklist(['none', 'sigmoid', 'softmax', 'argmax']), 'none'),
-  /** For sigmoid: probability ≥ threshold → prediction 1. */
+  /**
+   * `sigmoid` and `softmax` turn logits into probabilities; `probabilities` takes an output
+   * that already holds them (a classifier's probability output: no transform); `argmax`
+   * gives the class only.
+   */
+  postprocess: v.optional(v.picklist(['none', 'sigmoid', 'softmax', 'probabilities', 'argmax']), 'none'),
+  /** For sigmoid and a one-column probabilities output: probability ≥ threshold → prediction 1. */
   threshold: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.5),
   /** Class names; `label` is added to results when present. */
   labels: v.optional(v.array(v.string())),

@@ -133,3 +133,24 @@ test('an output the run did not return is skipped', () => {
   assert.deepEqual(Object.keys(r!.outputs), ['logit']);
   assert.equal(r!.prediction, 1);
 });
+
+test('probabilities: an output that already holds them (a classifier\'s), beside a text label output', () => {
+  const specs = [{ name: 'label', dtype: 'string' as const, shape: [-1] }, spec('probs', 3)];
+  const plan = planOutputs(specs, config({ probs: { postprocess: 'probabilities', labels: ['setosa', 'versicolor', 'virginica'] } }));
+  const out = { label: { dtype: 'string' as const, data: ['virginica', 'setosa'], dims: [2] }, probs: f32([2, 3], [0.1, 0.2, 0.7, 0.8, 0.15, 0.05]) };
+  const [a, b] = toResults(plan, out, 2);
+  assert.equal(a!.prediction, 2);
+  assert.ok(Math.abs(a!.probability! - 0.7) < 1e-6, 'no softmax: the value itself');
+  assert.equal(a!.label, 'virginica');
+  assert.equal(a!.outputs['label'], 'virginica', 'the text label output, as a string');
+  assert.deepEqual(b!.outputs['label'], 'setosa');
+  assert.equal(b!.prediction, 0);
+  assert.equal(b!.probabilities!.length, 3);
+  // One column: P(positive), thresholded.
+  const one = planOutputs([spec('p', 1)], config({ p: { postprocess: 'probabilities', threshold: 0.3 } }));
+  const [lo, hi] = toResults(one, { p: f32([2, 1], [0.2, 0.4]) }, 2);
+  assert.deepEqual([lo!.prediction, hi!.prediction], [0, 1]);
+  assert.ok(Math.abs(hi!.probability! - 0.4) < 1e-6);
+  // Post-processing a string output is refused when the plan is made.
+  assert.throws(() => planOutputs(specs, config({ label: { postprocess: 'argmax' } })), /needs numbers; "label" is a string output/);
+});

@@ -134,6 +134,18 @@ function applyPost(res: PredictionResult, raw: number | number[] | undefined, c:
       res.probability = ps[res.prediction]!;
       break;
     }
+    case 'probabilities': {
+      // Already probabilities (a classifier's probability output): no sigmoid, no softmax.
+      if (xs.length === 1) {
+        res.probability = xs[0]!;
+        res.prediction = xs[0]! >= c.threshold ? 1 : 0;
+      } else {
+        res.probabilities = xs.slice();
+        res.prediction = argmax(xs);
+        res.probability = xs[res.prediction]!;
+      }
+      break;
+    }
     case 'argmax':
       res.prediction = argmax(xs);
       break;

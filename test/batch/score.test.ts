@@ -14,6 +14,7 @@ test('postColumns matches toResults for sigmoid (1 and k values), softmax, argma
   const cases: [string, number, Record<string, unknown>][] = [
     ['sigmoid', 1, { postprocess: 'sigmoid', threshold: 0.3 }], ['sigmoid', 4, { postprocess: 'sigmoid' }],
     ['softmax', 5, { postprocess: 'softmax' }], ['argmax', 3, { postprocess: 'argmax' }], ['none', 2, { postprocess: 'none' }], ['absent', 1, {}],
+    ['probabilities', 4, { postprocess: 'probabilities' }], ['probabilities', 1, { postprocess: 'probabilities', threshold: 0.7 }],
   ];
   for (const [name, per, oc] of cases) {
     const specs = [{ name: 'aux', dtype: 'float32' as const, shape: [-1, 2] }, { name: 'y', dtype: 'float32' as const, shape: [-1, per] }];
