@@ -138,6 +138,29 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
   const big = isBigDType(plan.dtype);
   const half = plan.dtype === 'float16';
   const integral = !isFloatDType(plan.dtype);
+  eachRow(plan, records, start, end, (rec, layered, off, r) => {
+    const feats = plan.features!;
+    for (let j = 0; j < feats.length; j++) {
+      const f = feats[j]!;
+      const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j] as number | undefined, r, f, plan, integral);
+      if (big) (data as BigInt64Array)[off + j] = BigInt(x);
+      else data[off + j] = half ? toHalf(x) : x;
+    }
+  }, (direct, off, r) => fillArray(direct, data, off, plan, r, integral));
+  return { dtype: plan.dtype, data, dims: [batch, ...plan.rowShape] };
+}
+
+/**
+ * Walks `records[start, end)` for one input: each row (a plain record, checked, or layers)
+ * goes to `byFeatures` when the input is filled from named features and the row did not
+ * give the whole input as an array (or typed row), else its value under the input's name
+ * goes to `byArray` (MISSING_FEATURE when it has none). `off` is the row's first element.
+ */
+function eachRow(
+  plan: InputPlan, records: readonly FeatureRow[], start: number, end: number,
+  byFeatures: (rec: FeatureRecord, layered: LayeredRecord | undefined, off: number, r: number) => void,
+  byArray: (direct: unknown, off: number, r: number) => void,
+): void {
   for (let r = start; r < end; r++) {
     const row = records[r];
     const layered = row instanceof LayeredRecord ? row : undefined;
@@ -145,22 +168,10 @@ export function fillInput(plan: InputPlan, records: readonly FeatureRow[], start
     if (!layered) checkRecord(rec, r);
     const off = (r - start) * plan.rowSize;
     const direct = layered ? layered.get(plan.name) : rec[plan.name];
-    if (plan.features && !Array.isArray(direct) && !isTypedRow(direct)) {
-      const feats = plan.features;
-      for (let j = 0; j < feats.length; j++) {
-        const f = feats[j]!;
-        const x = coerce(layered ? layered.get(f) : rec[f], plan.defaults![j] as number | undefined, r, f, plan, integral);
-        if (big) (data as BigInt64Array)[off + j] = BigInt(x);
-        else data[off + j] = half ? toHalf(x) : x;
-      }
-    } else {
-      if (direct === undefined) {
-        throw missingInput(plan, r);
-      }
-      fillArray(direct, data, off, plan, r, integral);
-    }
+    if (plan.features && !Array.isArray(direct) && !isTypedRow(direct)) byFeatures(rec, layered, off, r);
+    else if (direct === undefined) throw missingInput(plan, r);
+    else byArray(direct, off, r);
   }
-  return { dtype: plan.dtype, data, dims: [batch, ...plan.rowShape] };
 }
 
 /** A plain row must be an object of features. */
@@ -181,33 +192,16 @@ function missingInput(plan: InputPlan, r: number): Error {
  */
 function fillStrings(plan: InputPlan, records: readonly FeatureRow[], start: number, end: number, batch: number): TensorData {
   const data = new Array<string>(batch * plan.rowSize).fill('');
-  for (let r = start; r < end; r++) {
-    const row = records[r];
-    const layered = row instanceof LayeredRecord ? row : undefined;
-    const rec = row as FeatureRecord;
-    if (!layered) checkRecord(rec, r);
-    const off = (r - start) * plan.rowSize;
-    const direct = layered ? layered.get(plan.name) : rec[plan.name];
-    if (plan.features && !Array.isArray(direct)) {
-      const feats = plan.features;
-      for (let j = 0; j < feats.length; j++) {
-        const f = feats[j]!;
-        data[off + j] = text(layered ? layered.get(f) : rec[f], plan.defaults![j] as string | undefined, r, f, plan);
-      }
-      continue;
+  eachRow(plan, records, start, end, (rec, layered, off, r) => {
+    const feats = plan.features!;
+    for (let j = 0; j < feats.length; j++) {
+      const f = feats[j]!;
+      data[off + j] = text(layered ? layered.get(f) : rec[f], plan.defaults![j] as string | undefined, r, f, plan);
     }
-    if (direct === undefined) {
-      throw missingInput(plan, r);
-    }
-    const scalar = plan.rowShape.length === 0 && !Array.isArray(direct);
-    const flat = scalar ? [direct] : Array.isArray(direct) ? (direct.some(Array.isArray) ? direct.flat(plan.rowShape.length) : direct) : null;
-    if (flat === null) {
-      throw Errors.INVALID_FEATURE_TYPE(`row ${r}: "${plan.name}" is ${describe(direct)}; expected an array of ${plan.rowSize} strings`,
-        { row: r, feature: plan.name, input: plan.name });
-    }
-    if (flat.length !== plan.rowSize) throw shapeMismatch(flat.length, plan, r);
+  }, (direct, off, r) => {
+    const flat = flatRow(direct, plan, r, 'strings');
     for (let j = 0; j < flat.length; j++) data[off + j] = text(flat[j], undefined, r, `${plan.name}[${j}]`, plan);
-  }
+  });
   return { dtype: 'string', data, dims: [batch, ...plan.rowShape] };
 }
 
@@ -302,14 +296,7 @@ function fillArray(value: unknown, data: TensorArray, off: number, plan: InputPl
     // Another dtype: value by value, through the checks below (int64 rows as numbers).
     value = Array.from(value as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
   }
-  // A [batch] input takes one scalar per row (or a one-element array).
-  const scalar = plan.rowShape.length === 0 && !Array.isArray(value) && value !== null && typeof value !== 'object';
-  const flat = scalar ? [value] : Array.isArray(value) ? (value.some(Array.isArray) ? value.flat(plan.rowShape.length) : value) : null;
-  if (flat === null) {
-    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: "${plan.name}" is ${describe(value)}; expected an array of ${plan.rowSize} numbers`,
-      { row, feature: plan.name, input: plan.name });
-  }
-  if (flat.length !== plan.rowSize) throw shapeMismatch(flat.length, plan, row);
+  const flat = flatRow(value, plan, row, 'numbers');
   const big = isBigDType(plan.dtype);
   const half = plan.dtype === 'float16';
   // Fast path: a finite float32/float64 value needs no checks (and no error label built per value).
@@ -320,6 +307,22 @@ function fillArray(value: unknown, data: TensorArray, off: number, plan: InputPl
     if (big) (data as BigInt64Array)[off + j] = BigInt(x);
     else data[off + j] = half ? toHalf(x) : x;
   }
+}
+
+/**
+ * A row's value for a whole input as a flat array of `plan.rowSize` values: nested arrays
+ * flattened, and a [batch] input's scalar (or one-element array) taken as it is;
+ * INVALID_FEATURE_TYPE when it is not an array, SHAPE_MISMATCH for another length.
+ */
+function flatRow(value: unknown, plan: InputPlan, row: number, noun: 'numbers' | 'strings'): unknown[] {
+  const scalar = plan.rowShape.length === 0 && !Array.isArray(value) && value !== null && typeof value !== 'object';
+  const flat = scalar ? [value] : Array.isArray(value) ? (value.some(Array.isArray) ? value.flat(plan.rowShape.length) : value) : null;
+  if (flat === null) {
+    throw Errors.INVALID_FEATURE_TYPE(`row ${row}: "${plan.name}" is ${describe(value)}; expected an array of ${plan.rowSize} ${noun}`,
+      { row, feature: plan.name, input: plan.name });
+  }
+  if (flat.length !== plan.rowSize) throw shapeMismatch(flat.length, plan, row);
+  return flat;
 }
 
 function shapeMismatch(got: number, plan: InputPlan, row: number): Error {
