@@ -176,9 +176,12 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
   if (per < 1) return undefined;
   switch (c.postprocess) {
     case 'sigmoid':
+    case 'probabilities': {
+      // As fromProbabilities in postprocess.ts: sigmoid first, or the values as they are.
+      const squash = c.postprocess === 'sigmoid';
       if (per === 1) {
         for (let r = 0; r < n; r++) {
-          const p = 1 / (1 + Math.exp(-Number(d[r])));
+          const p = squash ? 1 / (1 + Math.exp(-Number(d[r]))) : Number(d[r]);
           probability[at + r] = p;
           prediction[at + r] = p >= c.threshold ? 1 : 0;
         }
@@ -187,7 +190,8 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
           let best = 0;
           let bp = -Infinity;
           for (let j = 0; j < per; j++) {
-            const p = 1 / (1 + Math.exp(-Number(d[r * per + j])));
+            const x = Number(d[r * per + j]);
+            const p = squash ? 1 / (1 + Math.exp(-x)) : x;
             if (j === 0 || p > bp) { best = j; bp = p; }
           }
           prediction[at + r] = best;
@@ -195,6 +199,7 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
         }
       }
       return true;
+    }
     case 'softmax':
       for (let r = 0; r < n; r++) {
         let max = -Infinity;
@@ -209,20 +214,6 @@ export function postColumns(plan: OutputPlan, out: Readonly<Record<string, Tenso
         }
         prediction[at + r] = best;
         probability[at + r] = be;
-      }
-      return true;
-    case 'probabilities':
-      for (let r = 0; r < n; r++) {
-        if (per === 1) {
-          const p = Number(d[r]);
-          probability[at + r] = p;
-          prediction[at + r] = p >= c.threshold ? 1 : 0;
-          continue;
-        }
-        let best = 0;
-        for (let j = 1; j < per; j++) if (Number(d[r * per + j]) > Number(d[r * per + best])) best = j;
-        prediction[at + r] = best;
-        probability[at + r] = Number(d[r * per + best]);
       }
       return true;
     case 'argmax':

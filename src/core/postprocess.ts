@@ -113,20 +113,10 @@ function applyPost(res: PredictionResult, raw: number | number[] | undefined, c:
   if (raw === undefined) return;
   const xs = typeof raw === 'number' ? [raw] : raw;
   switch (c.postprocess) {
-    case 'sigmoid': {
-      if (xs.length === 1) {
-        const p = sigmoid(xs[0]!);
-        res.probability = p;
-        res.prediction = p >= c.threshold ? 1 : 0;
-      } else {
-        // Multi-label: one probability per class; prediction = most likely class.
-        const ps = xs.map(sigmoid);
-        res.probabilities = ps;
-        res.prediction = argmax(ps);
-        res.probability = ps[res.prediction]!;
-      }
+    case 'sigmoid':
+      // Several values: multi-label, one probability per class.
+      fromProbabilities(res, xs.map(sigmoid), c.threshold);
       break;
-    }
     case 'softmax': {
       const ps = softmax(xs);
       res.probabilities = ps;
@@ -134,18 +124,10 @@ function applyPost(res: PredictionResult, raw: number | number[] | undefined, c:
       res.probability = ps[res.prediction]!;
       break;
     }
-    case 'probabilities': {
+    case 'probabilities':
       // Already probabilities (a classifier's probability output): no sigmoid, no softmax.
-      if (xs.length === 1) {
-        res.probability = xs[0]!;
-        res.prediction = xs[0]! >= c.threshold ? 1 : 0;
-      } else {
-        res.probabilities = xs.slice();
-        res.prediction = argmax(xs);
-        res.probability = xs[res.prediction]!;
-      }
+      fromProbabilities(res, xs.slice(), c.threshold);
       break;
-    }
     case 'argmax':
       res.prediction = argmax(xs);
       break;
@@ -156,4 +138,19 @@ function applyPost(res: PredictionResult, raw: number | number[] | undefined, c:
     const label = c.labels[res.prediction];
     if (label !== undefined) res.label = label;
   }
+}
+
+/**
+ * One probability: the positive class's, against `threshold`. Several: one per class; the
+ * prediction is the most likely class and the probability its own.
+ */
+function fromProbabilities(res: PredictionResult, ps: number[], threshold: number): void {
+  if (ps.length === 1) {
+    res.probability = ps[0]!;
+    res.prediction = ps[0]! >= threshold ? 1 : 0;
+    return;
+  }
+  res.probabilities = ps;
+  res.prediction = argmax(ps);
+  res.probability = ps[res.prediction]!;
 }

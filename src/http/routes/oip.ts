@@ -12,7 +12,7 @@ import { binaryBody } from '../binary-body.ts';
 import { parseJson, readBytes, readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
-/** The protocol's datatypes and omniserve's dtypes: every one (BYTES: string tensors, as model inputs). */
+/** The protocol's datatypes and omniserve's dtypes: every one (BYTES: string tensors, inputs and outputs). */
 const TO_OIP: Readonly<Record<DType, string>> = {
   float16: 'FP16', float32: 'FP32', float64: 'FP64',
   int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
