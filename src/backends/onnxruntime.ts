@@ -14,7 +14,7 @@ import type { Backend, BackendId, BackendProbeInfo, InferenceHandle, SessionOpti
 export interface OrtModule {
   readonly InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
   readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
-  readonly env: { versions?: Record<string, string | undefined>; logLevel?: string; wasm?: Record<string, unknown> };
+  readonly env: { versions?: Record<string, string | undefined>; logLevel?: string; wasm?: Record<string, unknown>; webgpu?: { readonly device?: unknown } };
 }
 
 /** How to build one onnxruntime backend. */
@@ -29,6 +29,12 @@ export interface OrtBackendOptions {
   readonly precheck?: () => Promise<BackendProbeInfo | void>;
   /** Extra execution-provider options, e.g. `{ deviceId: 0 }` for CUDA. */
   readonly providerOptions?: Record<string, unknown>;
+  /**
+   * onnxruntime-web's WebGPU build: inputs are written to GPU buffers with
+   * `queue.writeBuffer` and fed as GPU tensors, and runs on all sessions of the module
+   * take turns (see `gpuFeeder` and `turns`).
+   */
+  readonly webgpu?: boolean;
 }
 
 // A 134-byte MatMul model ([1,4] x [4,2], weights 1..8): the probe runs it on the
@@ -45,6 +51,7 @@ function decodeBase64(s: string): Uint8Array {
 /** Creates a Backend over an onnxruntime module. */
 export function createOrtBackend(opts: OrtBackendOptions): Backend {
   let ort: OrtModule | undefined;
+  const take = opts.webgpu ? turns() : undefined;
   const ep = opts.providerOptions ? { name: opts.provider, ...opts.providerOptions } : opts.provider;
 
   const sessionOptions = (o: SessionOptions = {}): InferenceSession.SessionOptions => ({
@@ -82,11 +89,13 @@ export function createOrtBackend(opts: OrtBackendOptions): Backend {
       if (!ort) throw Errors.BACKEND_UNAVAILABLE(`backend ${opts.id} was not probed successfully`);
       let session: InferenceSession;
       try {
-        session = await ort.InferenceSession.create(model, sessionOptions(options));
+        const mod = ort;
+        const create = () => mod.InferenceSession.create(model, sessionOptions(options));
+        session = await (take ? take(create) : create());
       } catch (e) {
         throw Errors.INVALID_MODEL(`could not load the model on ${opts.id}: ${messageOf(e)}`, { backend: opts.id }, e);
       }
-      return wrapSession(ort, session, opts.id, opts.package === 'onnxruntime-node');
+      return wrapSession(ort, session, opts.id, opts.package === 'onnxruntime-node', take);
     },
   };
 }
@@ -116,19 +125,100 @@ function nativeHalf(ort: OrtModule, t: TensorData): OrtTensor {
   return tensor;
 }
 
-function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, native: boolean): InferenceHandle {
+/**
+ * One call at a time across every session of a module. onnxruntime-web's WebGPU build is
+ * compiled with asyncify: a second `run` entering the WASM while another waits for the GPU
+ * breaks the first ("Failed to download data from buffer"), and a second session created
+ * while one is being created fails ("another WebGPU EP inference session is being
+ * created"), so two models on WebGPU, or two batches of one, take turns: session creation,
+ * runs and release. A failed call does not block the next.
+ */
+function turns(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const next = last.then(fn, fn);
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
+
+/** The WebGPU objects gpuFeeder uses (navigator.gpu's, typed loosely: src/ has no WebGPU types). */
+interface GpuBufferLike { readonly size: number; destroy(): void }
+interface GpuDeviceLike {
+  createBuffer(d: { size: number; usage: number }): GpuBufferLike;
+  readonly queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+}
+type FromGpuBuffer = (buffer: GpuBufferLike, o: { dataType: string; dims: readonly number[] }) => OrtTensor;
+
+// GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST (numeric: src/ has no WebGPU globals).
+const STORAGE_COPY = 0x80 | 0x04 | 0x08;
+// int64 stays out: the WebGPU EP converts int64 feeds on upload (its kernels bind them as
+// 32-bit), which a GPU tensor skips.
+const GPU_FEED_DTYPES: ReadonlySet<string> = new Set(['float32', 'float16', 'int32', 'uint32']);
+
+/**
+ * Feeds inputs to onnxruntime-web's WebGPU build as GPU tensors written with
+ * `queue.writeBuffer`, instead of letting it upload them. Its own upload goes through a
+ * mapped-at-creation staging buffer, and hosts that hand the mapped range to JavaScript as a
+ * copy of device memory (Deno 2.9's wgpu: `getMappedRange` reads host-visible, uncached GPU
+ * memory) spent ~72 ms per 4 MiB input on an H200: more than the whole model. `writeBuffer`
+ * copies from the JavaScript buffer into the queue's staging memory, which is only written.
+ * One buffer per input name is kept while the size stays the same (runs take turns, so it is
+ * free again by the next run). Types the WebGPU EP cannot take as GPU tensors, and sizes that
+ * are not a multiple of 4 bytes (writeBuffer's unit), go the usual way. Tested by the
+ * conformance suite on Deno × web-webgpu (every dtype, shapes down to one value).
+ */
+function gpuFeeder(ort: OrtModule): { feed(name: string, t: TensorData): Promise<OrtTensor | undefined>; release(): void } {
+  const from = (ort.Tensor as unknown as { fromGpuBuffer?: FromGpuBuffer }).fromGpuBuffer;
+  const held = new Map<string, GpuBufferLike>();
+  let device: GpuDeviceLike | null | undefined;
+  return {
+    async feed(name, t) {
+      if (!from || !GPU_FEED_DTYPES.has(t.dtype)) return undefined;
+      const view = t.data as ArrayBufferView;
+      if (view.byteLength === 0 || view.byteLength % 4 !== 0) return undefined;
+      if (device === undefined) {
+        const d = (await ort.env.webgpu?.device) as GpuDeviceLike | undefined;
+        device = d && typeof d.createBuffer === 'function' && d.queue ? d : null;
+      }
+      if (!device) return undefined;
+      // The EP copies and binds whole 16-byte units, so the buffer is padded to one.
+      const size = Math.ceil(view.byteLength / 16) * 16;
+      let buffer = held.get(name);
+      if (!buffer || buffer.size !== size) {
+        buffer?.destroy();
+        buffer = device.createBuffer({ size, usage: STORAGE_COPY });
+        held.set(name, buffer);
+      }
+      device.queue.writeBuffer(buffer, 0, view.buffer, view.byteOffset, view.byteLength);
+      return from.call(ort.Tensor, buffer, { dataType: t.dtype, dims: t.dims });
+    },
+    release() {
+      for (const b of held.values()) b.destroy();
+      held.clear();
+    },
+  };
+}
+
+function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, native: boolean, take?: ReturnType<typeof turns>): InferenceHandle {
   const inputs = specsOf(session, 'input');
   const outputs = specsOf(session, 'output');
+  const gpu = take ? gpuFeeder(ort) : undefined;
   let released = false;
+  const runOnce = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      ortFeeds[name] = (await gpu?.feed(name, t)) ?? (native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims));
+    }
+    return session.run(ortFeeds);
+  };
   return {
     inputs,
     outputs,
     async run(feeds) {
-      const ortFeeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims);
       let result: InferenceSession.OnnxValueMapType;
       try {
-        result = await session.run(ortFeeds);
+        result = await (take ? take(() => runOnce(feeds)) : runOnce(feeds));
       } catch (e) {
         throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, { backend: id }, e);
       }
@@ -150,7 +240,8 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
     async release() {
       if (released) return;
       released = true;
-      await session.release();
+      await (take ? take(() => session.release()) : session.release());
+      gpu?.release();
     },
   };
 }

@@ -38,7 +38,7 @@ export function createWebBackends(o: WebBackendOptions = {}): Backend[] {
   const loadWebGpu = o.loadWebGpu ?? (() => import('onnxruntime-web/webgpu') as unknown as Promise<OrtModule>);
   return [
     createOrtBackend({
-      id: 'web-webgpu', package: 'onnxruntime-web', provider: 'webgpu', device: 'gpu',
+      id: 'web-webgpu', package: 'onnxruntime-web', provider: 'webgpu', device: 'gpu', webgpu: true,
       precheck: () => requireWebGpuAdapter(o.global),
       load: configured(loadWebGpu, o),
     }),

@@ -170,6 +170,24 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     assert((await model.predict([records[3]!]))[0]!.prediction === res[3]!.prediction, 'still works after bad input');
   }));
 
+  test(`${label}: two models run at once answer as they do one at a time`, () => withEngine(async (e) => {
+    // onnxruntime-web's WebGPU build breaks when a second run enters it while one waits for
+    // the GPU; the backend must make them take turns. Each model's batcher runs one batch at
+    // a time, so the overlap here is between models (and their record batches).
+    const models = await Promise.all(['breast-cancer', 'digits'].map((m) => e.models.load({ source: modelPath(m) })));
+    const goldens = ['breast-cancer', 'digits'].map(golden);
+    const serial = [];
+    for (let i = 0; i < 2; i++) serial.push(await models[i]!.infer(feedsOf(goldens[i]!)));
+    const rounds = 6;
+    const jobs = [];
+    for (let k = 0; k < rounds; k++) for (let i = 0; i < 2; i++) jobs.push(models[i]!.infer(feedsOf(goldens[i]!)).then((out) => ({ i, out })));
+    const done = await Promise.all(jobs);
+    assert(done.length === rounds * 2, `${done.length} answers`);
+    for (const { i, out } of done) {
+      for (const [name, want] of Object.entries(serial[i]!)) assertClose(out[name]!.data as Float32Array, Array.from(want.data as Float32Array), `model ${i} ${name} concurrent vs serial`, 1e-6);
+    }
+  }));
+
   test(`${label}: int8, int16, uint16, uint32, uint64, float16 and bool go through unchanged`, () => withEngine(async (e) => {
     const model = await e.models.load({ source: modelPath('dtypes') });
     const values: Record<string, [DType, (number | string)[]]> = {
