@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { BackendRegistry } from '../../src/index.ts';
 import { createNativeBackends } from '../../runtimes/native/backends.ts';
 import {
-  MEASURE_SCHEMA, outputAgreement, scaling, parseBatches, parseMeasureReport, parseServedReport, ratios, renderMarkdown, seededFloats,
+  MAP_PROBE_SCHEMA, MEASURE_SCHEMA, outputAgreement, parseMapProbe, scaling, parseBatches, parseMeasureReport, parseServedReport, ratios, renderMarkdown, seededFloats,
   servedRatio, SERVED_SCHEMA, skipReason, type MeasurePlan, type MeasureReport, type ServedReport,
 } from './lib.ts';
 
@@ -147,4 +147,22 @@ test('served: reports are checked when read; the Markdown has the table and the 
   assert.match(md, /\| native-webgpu \| native-webgpu \| 15\.0 k \|/);
   assert.match(md, /served: native WebGPU ÷ CPU: \*\*7\.50×\*\* \(goal ≥ 5: met\)/);
   assert.doesNotMatch(renderMarkdown({ machine: {}, rehearsal: false, reports: [], ratios: [], agreement: [], notes: [] }), /## Served/);
+});
+
+test('where a web WebGPU run goes, and the map probe: both rendered from what was measured', () => {
+  const r = fake('web-webgpu', 'web-webgpu', { 1024: 1000 });
+  const withCalls: MeasureReport = {
+    ...r,
+    models: [{ ...r.models[0]!, cases: [{ ...r.models[0]!.cases[0]!, gpuCalls: { mapAsync: { perRun: 1, msPerRun: 0.6 }, getMappedRange: { perRun: 2, msPerRun: 0.25 } } }] }],
+  };
+  const probe = parseMapProbe(JSON.stringify({
+    schema: MAP_PROBE_SCHEMA, host: 'deno 2.9.6', adapter: 'NVIDIA H200',
+    cases: [{ iterations: 1, mapAfterMs: 0, mapAsyncMs: { min: 10.3, p50: 11.38, max: 11.5 } }, { iterations: 1, mapAfterMs: 100, mapAsyncMs: { min: 11.3, p50: 11.36, max: 11.5 } }],
+  }));
+  const md = renderMarkdown({ machine: {}, rehearsal: false, reports: [withCalls], ratios: [], agreement: [], notes: [], mapProbe: probe });
+  // mean 1 ms per run, 0.85 ms of it in the two calls: 0.15 ms left to onnxruntime-web.
+  assert.match(md, /\| web-webgpu \| heavy-mlp \| 1024 \| 1\.00 \| 1\.0 × 0\.60 \| 2\.0 × 0\.25 \| 0\.15 \|/);
+  assert.match(md, /\| 1 \| 11\.38 \(10\.30–11\.50\) \| 11\.36 \(11\.30–11\.50\) \|/);
+  assert.doesNotMatch(renderMarkdown({ machine: {}, rehearsal: false, reports: [r], ratios: [], agreement: [], notes: [] }), /Where a web WebGPU run goes|read-back floor/);
+  assert.throws(() => parseMapProbe('{"schema":"x"}'), /not a bench\/gpu map probe/);
 });

@@ -10,6 +10,25 @@ import type { Measurement } from '../core/stats.ts';
 export const MEASURE_SCHEMA = 'omniserve-gpu-measure/1';
 /** Identifies the merged report format (bench/results/gpu.json). */
 export const REPORT_SCHEMA = 'omniserve-gpu-report/1';
+/** What map-probe.ts writes: the host's read-back (mapAsync) latency apart from onnxruntime. */
+export const MAP_PROBE_SCHEMA = 'omniserve-gpu-map-probe/1';
+
+/** map-probe.ts's report. */
+export interface MapProbeReport {
+  readonly schema: typeof MAP_PROBE_SCHEMA;
+  readonly host: string;
+  readonly adapter?: string;
+  readonly error?: string;
+  readonly cases?: readonly { readonly iterations: number; readonly mapAfterMs: number; readonly mapAsyncMs: { readonly min: number; readonly p50: number; readonly max: number } }[];
+}
+
+/** Parses and checks a map-probe.ts report. */
+export function parseMapProbe(text: string): MapProbeReport {
+  const r = JSON.parse(text) as Partial<MapProbeReport>;
+  if (r.schema !== MAP_PROBE_SCHEMA) throw new Error(`not a bench/gpu map probe (schema ${String(r.schema)})`);
+  return r as MapProbeReport;
+}
+
 /** What serve-load.ts writes: one served measurement (one server on one backend). */
 export const SERVED_SCHEMA = 'omniserve-gpu-served/1';
 
@@ -78,6 +97,8 @@ export interface CaseResult {
   readonly measurement?: Measurement;
   /** The first values of the first output row: compared across backends by the report. */
   readonly outputHead?: readonly number[];
+  /** navigator.gpu calls per measured run and their time (web-webgpu): where the run goes. */
+  readonly gpuCalls?: Readonly<Record<string, { readonly perRun: number; readonly msPerRun: number }>>;
 }
 
 /** One model on one backend. */
@@ -289,7 +310,7 @@ const fmtRate = (x: number | undefined) => (x === undefined ? '–' : x >= 1e6 ?
 export function renderMarkdown(report: {
   machine: Record<string, unknown>; rehearsal: boolean; reports: readonly MeasureReport[];
   ratios: readonly Ratio[]; agreement: readonly { label: string; model: string; batch: number; maxRelDiff: number }[];
-  notes: readonly string[]; served?: readonly ServedReport[];
+  notes: readonly string[]; served?: readonly ServedReport[]; mapProbe?: MapProbeReport;
 }): string {
   const lines: string[] = [];
   lines.push(`# bench/gpu${report.rehearsal ? ' (CPU rehearsal: not GPU figures)' : ''}`, '');
@@ -347,6 +368,34 @@ export function renderMarkdown(report: {
     lines.push('', '## Fixed cost or kernels?', '', 'Median run at the smallest and the largest measured batch: a share near 100 % means the run time is a fixed per-run cost (dispatch, synchronisation, read-back), not the kernels.', '',
       '| backend | model | small batch | p50 ms | large batch | p50 ms | fixed share |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const x of sc) lines.push(`| ${x.label} | ${x.model} | ${x.small} | ${fmt(x.smallMs, 2)} | ${x.large} | ${fmt(x.largeMs, 2)} | ${(x.fixedShare * 100).toFixed(0)} % |`);
+  }
+  const withCalls = report.reports.flatMap((r) => r.models.flatMap((m) => m.cases.filter((c) => c.gpuCalls).map((c) => ({ r, m, c }))));
+  if (withCalls.length) {
+    const names = [...new Set(withCalls.flatMap((x) => Object.keys(x.c.gpuCalls!)))];
+    lines.push('', '## Where a web WebGPU run goes', '',
+      'navigator.gpu calls per measured run, as count × ms per run. `mapAsync` (reading the outputs back) holds the GPU work and the host\'s wait for it; what the calls leave of the run is onnxruntime-web itself (WASM, asyncify).', '',
+      `| backend | model | batch | p50 ms | ${names.join(' | ')} | rest ms |`, `| --- | --- | ---: | ---: | ${names.map(() => '---:').join(' | ')} | ---: |`);
+    for (const { r, m, c } of withCalls) {
+      const mean = c.measurement!.latencyMs.mean;
+      const inCalls = names.reduce((s, n) => s + (c.gpuCalls![n]?.msPerRun ?? 0), 0);
+      lines.push(`| ${r.label} | ${m.model} | ${c.batch} | ${fmt(c.measurement!.latencyMs.p50, 2)} | ${names.map((n) => { const v = c.gpuCalls![n]; return v ? `${fmt(v.perRun, 1)} × ${fmt(v.msPerRun, 2)}` : '–'; }).join(' | ')} | ${fmt(mean - inCalls, 2)} |`);
+    }
+  }
+  const probe = report.mapProbe;
+  if (probe) {
+    lines.push('', '## The host\'s read-back floor (map-probe.ts)', '',
+      `\`mapAsync\` of a 256-byte buffer after a compute pass of N dependent multiply-adds per thread (65,536 threads), on ${probe.host}${probe.adapter ? ` (${probe.adapter})` : ''}: timed from \`submit\` when called at once (as onnxruntime-web does), and alone when called 100 ms later, when the GPU is surely done. What the second column shows is the host's own floor; steps of 10 ms are a timer, not the GPU.`, '');
+    if (probe.error) lines.push(`Not measured: ${probe.error}.`);
+    else {
+      lines.push('| N | at once: p50 ms (min–max) | after 100 ms: p50 ms (min–max) |', '| ---: | ---: | ---: |');
+      for (const n of [...new Set((probe.cases ?? []).map((c) => c.iterations))]) {
+        const cell = (after: number) => {
+          const c = probe.cases!.find((x) => x.iterations === n && x.mapAfterMs === after);
+          return c ? `${fmt(c.mapAsyncMs.p50, 2)} (${fmt(c.mapAsyncMs.min, 2)}–${fmt(c.mapAsyncMs.max, 2)})` : '–';
+        };
+        lines.push(`| ${n.toLocaleString('en-US')} | ${cell(0)} | ${cell(100)} |`);
+      }
+    }
   }
   if (report.notes.length) lines.push('', '## Notes', '', ...report.notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;

@@ -105,6 +105,7 @@ const report: {
 };
 const models: ModelResult[] = [];
 report.models = models;
+let gpuCalls: (() => GpuCallTotals) | undefined;
 
 function save(): void {
   report.wallMs = Math.round(performance.now() - t0);
@@ -135,6 +136,53 @@ async function describeWebGpu(): Promise<Record<string, unknown> | undefined> {
     } catch (e) {
       out[powerPreference ?? 'default'] = { error: messageOf(e) };
     }
+  }
+  return out;
+}
+
+type GpuCallTotals = Record<string, { calls: number; ms: number }>;
+
+/**
+ * Counts and times the navigator.gpu calls onnxruntime-web makes (Deno, browsers), so the
+ * report shows where a web-webgpu run's time goes: `mapAsync` holds the GPU work plus the
+ * host's wait for it (Deno 2.9 blocks in a device poll, then sleeps 10 ms), `submit` the
+ * hand-over. Returns a snapshot function, or undefined where the host has no WebGPU classes.
+ */
+function instrumentWebGpu(): (() => GpuCallTotals) | undefined {
+  const g = globalThis as unknown as Record<string, { prototype: Record<string, unknown> } | undefined>;
+  const totals: GpuCallTotals = {};
+  const targets: [string, string][] = [
+    ['GPUBuffer', 'mapAsync'], ['GPUBuffer', 'getMappedRange'], ['GPUQueue', 'submit'], ['GPUQueue', 'writeBuffer'],
+    ['GPUQueue', 'onSubmittedWorkDone'], ['GPUDevice', 'popErrorScope'], ['GPUDevice', 'createBuffer'], ['GPUDevice', 'createBindGroup'],
+  ];
+  let wrapped = 0;
+  for (const [cls, name] of targets) {
+    const proto = g[cls]?.prototype;
+    const orig = proto?.[name];
+    if (!proto || typeof orig !== 'function') continue;
+    const t = (totals[name] = { calls: 0, ms: 0 });
+    proto[name] = function (this: unknown, ...a: unknown[]) {
+      const s = performance.now();
+      const r = (orig as (...x: unknown[]) => unknown).apply(this, a);
+      t.calls += 1;
+      if (r && typeof (r as Promise<unknown>).then === 'function') {
+        return (r as Promise<unknown>).then((v) => { t.ms += performance.now() - s; return v; });
+      }
+      t.ms += performance.now() - s;
+      return r;
+    };
+    wrapped += 1;
+  }
+  if (wrapped === 0) return undefined;
+  return () => Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, { ...v }]));
+}
+
+function perRun(before: GpuCallTotals, after: GpuCallTotals, runs: number): Record<string, { perRun: number; msPerRun: number }> {
+  const out: Record<string, { perRun: number; msPerRun: number }> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const calls = v.calls - (before[k]?.calls ?? 0);
+    if (calls === 0) continue;
+    out[k] = { perRun: calls / runs, msPerRun: (v.ms - (before[k]?.ms ?? 0)) / runs };
   }
   return out;
 }
@@ -221,6 +269,7 @@ async function measureModel(backend: Backend, path: string): Promise<void> {
       const w0 = performance.now();
       do await handle.run(feeds); while (performance.now() - w0 < plan.warmupSeconds * 1000);
       const latencies: number[] = [];
+      const calls0 = gpuCalls?.();
       const m0 = performance.now();
       let t = m0;
       do {
@@ -230,7 +279,8 @@ async function measureModel(backend: Backend, path: string): Promise<void> {
         latencies.push(t - s);
       } while (t - m0 < plan.seconds * 1000);
       const measurement = summarize(latencies, t - m0, batch);
-      cases.push({ batch, status: 'ok', firstRunMs, measurement, outputHead: head });
+      const calls = calls0 ? perRun(calls0, gpuCalls!(), latencies.length) : undefined;
+      cases.push({ batch, status: 'ok', firstRunMs, measurement, outputHead: head, ...(calls && Object.keys(calls).length ? { gpuCalls: calls } : {}) });
       last = { batch, p50Ms: measurement.latencyMs.p50 };
       log(`${label} × ${name} @${batch}: ${measurement.rowsPerSec.toFixed(0)} rows/s, p50 ${measurement.latencyMs.p50.toFixed(2)} ms, ${measurement.runs} runs, first run ${firstRunMs.toFixed(1)} ms`);
     } catch (e) {
@@ -251,6 +301,7 @@ try {
   ];
   const registry = new BackendRegistry(all.filter((b) => b.id === backendId));
   report.webgpuAdapter = await describeWebGpu();
+  if (backendId === 'web-webgpu') gpuCalls = instrumentWebGpu();
   let backend: Backend | undefined;
   try {
     backend = await registry.resolve(backendId);

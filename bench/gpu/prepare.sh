@@ -7,8 +7,9 @@
 #                                       onnxruntime-node through Node-API, onnxruntime-web
 #                                       through navigator.gpu)
 #          node.xz                      only with --with-node (see below)
-#          measure.mjs, report.mjs,     esbuild bundles of bench/gpu/measure.ts, report.ts and
-#          serve-load.mjs               serve-load.ts (the served comparison's load generator)
+#          measure.mjs, report.mjs,     esbuild bundles of bench/gpu/measure.ts, report.ts,
+#          serve-load.mjs,              serve-load.ts (the served comparison's load generator) and
+#          map-probe.mjs                map-probe.ts (Deno's read-back floor)
 #          serve.mjs                    the whole server (runtimes/deno/main.ts) bundled
 #          node_modules/onnxruntime-node  package.json, dist/*.js, the linux-x64 addon and
 #                                       libonnxruntime.so.1 (xz; Dawn and the WebGPU EP are
@@ -68,7 +69,7 @@ file -L "$DENO" | grep -q 'x86-64' || fail "$DENO is not an x86-64 binary (the G
 bundle() {
   # The measuring code: small bundles; the onnxruntime packages stay outside (native addon,
   # WASM) and are loaded from .gpu/node_modules and .gpu/ort-web.
-  node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts bench/gpu/serve-load.ts --bundle --platform=node --format=esm --target=node20 \
+  node_modules/.bin/esbuild bench/gpu/measure.ts bench/gpu/report.ts bench/gpu/serve-load.ts bench/gpu/map-probe.ts --bundle --platform=node --format=esm --target=node20 \
     --external:onnxruntime-node --external:onnxruntime-common --external:onnxruntime-web --external:'onnxruntime-web/*' \
     --out-extension:.js=.mjs --outdir=.gpu --log-level=warning
   # The whole server for the served comparison (Deno entry; hono, valibot, ioredis… inside).
@@ -83,7 +84,7 @@ bundle() {
 if [ "$BUNDLES_ONLY" = 1 ]; then
   [ -f .gpu/manifest.json ] || fail "no .gpu/ yet: run without --bundles-only first"
   bundle
-  say "rebuilt .gpu/measure.mjs, report.mjs, serve-load.mjs and serve.mjs (manifest.json's sha256 of them is now stale)"
+  say "rebuilt .gpu/measure.mjs, report.mjs, serve-load.mjs, map-probe.mjs and serve.mjs (manifest.json's sha256 of them is now stale)"
   exit 0
 fi
 
@@ -174,4 +175,4 @@ say "sizes: .gpu $(mib "$GPU_B") MiB, .gl $(mib "$GL_B") MiB, carry $(mib "$CARR
 LIMIT_B=$((LIMIT_MIB * 1048576))
 [ "$CARRY_B" -le "$LIMIT_B" ] || fail ".gpu + .gl = $(mib "$CARRY_B") MiB > ${LIMIT_MIB} MiB (drop --with-node or use --no-jsep)"
 [ "$TOTAL_B" -le $((64 * 1048576)) ] || fail "the working tree that travels would be $(mib "$TOTAL_B") MiB > 64 MiB"
-say "ok: device run: command 'bash bench/gpu/run.sh', carry [\".gpu\", \".gl\"], timeout_s 600"
+say "ok: device run: command 'bash bench/gpu/run.sh', carry [\".gpu\", \".gl\"], timeout_s 300"

@@ -4,8 +4,8 @@
  *
  *   report.ts --in DIR [--machine FILE.json] [--out-json F] [--out-md F] [--rehearsal] [--note TEXT]…
  *
- * Reads DIR/*.measure.json and DIR/*.served.json (serve-load.ts); a file that does not parse
- * is listed in the notes, not fatal.
+ * Reads DIR/*.measure.json, DIR/*.served.json (serve-load.ts) and DIR/*.probe.json
+ * (map-probe.ts); a file that does not parse is listed in the notes, not fatal.
  * @module
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { outputAgreement, parseMeasureReport, parseServedReport, ratios, renderMarkdown, REPORT_SCHEMA, servedRatio, type MeasureReport, type ServedReport } from './lib.ts';
+import { outputAgreement, parseMapProbe, parseMeasureReport, parseServedReport, ratios, renderMarkdown, REPORT_SCHEMA, servedRatio, type MapProbeReport, type MeasureReport, type ServedReport } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +42,7 @@ function readReports<R>(dir: string, suffix: string, parse: (text: string) => R)
 }
 const reports: MeasureReport[] = readReports(args.in, '.measure.json', parseMeasureReport);
 const served: ServedReport[] = readReports(args.in, '.served.json', parseServedReport);
+const mapProbe: MapProbeReport | undefined = readReports(args.in, '.probe.json', parseMapProbe)[0];
 served.sort((a, b) => (a.label === 'native-cpu' ? -1 : b.label === 'native-cpu' ? 1 : a.label.localeCompare(b.label)));
 // Fixed order: CPU first (the baseline), then the GPU backends.
 const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
@@ -61,8 +62,8 @@ const machine: Record<string, unknown> = {
 const q = ratios(reports, 1024);
 const agreement = outputAgreement(reports);
 const servedQ = served.length ? [servedRatio(served)] : [];
-const out = { schema: REPORT_SCHEMA, rehearsal: args.rehearsal, createdAt: new Date().toISOString(), machine, ratios: [...q, ...servedQ], agreement, notes, reports, served };
-const md = renderMarkdown({ machine, rehearsal: args.rehearsal, reports, ratios: q, agreement, notes, served });
+const out = { schema: REPORT_SCHEMA, rehearsal: args.rehearsal, createdAt: new Date().toISOString(), machine, ratios: [...q, ...servedQ], agreement, notes, reports, served, ...(mapProbe ? { mapProbe } : {}) };
+const md = renderMarkdown({ machine, rehearsal: args.rehearsal, reports, ratios: q, agreement, notes, served, ...(mapProbe ? { mapProbe } : {}) });
 if (args['out-json']) writeFileSync(args['out-json'], `${JSON.stringify(out, null, 2)}\n`);
 if (args['out-md']) writeFileSync(args['out-md'], md);
 process.stdout.write(md);

@@ -2,7 +2,7 @@
 # bench/gpu/run.sh: run ON the NVIDIA machine, in one go, as root, from the repo root, with
 # the folders bench/gpu/prepare.sh made carried along. The device tool call:
 #
-#   run  command: bash bench/gpu/run.sh    carry: [".gpu", ".gl"]    timeout_s: 600
+#   run  command: bash bench/gpu/run.sh    carry: [".gpu", ".gl"]    timeout_s: 300
 #
 # It needs nothing from the internet: the Vulkan loader and glvnd (.gl/*.deb, unpacked into /
 # only when `ldconfig -p` lists no libvulkan), Deno (and Node if prepared) and onnxruntime's
@@ -17,7 +17,7 @@
 # then the served comparison (the whole server on native-cpu and on native-webgpu under the
 # same binary OIP load: served rows/s, goal ≥ 5×),
 # and writes bench/results/gpu.{json,md} (and $OUT/gpu.{json,md}, $OUT/run.log when $OUT is
-# set). About 6-8 minutes in all; each backend has its own time budget.
+# set). 116-138 s on an H200; each backend has its own time budget.
 #
 #   bash bench/gpu/run.sh --rehearse
 #
@@ -45,6 +45,9 @@ T0=$(date +%s)
 say() { echo "[$(($(date +%s) - T0))s] $*"; }
 NOTES=()
 note() { NOTES+=("$*"); say "note: $*"; }
+# What is measured so far, into $OUT after every step: a run cut off by the device tool's
+# limit still brings back the per-backend reports and the log.
+snapshot() { [ -n "${OUT:-}" ] && tar czf "$OUT/partial.tgz" -C "$WORK" res run.log $(cd "$WORK" && ls machine.json nvidia-smi.txt serve-*.log 2>/dev/null) 2>/dev/null; return 0; }
 
 [ -f .gpu/manifest.json ] || { say "FAIL: .gpu/ is missing: run bench/gpu/prepare.sh on a machine with npm and carry .gpu and .gl"; exit 1; }
 
@@ -130,8 +133,8 @@ if [ "$REHEARSE" = 1 ]; then
   BATCHES=1,4; PIN_BATCHES=1,4; SECONDS_PER=0.5; WARMUP=0.1; MAXRUN=5
   B_CPU=40 B_NWGPU=20 B_WEB=60 B_VK=30 B_JSEP=45
 else
-  BATCHES=1,64,1024,8192; PIN_BATCHES=1,1024; SECONDS_PER=2; WARMUP=0.5; MAXRUN=8
-  B_CPU=90 B_NWGPU=60 B_WEB=90 B_VK=40 B_JSEP=60
+  BATCHES=1,64,1024,8192; PIN_BATCHES=1,1024; SECONDS_PER=1.5; WARMUP=0.5; MAXRUN=8
+  B_CPU=75 B_NWGPU=50 B_WEB=75 B_VK=30 B_JSEP=30
 fi
 measure() { # label budget models batches RUNNER... -- MEASURE-ARGS...
   local label=$1 budget=$2 models=$3 batches=$4; shift 4
@@ -144,6 +147,7 @@ measure() { # label budget models batches RUNNER... -- MEASURE-ARGS...
     --warmup "$WARMUP" --max-run-s "$MAXRUN" --budget-s "$budget" --json "$file" --ort-web-dir "$G/ort-web")
   local rc=$?
   [ $rc -eq 0 ] || note "$label: measure.mjs exited $rc$( [ $rc -ge 124 ] && echo ' (hard timeout: the report holds what was measured before)')"
+  snapshot
 }
 measure native-cpu "$B_CPU" "$MODELS" "$BATCHES" "${NATIVE[@]}" -- --backend native-cpu
 measure native-webgpu "$B_NWGPU" "$MODELS" "$BATCHES" "${NATIVE[@]}" -- --backend native-webgpu
@@ -156,10 +160,18 @@ else
   note "web-webgpu/jsep not measured: .gpu was prepared with --no-jsep"
 fi
 
+# 5a. The host's read-back floor apart from onnxruntime (Deno's navigator.gpu).
+if [ -f "$G/map-probe.mjs" ]; then
+  if [ "$REHEARSE" = 1 ]; then PROBE_N=1,1000; else PROBE_N=1,1000000,4000000,8000000; fi
+  say "map-probe (mapAsync latency, N = $PROBE_N)"
+  (cd "$G" && timeout -k 5 60 "${DENO[@]}" map-probe.mjs --iterations "$PROBE_N" --json "$WORK/res/map.probe.json") || note "map-probe exited $?"
+  snapshot
+fi
+
 # 5b. Served: the whole server (Deno, .gpu/serve.mjs) with the large MLP alone, one native
 # backend pinned per server, loaded by serve-load.mjs with binary OIP requests.
 if [ "$REHEARSE" = 1 ]; then S_ROWS=64 S_CONC=2 S_SECONDS=3 S_WARMUP=1 S_WAIT=90
-else S_ROWS=1024 S_CONC=4 S_SECONDS=15 S_WARMUP=3 S_WAIT=150; fi
+else S_ROWS=1024 S_CONC=4 S_SECONDS=12 S_WARMUP=3 S_WAIT=120; fi
 served() { # label port
   local label=$1 port=$2
   local cfg=$WORK/serve-$label.json log=$WORK/serve-$label.log json=$WORK/res/served-$label.served.json
@@ -182,6 +194,7 @@ served() { # label port
     --rows "$S_ROWS" --concurrency "$S_CONC" --seconds "$S_SECONDS" --warmup "$S_WARMUP" --wait-s "$S_WAIT" --json "$json") || note "served $label: serve-load.mjs exited $?"
   kill -TERM "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
   say "served $label: server log tail: $(grep -v '^\s*$' "$log" | tail -2 | cut -c1-200 | tr '\n' ' ')"
+  snapshot
 }
 if [ -f "$G/serve.mjs" ] && [ -f "$G/serve-load.mjs" ]; then
   served native-cpu 18431
