@@ -9,6 +9,10 @@
  *              [--max-run-s 10] [--max-input-mib 1024] [--budget-s 120] [--json OUT.json]
  *              [--label NAME] [--web-build webgpu|jsep] [--ort-web-dir DIR]
  *
+ * `--pump-ms N` (web-webgpu): an empty `queue.submit([])` on onnxruntime-web's device every N
+ * ms while measuring (wgpu runs completion callbacks on a submit): whether Deno's `mapAsync`
+ * answers sooner when something else polls the device (see map-probe.ts).
+ *
  * `--web-build`: onnxruntime-web's `webgpu` build (1.30: the WebGPU EP compiled to WASM,
  * ort-wasm-simd-threaded.asyncify.wasm) or `jsep` (the older JavaScript kernels, the `all`
  * build, ort-wasm-simd-threaded.jsep.wasm). `--ort-web-dir`: load onnxruntime-web's bundle
@@ -56,6 +60,7 @@ try {
       label: { type: 'string' },
       'web-build': { type: 'string', default: 'webgpu' },
       'ort-web-dir': { type: 'string' },
+      'pump-ms': { type: 'string' },
     },
   }).values as Record<string, string | undefined>;
 } catch (e) {
@@ -83,6 +88,7 @@ const modelPaths = args['model']!.split(',').filter((p) => p !== '');
 const label = args['label'] ?? (backendId === 'web-webgpu' && webBuild === 'jsep' ? 'web-webgpu/jsep' : backendId);
 
 /** onnxruntime-web, from the carried folder or the installed package. */
+let webOrt: OrtModule | undefined;
 function webLoader(build: 'webgpu' | 'jsep' | 'wasm'): () => Promise<OrtModule> {
   const file = { webgpu: 'ort.webgpu.bundle.min.mjs', jsep: 'ort.all.bundle.min.mjs', wasm: 'ort.wasm.bundle.min.mjs' }[build];
   const dir = args['ort-web-dir'];
@@ -90,7 +96,8 @@ function webLoader(build: 'webgpu' | 'jsep' | 'wasm'): () => Promise<OrtModule> 
     const m = (dir
       ? await import(pathToFileURL(resolve(join(dir, file))).href)
       : build === 'jsep' ? await import('onnxruntime-web/all') : build === 'wasm' ? await import('onnxruntime-web') : await import('onnxruntime-web/webgpu')) as { default?: OrtModule };
-    return (m.default ?? m) as OrtModule;
+    webOrt = (m.default ?? m) as OrtModule;
+    return webOrt;
   };
 }
 
@@ -312,6 +319,12 @@ try {
     log(`${label} on ${host.name} ${host.version}: unavailable: ${report.reason}`);
   }
   save();
+  const pumpMs = args['pump-ms'] ? positive('pump-ms', args['pump-ms']) : undefined;
+  if (backend && pumpMs !== undefined && backendId === 'web-webgpu') {
+    const device = (await webOrt?.env.webgpu?.device) as { queue: { submit(b: unknown[]): void } } | undefined;
+    if (device) setInterval(() => device.queue.submit([]), pumpMs);
+    else log(`${label}: --pump-ms: onnxruntime-web has no device`);
+  }
   if (backend) {
     log(`${label} on ${host.name} ${host.version}: ${JSON.stringify(report.probe)}`);
     for (const path of modelPaths) await measureModel(backend, path);

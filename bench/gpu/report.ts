@@ -45,7 +45,7 @@ const served: ServedReport[] = readReports(args.in, '.served.json', parseServedR
 const mapProbe: MapProbeReport | undefined = readReports(args.in, '.probe.json', parseMapProbe)[0];
 served.sort((a, b) => (a.label === 'native-cpu' ? -1 : b.label === 'native-cpu' ? 1 : a.label.localeCompare(b.label)));
 // Fixed order: CPU first (the baseline), then the GPU backends.
-const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
+const order = ['native-cpu', 'native-webgpu', 'web-webgpu', 'web-webgpu/vulkan', 'web-webgpu/polled', 'web-webgpu/jsep', 'native-cuda', 'web-wasm'];
 reports.sort((a, b) => (order.indexOf(a.label) + 1 || 99) - (order.indexOf(b.label) + 1 || 99));
 
 let cpu = os.cpus()[0]?.model ?? 'unknown';

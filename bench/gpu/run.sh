@@ -133,7 +133,7 @@ if [ "$REHEARSE" = 1 ]; then
   BATCHES=1,4; PIN_BATCHES=1,4; SECONDS_PER=0.5; WARMUP=0.1; MAXRUN=5
   B_CPU=40 B_NWGPU=20 B_WEB=60 B_VK=30 B_JSEP=45
 else
-  BATCHES=1,64,1024,8192; PIN_BATCHES=1,1024; SECONDS_PER=1.5; WARMUP=0.5; MAXRUN=8
+  BATCHES=1,64,1024,8192; PIN_BATCHES=1,64,1024; SECONDS_PER=1.5; WARMUP=0.5; MAXRUN=8
   B_CPU=75 B_NWGPU=50 B_WEB=75 B_VK=30 B_JSEP=30
 fi
 measure() { # label budget models batches RUNNER... -- MEASURE-ARGS...
@@ -154,6 +154,8 @@ measure native-webgpu "$B_NWGPU" "$MODELS" "$BATCHES" "${NATIVE[@]}" -- --backen
 measure web-webgpu "$B_WEB" "$MODELS" "$BATCHES" "${DENO[@]}" -- --backend web-webgpu --web-build webgpu
 # Hypothesis: Deno's wgpu may pick its OpenGL (EGL) backend over Vulkan; pinned to Vulkan here.
 DENO_WEBGPU_BACKEND=vulkan measure web-webgpu/vulkan "$B_VK" "$WORK/models/heavy-mlp.onnx" "$PIN_BATCHES" "${DENO[@]}" -- --backend web-webgpu --web-build webgpu --label web-webgpu/vulkan
+# Whether Deno's mapAsync answers sooner while the device is polled by an empty submit every ms.
+measure web-webgpu/polled "$B_VK" "$MODELS" "$PIN_BATCHES" "${DENO[@]}" -- --backend web-webgpu --web-build webgpu --label web-webgpu/polled --pump-ms 1
 if [ -f "$G/ort-web/ort.all.bundle.min.mjs" ]; then
   measure web-webgpu/jsep "$B_JSEP" "$WORK/models/heavy-mlp.onnx" "$PIN_BATCHES" "${DENO[@]}" -- --backend web-webgpu --web-build jsep --label web-webgpu/jsep
 else
@@ -162,7 +164,7 @@ fi
 
 # 5a. The host's read-back floor apart from onnxruntime (Deno's navigator.gpu).
 if [ -f "$G/map-probe.mjs" ]; then
-  if [ "$REHEARSE" = 1 ]; then PROBE_N=1,1000; else PROBE_N=1,1000000,4000000,8000000; fi
+  if [ "$REHEARSE" = 1 ]; then PROBE_N=1,1000; else PROBE_N=1,50000,100000,150000,200000,300000,1000000; fi
   say "map-probe (mapAsync latency, N = $PROBE_N)"
   (cd "$G" && timeout -k 5 60 "${DENO[@]}" map-probe.mjs --iterations "$PROBE_N" --json "$WORK/res/map.probe.json") || note "map-probe exited $?"
   snapshot
