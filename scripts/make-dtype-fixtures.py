@@ -32,6 +32,13 @@ Needs numpy and onnx (Debian: python3-numpy, python3-onnx). Writes:
   band encodes as zeros), into a logistic regression trained by scikit-learn,
   whose decision_function gives the golden logits.
 
+- test/fixtures/models/iris-zipmap.onnx and test/fixtures/goldens/iris-zipmap.json:
+  a scikit-learn classifier as skl2onnx exports it by default: an ai.onnx.ml
+  LinearClassifier (a logistic regression trained on scikit-learn's bundled
+  iris data) whose class probabilities go through ZipMap, so the second output
+  is a sequence of maps, not a tensor; the label output is an int64 tensor.
+  Goldens: scikit-learn's predict and predict_proba on 30 test rows.
+
 Deterministic: the same numpy and onnx give byte-identical files.
 """
 
@@ -40,7 +47,7 @@ import os
 
 import numpy as np
 import onnx
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from onnx import TensorProto, helper, numpy_helper
@@ -256,7 +263,48 @@ def wine_categorical():
     })
 
 
+def iris_zipmap():
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    clf = LogisticRegression(max_iter=5000).fit(Xtr, ytr)
+    classes = [int(c) for c in clf.classes_]
+    nodes = [
+        helper.make_node("LinearClassifier", ["float_input"], ["label", "probability_tensor"], domain="ai.onnx.ml",
+                         coefficients=clf.coef_.astype(np.float32).reshape(-1).tolist(),
+                         intercepts=clf.intercept_.astype(np.float32).tolist(),
+                         classlabels_ints=classes, multi_class=1, post_transform="SOFTMAX"),
+        helper.make_node("Identity", ["label"], ["output_label"]),
+        helper.make_node("ZipMap", ["probability_tensor"], ["output_probability"], domain="ai.onnx.ml",
+                         classlabels_int64s=classes),
+    ]
+    # seq(map(int64, tensor(float))), built by hand: onnx 1.12's helper has no map type.
+    zipped = onnx.ValueInfoProto()
+    zipped.name = "output_probability"
+    mt = zipped.type.sequence_type.elem_type.map_type
+    mt.key_type = TensorProto.INT64
+    mt.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    graph = helper.make_graph(nodes, "iris_zipmap",
+                              [helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, 4])],
+                              [helper.make_tensor_value_info("output_label", TensorProto.INT64, [None]), zipped])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)],
+                              producer_name="omniserve-fixtures")
+    model.ir_version = 8
+    save_model(model, os.path.join(MODELS, "iris-zipmap.onnx"), full_check=False)
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    write_json(os.path.join(GOLDENS, "iris-zipmap.json"), {
+        "model": "iris-zipmap",
+        "note": "scikit-learn's predict and predict_proba (float64) of the logistic regression inside the graph",
+        "features": names,
+        "rows": [[float(v) for v in r] for r in Xte],
+        "labels": [int(v) for v in yte],
+        "predicted": [int(v) for v in clf.predict(Xte)],
+        "probabilities": [[float(v) for v in r] for r in clf.predict_proba(Xte)],
+    })
+
+
 if __name__ == "__main__":
+    iris_zipmap()
     wine_categorical()
     fp16_breast_cancer()
     dtypes_model()

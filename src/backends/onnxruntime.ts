@@ -100,8 +100,19 @@ export function createOrtBackend(opts: OrtBackendOptions): Backend {
   };
 }
 
-function specsOf(session: InferenceSession, which: 'input' | 'output'): TensorSpec[] {
-  const meta = (which === 'input' ? session.inputMetadata : session.outputMetadata) as readonly InferenceSession.ValueMetadata[];
+const NOT_A_TENSOR = 'not a tensor (e.g. a ZipMap sequence of maps); onnxruntime\'s JavaScript bindings cannot return it, so it is not fetched';
+
+/**
+ * Tensor specs of the inputs or outputs. A non-tensor input is UNSUPPORTED_DTYPE; a
+ * non-tensor output is left out and named in `skipped` (a scikit-learn classifier exported
+ * with ZipMap still serves its label), unless no tensor output is left.
+ */
+function specsOf(session: InferenceSession, which: 'input' | 'output', skipped?: { name: string; reason: string }[]): TensorSpec[] {
+  const all = (which === 'input' ? session.inputMetadata : session.outputMetadata) as readonly InferenceSession.ValueMetadata[];
+  const meta = skipped ? all.filter((m) => m.isTensor || (skipped.push({ name: m.name, reason: NOT_A_TENSOR }), false)) : all;
+  if (skipped && meta.length === 0 && all.length > 0) {
+    throw Errors.UNSUPPORTED_DTYPE(`no output of the model is a tensor (${all.map((m) => `"${m.name}"`).join(', ')}); omniserve serves tensor outputs`, { outputs: all.map((m) => m.name) });
+  }
   return meta.map((m) => {
     if (!m.isTensor) throw Errors.UNSUPPORTED_DTYPE(`${which} "${m.name}" is not a tensor`, { [which]: m.name });
     const dtype = m.type as string;
@@ -109,7 +120,8 @@ function specsOf(session: InferenceSession, which: 'input' | 'output'): TensorSp
       throw Errors.UNSUPPORTED_DTYPE(`${which} "${m.name}" has dtype ${dtype}, which omniserve does not handle yet`,
         { [which]: m.name, dtype });
     }
-    return { name: m.name, dtype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) };
+    // An unnamed dynamic dimension is -1, or -1 read as unsigned (4294967295) from onnxruntime-web.
+    return { name: m.name, dtype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 && d < 0xffffffff ? d : typeof d === 'string' && d !== '' ? d : null)) };
   });
 }
 
@@ -202,7 +214,10 @@ function gpuFeeder(ort: OrtModule): { feed(name: string, t: TensorData): Promise
 
 function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, native: boolean, take?: ReturnType<typeof turns>): InferenceHandle {
   const inputs = specsOf(session, 'input');
-  const outputs = specsOf(session, 'output');
+  const skippedOutputs: { name: string; reason: string }[] = [];
+  const outputs = specsOf(session, 'output', skippedOutputs);
+  // With an output left out, name the ones to fetch (onnxruntime fails the run otherwise).
+  const fetches = skippedOutputs.length ? outputs.map((o) => o.name) : undefined;
   const gpu = take ? gpuFeeder(ort) : undefined;
   let released = false;
   const runOnce = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
@@ -210,11 +225,12 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
     for (const [name, t] of Object.entries(feeds)) {
       ortFeeds[name] = (await gpu?.feed(name, t)) ?? (native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims));
     }
-    return session.run(ortFeeds);
+    return fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds);
   };
   return {
     inputs,
     outputs,
+    ...(skippedOutputs.length ? { skippedOutputs } : {}),
     async run(feeds) {
       let result: InferenceSession.OnnxValueMapType;
       try {

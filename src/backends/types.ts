@@ -32,7 +32,12 @@ export interface SessionOptions {
 export interface InferenceHandle {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
-  /** Runs the graph; `feeds` holds every input by name, the result every output by name. */
+  /**
+   * Graph outputs that are not tensors (a scikit-learn classifier's ZipMap gives a sequence
+   * of maps), which no onnxruntime JavaScript binding can hand out: they are not fetched.
+   */
+  readonly skippedOutputs?: readonly { readonly name: string; readonly reason: string }[];
+  /** Runs the graph; `feeds` holds every input by name, the result every (tensor) output by name. */
   run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>>;
   /** Frees native/WASM memory. Idempotent. */
   release(): Promise<void>;

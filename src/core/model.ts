@@ -25,6 +25,8 @@ export interface ModelMetadata {
   readonly warmup?: WarmupReport;
   /** Backends tried first that could not run the model's operators, and why (auto and aliases fall through to the next). */
   readonly skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
+  /** Graph outputs that are not tensors (ZipMap), so not fetched or answered. */
+  readonly skippedOutputs?: readonly { readonly name: string; readonly reason: string }[];
 }
 
 /** Options of {@link Model.infer}. */
@@ -97,6 +99,7 @@ export class Model {
         sizeBytes: opts.bytes.byteLength,
         loadedAt: new Date().toISOString(),
         ...(opts.skippedBackends?.length ? { skippedBackends: [...opts.skippedBackends] } : {}),
+        ...(handle.skippedOutputs?.length ? { skippedOutputs: [...handle.skippedOutputs] } : {}),
       };
       const model = new Model(opts.name, opts.version, config, opts.backend, handle, meta);
       meta.warmup = await model.#warmup(config.warmup);
@@ -193,10 +196,10 @@ export class Model {
     if (dynamic) return { skipped: `input "${dynamic.name}" has dynamic inner dimensions` };
     const batch = this.#fixedBatch() ?? 1;
     const feeds: Record<string, TensorData> = {};
-    for (const p of this.#inputs) feeds[p.name] = { dtype: p.dtype, data: allocate(p.dtype, batch * p.rowSize), dims: [batch, ...p.rowShape] };
     let firstMs = 0;
     let lastMs = 0;
     try {
+      for (const p of this.#inputs) feeds[p.name] = { dtype: p.dtype, data: allocate(p.dtype, batch * p.rowSize), dims: [batch, ...p.rowShape] };
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         await this.#run(feeds);

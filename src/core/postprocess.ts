@@ -44,6 +44,13 @@ export interface OutputPlan {
 
 /** Picks the primary output: the one marked `primary`, else the first with post-processing. */
 export function planOutputs(specs: readonly TensorSpec[], config: ModelConfig): OutputPlan {
+  const names = new Set(specs.map((s) => s.name));
+  for (const key of Object.keys(config.outputs)) {
+    if (!names.has(key)) {
+      throw Errors.INVALID_CONFIG(`outputs.${key}: the model has no tensor output "${key}"; its outputs: ${[...names].join(', ')}`,
+        { path: `outputs.${key}`, outputs: [...names] });
+    }
+  }
   const entries = specs.map((s) => [s.name, config.outputs[s.name]] as const);
   for (const s of specs) {
     const c = config.outputs[s.name];

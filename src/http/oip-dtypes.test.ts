@@ -27,7 +27,7 @@ function closeHalf(got: number, want: number, what: string): void {
 describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, () => {
   let s: BuiltServer;
   before(async () => {
-    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }, { path: model('wine-categorical') }, { path: model('string-output') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
+    s = await server({ models: [{ path: model('breast-cancer-fp16') }, { path: model('dtypes') }, { path: model('wine-categorical') }, { path: model('string-output') }, { path: model('iris-zipmap') }], featureStore: { kind: 'none' }, cache: { kind: 'none' } });
   });
   const infer = (name: string, body: unknown) => post(s, `/v2/models/${name}/infer`, body);
 
@@ -223,5 +223,20 @@ describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, 
     assert.equal(head['outputs'][0]['datatype'], 'BYTES');
     assert.deepEqual([...bytes.subarray(n)], [...bytesTensor(texts)]);
     assert.equal(head['outputs'][0]['parameters']['binary_data_size'], bytesTensor(texts).byteLength);
+  });
+
+  test('a ZipMap classifier: its label served, the map output named as skipped in /health and absent from the metadata', T, async () => {
+    const iris = readJsonFile<{ rows: number[][]; predicted: number[] }>('test/fixtures/goldens/iris-zipmap.json');
+    const health = (await get(s, '/health')).json;
+    const entry = (health['models'] as Json[]).find((m) => m['name'] === 'iris-zipmap')!;
+    assert.deepEqual((entry['skipped_outputs'] as Json[]).map((o) => o['name']), ['output_probability']);
+    const meta = (await get(s, '/v2/models/iris-zipmap')).json;
+    assert.deepEqual(meta['outputs'], [{ name: 'output_label', datatype: 'INT64', shape: [-1] }]);
+    const a = await infer('iris-zipmap', { inputs: [{ name: 'float_input', shape: [iris.rows.length, 4], datatype: 'FP32', data: iris.rows.flat() }] });
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(a.json['outputs'], [{ name: 'output_label', datatype: 'INT64', shape: [iris.rows.length], data: iris.predicted }]);
+    // Asking for the skipped output by name is the client's mistake, named.
+    const b = await infer('iris-zipmap', { inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: iris.rows[0] }], outputs: [{ name: 'output_probability' }] });
+    assert.equal(b.status >= 400 && b.status < 500, true, `${b.status} ${b.text}`);
   });
 });

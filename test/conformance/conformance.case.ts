@@ -232,6 +232,30 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     await expectError('INVALID_CONFIG', () => e.models.load({ source: modelPath('string-output'), name: 'so2', config: { outputs: { s_out: { postprocess: 'sigmoid' } } } }));
   }));
 
+  test(`${label}: a scikit-learn classifier exported with ZipMap: its label serves, the map output is skipped and named`, () => withEngine(async (e) => {
+    const g = JSON.parse(readFileSync(fixturePath('goldens/iris-zipmap.json'), 'utf8')) as { rows: number[][]; predicted: number[] };
+    // onnxruntime-web's WebGPU build has no LinearClassifier (ai.onnx.ml): `auto` over the web
+    // backends lands on WASM, as for the categorical model below.
+    const all = target.runtime();
+    const engine = target.backend === 'web-webgpu'
+      ? createEngine({ ...all, backends: all.backends.filter((b) => b.id === 'web-webgpu' || b.id === 'web-wasm') }, { backend: 'auto' })
+      : e;
+    try {
+      const model = await engine.models.load({ source: modelPath('iris-zipmap') });
+      assert(JSON.stringify(model.metadata.outputs.map((o) => [o.name, o.dtype])) === '[["output_label","int64"]]', `outputs ${JSON.stringify(model.metadata.outputs)}`);
+      const skipped = model.metadata.skippedOutputs ?? [];
+      assert(skipped.length === 1 && skipped[0]!.name === 'output_probability' && /not a tensor/.test(skipped[0]!.reason), `skipped ${JSON.stringify(skipped)}`);
+      const res = await model.predict(g.rows.map((r) => ({ float_input: r })));
+      assert(JSON.stringify(res.map((r) => r.outputs['output_label'])) === JSON.stringify(g.predicted), `labels ${JSON.stringify(res.map((r) => r.outputs['output_label']))} vs scikit-learn ${JSON.stringify(g.predicted)}`);
+      const t = await model.infer({ float_input: tensorFromNumbers('float32', g.rows.flat(), [g.rows.length, 4]) });
+      assert(Object.keys(t).join() === 'output_label' && [...t['output_label']!.data].map(Number).join() === g.predicted.join(), 'tensor labels');
+      // Post-processing the skipped output is a config mistake named at load.
+      await expectError('INVALID_CONFIG', () => engine.models.load({ source: modelPath('iris-zipmap'), name: 'iris2', config: { outputs: { output_probability: { postprocess: 'softmax' } } } }));
+    } finally {
+      if (engine !== e) await engine.close();
+    }
+  }));
+
   test(`${label}: a string (categorical) input: records and BYTES tensors match scikit-learn`, () => withEngine(async (e) => {
     const g = JSON.parse(readFileSync(fixturePath('goldens/wine-categorical.json'), 'utf8')) as {
       records: FeatureRecord[]; labels: number[]; outputs: { logits: { data: number[] } };

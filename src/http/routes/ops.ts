@@ -23,6 +23,7 @@ export function opsRoutes(app: Hono<AppEnv>, o: AppOptions): void {
           ...m, backend: d.backend.id,
           ...(d.metadata.warmup ? { warmup: d.metadata.warmup } : {}),
           ...(d.metadata.skippedBackends ? { skipped_backends: d.metadata.skippedBackends } : {}),
+          ...(d.metadata.skippedOutputs ? { skipped_outputs: d.metadata.skippedOutputs } : {}),
         };
       }),
       feature_store: store ? { kind: store.kind, ok: storeOk } : null,
