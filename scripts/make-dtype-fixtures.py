@@ -38,6 +38,9 @@ Needs numpy and onnx (Debian: python3-numpy, python3-onnx). Writes:
   iris data) whose class probabilities go through ZipMap, so the second output
   is a sequence of maps, not a tensor; the label output is an int64 tensor.
   Goldens: scikit-learn's predict and predict_proba on 30 test rows.
+  test/fixtures/models/iris-zipmap-strings.onnx: the same classifier with the
+  species names as class labels (classlabels_strings), so the label output is
+  a string tensor and the ZipMap's keys are strings.
 
 Deterministic: the same numpy and onnx give byte-identical files.
 """
@@ -269,28 +272,38 @@ def iris_zipmap():
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
     clf = LogisticRegression(max_iter=5000).fit(Xtr, ytr)
     classes = [int(c) for c in clf.classes_]
-    nodes = [
-        helper.make_node("LinearClassifier", ["float_input"], ["label", "probability_tensor"], domain="ai.onnx.ml",
-                         coefficients=clf.coef_.astype(np.float32).reshape(-1).tolist(),
-                         intercepts=clf.intercept_.astype(np.float32).tolist(),
-                         classlabels_ints=classes, multi_class=1, post_transform="SOFTMAX"),
-        helper.make_node("Identity", ["label"], ["output_label"]),
-        helper.make_node("ZipMap", ["probability_tensor"], ["output_probability"], domain="ai.onnx.ml",
-                         classlabels_int64s=classes),
-    ]
-    # seq(map(int64, tensor(float))), built by hand: onnx 1.12's helper has no map type.
-    zipped = onnx.ValueInfoProto()
-    zipped.name = "output_probability"
-    mt = zipped.type.sequence_type.elem_type.map_type
-    mt.key_type = TensorProto.INT64
-    mt.value_type.tensor_type.elem_type = TensorProto.FLOAT
-    graph = helper.make_graph(nodes, "iris_zipmap",
-                              [helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, 4])],
-                              [helper.make_tensor_value_info("output_label", TensorProto.INT64, [None]), zipped])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)],
-                              producer_name="omniserve-fixtures")
-    model.ir_version = 8
-    save_model(model, os.path.join(MODELS, "iris-zipmap.onnx"), full_check=False)
+
+    def zipmap_classifier(file, graph_name, labels):
+        """LinearClassifier -> label (Identity) and probabilities -> ZipMap, as skl2onnx exports it."""
+        text = isinstance(labels[0], str)
+        key = {"classlabels_strings": labels} if text else {"classlabels_int64s": labels}
+        nodes = [
+            helper.make_node("LinearClassifier", ["float_input"], ["label", "probability_tensor"], domain="ai.onnx.ml",
+                             coefficients=clf.coef_.astype(np.float32).reshape(-1).tolist(),
+                             intercepts=clf.intercept_.astype(np.float32).tolist(),
+                             multi_class=1, post_transform="SOFTMAX",
+                             **({"classlabels_strings": labels} if text else {"classlabels_ints": labels})),
+            helper.make_node("Identity", ["label"], ["output_label"]),
+            helper.make_node("ZipMap", ["probability_tensor"], ["output_probability"], domain="ai.onnx.ml", **key),
+        ]
+        # seq(map(key, tensor(float))), built by hand: onnx 1.12's helper has no map type.
+        zipped = onnx.ValueInfoProto()
+        zipped.name = "output_probability"
+        mt = zipped.type.sequence_type.elem_type.map_type
+        mt.key_type = TensorProto.STRING if text else TensorProto.INT64
+        mt.value_type.tensor_type.elem_type = TensorProto.FLOAT
+        label_type = TensorProto.STRING if text else TensorProto.INT64
+        graph = helper.make_graph(nodes, graph_name,
+                                  [helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, 4])],
+                                  [helper.make_tensor_value_info("output_label", label_type, [None]), zipped])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)],
+                                  producer_name="omniserve-fixtures")
+        model.ir_version = 8
+        save_model(model, os.path.join(MODELS, file), full_check=False)
+
+    zipmap_classifier("iris-zipmap.onnx", "iris_zipmap", classes)
+    # The same with the species names as labels: a string label tensor, string map keys.
+    zipmap_classifier("iris-zipmap-strings.onnx", "iris_zipmap_strings", ["setosa", "versicolor", "virginica"])
     names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     write_json(os.path.join(GOLDENS, "iris-zipmap.json"), {
         "model": "iris-zipmap",

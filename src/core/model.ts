@@ -9,6 +9,7 @@ import type { Backend, InferenceHandle, SessionOptions } from '../backends/types
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
+import { exposeZipMapInputs, findZipMaps, type ZipMapInfo } from './onnx-zipmap.ts';
 import { allocate, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
@@ -27,6 +28,23 @@ export interface ModelMetadata {
   readonly skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
   /** Graph outputs that are not tensors (ZipMap), so not fetched or answered. */
   readonly skippedOutputs?: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/**
+ * The model config with `probabilities` post-processing (and the ZipMap's class labels) for
+ * each exposed ZipMap input the config does not mention. Anything but a plain object is
+ * passed on as it is, for parseModelConfig to refuse.
+ */
+function withZipMapDefaults(raw: unknown, zipmaps: readonly ZipMapInfo[]): unknown {
+  if (zipmaps.length === 0 || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const r = raw as Record<string, unknown>;
+  const outputs = (typeof r['outputs'] === 'object' && r['outputs'] !== null ? r['outputs'] : {}) as Record<string, unknown>;
+  const added: Record<string, unknown> = {};
+  for (const z of zipmaps) {
+    if (z.tensor in outputs) continue;
+    added[z.tensor] = { postprocess: 'probabilities', ...(z.labels.length ? { labels: z.labels.map(String) } : {}) };
+  }
+  return Object.keys(added).length ? { ...r, outputs: { ...added, ...outputs } } : raw;
 }
 
 /** Options of {@link Model.infer}. */
@@ -83,9 +101,16 @@ export class Model {
     session?: SessionOptions;
     skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
   }): Promise<Model> {
-    const config = parseModelConfig(opts.config ?? {}, `model ${opts.name}`);
+    // A ZipMap's probabilities (a sequence of maps no binding returns) are served from the
+    // tensor going into it, post-processed as probabilities unless the config says otherwise.
+    const zipmaps = findZipMaps(opts.bytes);
+    const config = parseModelConfig(withZipMapDefaults(opts.config ?? {}, zipmaps), `model ${opts.name}`);
     if (opts.bytes.byteLength === 0) throw Errors.INVALID_MODEL(`model ${opts.name}: the model file is empty`);
-    const handle = await opts.backend.createSession(opts.bytes, opts.session);
+    const handle = await opts.backend.createSession(exposeZipMapInputs(opts.bytes, zipmaps.map((z) => z.tensor)), opts.session);
+    const skippedOutputs = handle.skippedOutputs?.map((o) => {
+      const z = zipmaps.find((x) => x.output === o.name);
+      return z ? { name: o.name, reason: `a ZipMap sequence of maps, which onnxruntime's JavaScript bindings cannot return; its probabilities are the tensor output "${z.tensor}"` } : o;
+    });
     try {
       const features: Record<string, readonly string[]> = {};
       for (const [k, c] of Object.entries(config.inputs)) if (c.features) features[k] = c.features;
@@ -99,7 +124,7 @@ export class Model {
         sizeBytes: opts.bytes.byteLength,
         loadedAt: new Date().toISOString(),
         ...(opts.skippedBackends?.length ? { skippedBackends: [...opts.skippedBackends] } : {}),
-        ...(handle.skippedOutputs?.length ? { skippedOutputs: [...handle.skippedOutputs] } : {}),
+        ...(skippedOutputs?.length ? { skippedOutputs } : {}),
       };
       const model = new Model(opts.name, opts.version, config, opts.backend, handle, meta);
       meta.warmup = await model.#warmup(config.warmup);

@@ -225,16 +225,19 @@ describe('float16 and the other OIP datatypes over HTTP', { timeout: 120_000 }, 
     assert.equal(head['outputs'][0]['parameters']['binary_data_size'], bytesTensor(texts).byteLength);
   });
 
-  test('a ZipMap classifier: its label served, the map output named as skipped in /health and absent from the metadata', T, async () => {
-    const iris = readJsonFile<{ rows: number[][]; predicted: number[] }>('test/fixtures/goldens/iris-zipmap.json');
+  test('a ZipMap classifier: label and probabilities served, the map output named as skipped in /health and absent from the metadata', T, async () => {
+    const iris = readJsonFile<{ rows: number[][]; predicted: number[]; probabilities: number[][] }>('test/fixtures/goldens/iris-zipmap.json');
     const health = (await get(s, '/health')).json;
     const entry = (health['models'] as Json[]).find((m) => m['name'] === 'iris-zipmap')!;
     assert.deepEqual((entry['skipped_outputs'] as Json[]).map((o) => o['name']), ['output_probability']);
     const meta = (await get(s, '/v2/models/iris-zipmap')).json;
-    assert.deepEqual(meta['outputs'], [{ name: 'output_label', datatype: 'INT64', shape: [-1] }]);
+    assert.deepEqual(meta['outputs'], [{ name: 'output_label', datatype: 'INT64', shape: [-1] }, { name: 'probability_tensor', datatype: 'FP32', shape: [-1, 3] }]);
     const a = await infer('iris-zipmap', { inputs: [{ name: 'float_input', shape: [iris.rows.length, 4], datatype: 'FP32', data: iris.rows.flat() }] });
     assert.equal(a.status, 200, a.text);
-    assert.deepEqual(a.json['outputs'], [{ name: 'output_label', datatype: 'INT64', shape: [iris.rows.length], data: iris.predicted }]);
+    const outs = a.json['outputs'] as Json[];
+    assert.deepEqual(outs[0], { name: 'output_label', datatype: 'INT64', shape: [iris.rows.length], data: iris.predicted });
+    assert.deepEqual(outs[1]['shape'], [iris.rows.length, 3]);
+    (outs[1]['data'] as number[]).forEach((v, i) => assert.ok(Math.abs(v - iris.probabilities.flat()[i]!) < 1e-5, `probability ${i}`));
     // Asking for the skipped output by name is the client's mistake, named.
     const b = await infer('iris-zipmap', { inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: iris.rows[0] }], outputs: [{ name: 'output_probability' }] });
     assert.equal(b.status >= 400 && b.status < 500, true, `${b.status} ${b.text}`);

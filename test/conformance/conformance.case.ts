@@ -232,8 +232,8 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     await expectError('INVALID_CONFIG', () => e.models.load({ source: modelPath('string-output'), name: 'so2', config: { outputs: { s_out: { postprocess: 'sigmoid' } } } }));
   }));
 
-  test(`${label}: a scikit-learn classifier exported with ZipMap: its label serves, the map output is skipped and named`, () => withEngine(async (e) => {
-    const g = JSON.parse(readFileSync(fixturePath('goldens/iris-zipmap.json'), 'utf8')) as { rows: number[][]; predicted: number[] };
+  test(`${label}: a scikit-learn classifier exported with ZipMap: label and probabilities served, the map output skipped and named`, () => withEngine(async (e) => {
+    const g = JSON.parse(readFileSync(fixturePath('goldens/iris-zipmap.json'), 'utf8')) as { rows: number[][]; predicted: number[]; probabilities: number[][] };
     // onnxruntime-web's WebGPU build has no LinearClassifier (ai.onnx.ml): `auto` over the web
     // backends lands on WASM, as for the categorical model below.
     const all = target.runtime();
@@ -242,14 +242,29 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       : e;
     try {
       const model = await engine.models.load({ source: modelPath('iris-zipmap') });
-      assert(JSON.stringify(model.metadata.outputs.map((o) => [o.name, o.dtype])) === '[["output_label","int64"]]', `outputs ${JSON.stringify(model.metadata.outputs)}`);
+      // The ZipMap's input (the probabilities) is exposed as an output; the map itself is skipped.
+      assert(JSON.stringify(model.metadata.outputs.map((o) => [o.name, o.dtype])) === '[["output_label","int64"],["probability_tensor","float32"]]', `outputs ${JSON.stringify(model.metadata.outputs)}`);
       const skipped = model.metadata.skippedOutputs ?? [];
-      assert(skipped.length === 1 && skipped[0]!.name === 'output_probability' && /not a tensor/.test(skipped[0]!.reason), `skipped ${JSON.stringify(skipped)}`);
+      assert(skipped.length === 1 && skipped[0]!.name === 'output_probability' && /probability_tensor/.test(skipped[0]!.reason), `skipped ${JSON.stringify(skipped)}`);
       const res = await model.predict(g.rows.map((r) => ({ float_input: r })));
-      assert(JSON.stringify(res.map((r) => r.outputs['output_label'])) === JSON.stringify(g.predicted), `labels ${JSON.stringify(res.map((r) => r.outputs['output_label']))} vs scikit-learn ${JSON.stringify(g.predicted)}`);
+      res.forEach((r, i) => {
+        assert(r.outputs['output_label'] === g.predicted[i], `row ${i}: label ${String(r.outputs['output_label'])} vs scikit-learn ${g.predicted[i]}`);
+        assert(r.prediction === g.predicted[i] && r.label === String(g.predicted[i]), `row ${i}: prediction ${r.prediction} label ${r.label}`);
+        assertClose(r.outputs['probability_tensor'] as number[], g.probabilities[i]!, `row ${i} probabilities`, 1e-5);
+        assert(Math.abs(r.probability! - Math.max(...g.probabilities[i]!)) < 1e-5, `row ${i}: probability ${r.probability}`);
+      });
       const t = await model.infer({ float_input: tensorFromNumbers('float32', g.rows.flat(), [g.rows.length, 4]) });
-      assert(Object.keys(t).join() === 'output_label' && [...t['output_label']!.data].map(Number).join() === g.predicted.join(), 'tensor labels');
-      // Post-processing the skipped output is a config mistake named at load.
+      assert(Object.keys(t).join() === 'output_label,probability_tensor' && [...t['output_label']!.data].map(Number).join() === g.predicted.join(), 'tensor labels');
+      assertClose(t['probability_tensor']!.data as Float32Array, g.probabilities.flat(), 'tensor probabilities', 1e-5);
+      // Text labels: the species names come from the ZipMap.
+      const named = await engine.models.load({ source: modelPath('iris-zipmap-strings') });
+      const species = ['setosa', 'versicolor', 'virginica'];
+      const rs = await named.predict(g.rows.slice(0, 6).map((r) => ({ float_input: r })));
+      rs.forEach((r, i) => assert(r.outputs['output_label'] === species[g.predicted[i]!] && r.label === species[g.predicted[i]!], `row ${i}: ${String(r.outputs['output_label'])} / ${r.label}`));
+      // The config still decides: no post-processing asked, none done; the map output cannot be configured.
+      const plain = await engine.models.load({ source: modelPath('iris-zipmap'), name: 'iris-plain', config: { outputs: { probability_tensor: { postprocess: 'none' } } } });
+      const [p0] = await plain.predict([{ float_input: g.rows[0]! }]);
+      assert(p0!.prediction === undefined && Array.isArray(p0!.outputs['probability_tensor']), `plain ${JSON.stringify(p0)}`);
       await expectError('INVALID_CONFIG', () => engine.models.load({ source: modelPath('iris-zipmap'), name: 'iris2', config: { outputs: { output_probability: { postprocess: 'softmax' } } } }));
     } finally {
       if (engine !== e) await engine.close();
