@@ -48,6 +48,20 @@ export interface BuildServerOptions {
   readonly demo?: DemoFiles;
 }
 
+/**
+ * From which declared size a request body is read into one buffer of its size rather than by
+ * the host's own reader (AppOptions.sizedBodyFrom). Server CPU per request, a Hono app with
+ * both readers side by side, 4 requests in flight, 2026-11-27: Deno's `arrayBuffer()` 0.23
+ * vs 0.15 ms at 128 KiB, 2.4 vs 1.1 ms at 1 MiB, 11-21 vs 4-6 ms at 4 MiB (below 128 KiB it
+ * wins); Node's wins up to 1 MiB (1.9 vs 2.7 ms) and loses at 4 MiB (12.9 vs 11.6 ms);
+ * Bun's wins at every size (3.5 vs 6.2 ms at 4 MiB).
+ */
+function sizedBodies(host: string): { sizedBodyFrom?: number } {
+  if (host === 'deno') return { sizedBodyFrom: 128 * 1024 };
+  if (host === 'node') return { sizedBodyFrom: 4 * 1024 * 1024 };
+  return {};
+}
+
 /** Builds everything a config describes. `baseDir` resolves relative paths in it. */
 export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, baseDir: string, options: BuildServerOptions = {}): Promise<BuiltServer> {
   const at = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(baseDir, p));
@@ -117,6 +131,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     ...(webhooks ? { webhooks: { check: webhooks.check, status: webhooks.status } } : {}),
     metrics: { registry, serving: metrics },
     maxBodyBytes: cfg.server.maxBodyBytes,
+    ...sizedBodies(engine.host.name),
     maxRecords: cfg.server.maxRecords,
     requestTimeoutMs: cfg.server.requestTimeoutMs,
     apiKeys: cfg.server.apiKeys,

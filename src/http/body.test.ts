@@ -51,13 +51,13 @@ test('long bodies are measured on the text: brackets inside strings and escaped 
   assert.deepEqual(parseJson(JSON.stringify(['['.repeat(20_000)])), ['['.repeat(20_000)]);
 });
 
-test('large declared bodies are read whole into one buffer; more bytes than declared or over the limit are refused', async () => {
+test('bodies declared at sizedFrom or more are read whole into one buffer; more bytes than declared or over the limit are refused', async () => {
   const { Hono } = await import('hono');
   const { readBytes, readJson } = await import('./body.ts');
   const app = new Hono();
   app.post('/bytes', async (c) => {
     try {
-      const b = await readBytes(c, 1 << 20);
+      const b = await readBytes(c, 1 << 20, 256 * 1024);
       let sum = 0;
       for (let i = 0; i < b.length; i++) sum = (sum * 31 + b[i]!) >>> 0;
       return c.json({ n: b.length, sum });
@@ -65,7 +65,8 @@ test('large declared bodies are read whole into one buffer; more bytes than decl
       return c.json({ code: (e as { code?: string }).code }, 400);
     }
   });
-  app.post('/json', async (c) => c.json({ n: ((await readJson(c, 1 << 20)) as number[]).length }));
+  app.post('/host', async (c) => c.json({ n: (await readBytes(c, 1 << 20)).length }));
+  app.post('/json', async (c) => c.json({ n: ((await readJson(c, 1 << 20, 256 * 1024)) as number[]).length }));
   const chunks = Array.from({ length: 5 }, (_, k) => Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7 + k) & 255));
   const stream = () => new ReadableStream<Uint8Array>({ start(ctl) { for (const ch of chunks) ctl.enqueue(ch); ctl.close(); } });
   let want = 0;
@@ -76,6 +77,8 @@ test('large declared bodies are read whole into one buffer; more bytes than decl
   assert.deepEqual(await (await post('/bytes', 500_000, stream())).json(), { n: 500_000, sum: want });
   // A body longer than it declared is refused, not read past the declared size.
   assert.deepEqual(await (await post('/bytes', 300_000, stream())).json(), { code: 'INVALID_REQUEST' });
+  // Without sizedFrom the host's reader reads what comes (here: the whole stream).
+  assert.deepEqual(await (await post('/host', 300_000, stream())).json(), { n: 500_000 });
   // Declared over the limit: refused before reading.
   assert.deepEqual(await (await post('/bytes', 2 << 20, stream())).json(), { code: 'PAYLOAD_TOO_LARGE' });
   // A large JSON body goes the same way and parses.

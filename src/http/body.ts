@@ -70,23 +70,17 @@ async function readSized(req: Request, length: number): Promise<Uint8Array> {
   return off === length ? out : out.subarray(0, off);
 }
 
-/**
- * Bodies from this size on are read by `readSized`, not the host's reader. Deno 2.9's
- * `arrayBuffer()` (its op_read_all) cost 13-25 ms of server CPU per 4 MiB body against
- * 4.6-6.3 ms for reading the stream into a buffer of the declared size (bench/gpu's served
- * requests: 1,024 rows × 1,024 float32); below this size the host's reader is the cheaper.
- */
-const LARGE_BODY = 256 * 1024;
 
 /**
  * The body, at most `limit` bytes, whatever the content type. With a Content-Length
  * (checked against the limit first) the host's own reader `viaHost` is used: on Node,
  * touching `request.body` makes @hono/node-server build a full web stream per request
- * (measured: hello-world 24.8k → 6.2k req/s). Large declared bodies are read into one
- * buffer of their size (`readSized`), and chunked bodies of unknown length through the
- * stream, counting bytes as they come; both are given to `fromBytes`.
+ * (measured: hello-world 24.8k → 6.2k req/s). Bodies declared at `sizedFrom` bytes or more
+ * are read into one buffer of their size (`readSized`: where the host's reader is the slower,
+ * see AppOptions.sizedBodyFrom), and chunked bodies of unknown length through the stream,
+ * counting bytes as they come; both are given to `fromBytes`.
  */
-function readBody<T>(c: Context, limit: number, viaHost: () => Promise<T>, fromBytes: (b: Uint8Array) => T): Promise<T> {
+function readBody<T>(c: Context, limit: number, sizedFrom: number, viaHost: () => Promise<T>, fromBytes: (b: Uint8Array) => T): Promise<T> {
   // Promise chains, not async functions: every request passes here, and each async layer is
   // a promise and a microtask more.
   const declared = c.req.header('content-length');
@@ -95,7 +89,7 @@ function readBody<T>(c: Context, limit: number, viaHost: () => Promise<T>, fromB
   if (!(length <= limit)) {
     return Promise.reject(Errors.PAYLOAD_TOO_LARGE(`request body of ${declared} bytes is over the limit of ${limit} bytes`, { limit }));
   }
-  if (length >= LARGE_BODY && Number.isInteger(length)) return readSized(c.req.raw, length).then(fromBytes);
+  if (length >= sizedFrom && Number.isInteger(length)) return readSized(c.req.raw, length).then(fromBytes);
   try {
     return viaHost().then(undefined, rethrowUnreadable);
   } catch (e) {
@@ -114,8 +108,8 @@ function rethrowUnreadable(e: unknown): never {
 }
 
 /** The body's bytes, at most `limit` of them, whatever the content type. */
-export function readBytes(c: Context, limit: number): Promise<Uint8Array> {
-  return readBody(c, limit, () => c.req.arrayBuffer().then((b) => new Uint8Array(b)), (b) => b);
+export function readBytes(c: Context, limit: number, sizedFrom = Infinity): Promise<Uint8Array> {
+  return readBody(c, limit, sizedFrom, () => c.req.arrayBuffer().then((b) => new Uint8Array(b)), (b) => b);
 }
 
 /** Parses JSON text (INVALID_JSON when empty or malformed; nesting checked). */
@@ -135,12 +129,12 @@ export function parseJson(text: string): unknown {
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** Parses a JSON body after checking content type and size. */
-export function readJson(c: Context, limit: number): Promise<unknown> {
+export function readJson(c: Context, limit: number, sizedFrom = Infinity): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!JSON_TYPE.test(type)) {
     return Promise.reject(Errors.UNSUPPORTED_MEDIA_TYPE(`content-type must be application/json (got ${type ? JSON.stringify(type) : 'none'})`));
   }
-  return readBody(c, limit, () => c.req.text(), (b) => new TextDecoder().decode(b)).then(parseJson);
+  return readBody(c, limit, sizedFrom, () => c.req.text(), (b) => new TextDecoder().decode(b)).then(parseJson);
 }
 
 /** Deepest JSON nesting accepted; later code (hashing, flattening) may recurse per level. */

@@ -27,7 +27,7 @@ export function adminRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const models = o.serving.engine.models;
   const limit = o.maxBodyBytes ?? 1 << 20;
   app.post('/admin/models', async (c) => {
-    const body = validate(LoadBody, await readJson(c, limit));
+    const body = validate(LoadBody, await readJson(c, limit, o.sizedBodyFrom));
     if (body.name && o.serving.options.pools?.has(body.name)) {
       throw Errors.NOT_IMPLEMENTED(`model ${body.name} runs in worker threads; reloading it at run time is not supported yet (restart the server)`);
     }
@@ -37,7 +37,7 @@ export function adminRoutes(app: Hono<AppEnv>, o: AppOptions): void {
     return c.json({ name: m.name, version: m.version, backend: m.backend.id, default: models.get(m.name).version }, 201);
   });
   app.put('/admin/models/:name/default', async (c) => {
-    const body = validate(v.strictObject({ version: Name }), await readJson(c, limit));
+    const body = validate(v.strictObject({ version: Name }), await readJson(c, limit, o.sizedBodyFrom));
     models.setDefault(c.req.param('name'), body.version);
     return c.json({ name: c.req.param('name'), default: body.version });
   });

@@ -36,7 +36,7 @@ export async function modelRequest<S extends v.GenericSchema<unknown, { version?
   schema: S,
   name: string | undefined,
 ): Promise<{ body: v.InferOutput<S>; model: Model }> {
-  const json = await readJson(c, o.maxBodyBytes ?? 1 << 20);
+  const json = await readJson(c, o.maxBodyBytes ?? 1 << 20, o.sizedBodyFrom);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw Errors.INVALID_REQUEST('the body must be a JSON object');
   const body = validate(schema, json);
   const modelName = name ?? o.defaultModel ?? o.serving.engine.models.first();

@@ -90,9 +90,9 @@ export function oipRoutes(app: Hono<AppEnv>, o: AppOptions): void {
     let body: v.InferOutput<typeof InferBody>;
     let binary: Uint8Array | undefined;
     if (headerLength === undefined) {
-      body = validate(InferBody, await readJson(c, limit));
+      body = validate(InferBody, await readJson(c, limit, o.sizedBodyFrom));
     } else {
-      const bytes = await readBytes(c, limit);
+      const bytes = await readBytes(c, limit, o.sizedBodyFrom);
       const n = Number(headerLength);
       if (headerLength.trim() === '' || !Number.isSafeInteger(n) || n < 0 || n > bytes.byteLength) {
         throw Errors.INVALID_REQUEST(`${HEADER_LENGTH} is ${JSON.stringify(headerLength)}: expected the JSON part's byte count, at most the body's ${bytes.byteLength}`,
