@@ -50,16 +50,15 @@ export interface BuildServerOptions {
 
 /**
  * From which declared size a request body is read into one buffer of its size rather than by
- * the host's own reader (AppOptions.sizedBodyFrom). Server CPU per request, a Hono app with
- * both readers side by side, 4 requests in flight, 2026-11-27: Deno's `arrayBuffer()` 0.23
- * vs 0.15 ms at 128 KiB, 2.4 vs 1.1 ms at 1 MiB, 11-21 vs 4-6 ms at 4 MiB (below 128 KiB it
- * wins); Node's wins up to 1 MiB (1.9 vs 2.7 ms) and loses at 4 MiB (12.9 vs 11.6 ms);
- * Bun's wins at every size (3.5 vs 6.2 ms at 4 MiB).
+ * the host's own reader (AppOptions.sizedBodyFrom). `node --import tsx bench/body/run.ts`
+ * (bench/results/body.md: server CPU per request, least of three rounds): Deno's
+ * `arrayBuffer()` costs 2.2 vs 0.94 ms at 1 MiB and 10.2 vs 6.1 ms at 4 MiB, ties at
+ * 128-256 KiB (an earlier run: 0.23 vs 0.15 ms at 128 KiB) and wins at 64 KiB; Node's ties or
+ * wins at every size (12.2 vs 12.3 ms at 4 MiB) and Bun's wins at every size (4.7 vs 9.0 ms
+ * at 4 MiB). So Deno from 128 KiB, the others never.
  */
 function sizedBodies(host: string): { sizedBodyFrom?: number } {
-  if (host === 'deno') return { sizedBodyFrom: 128 * 1024 };
-  if (host === 'node') return { sizedBodyFrom: 4 * 1024 * 1024 };
-  return {};
+  return host === 'deno' ? { sizedBodyFrom: 128 * 1024 } : {};
 }
 
 /** Builds everything a config describes. `baseDir` resolves relative paths in it. */

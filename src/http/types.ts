@@ -30,9 +30,9 @@ export interface AppOptions {
   /**
    * Bodies declared at this many bytes or more are read chunk by chunk into one buffer of
    * their size instead of by the host's own reader. Which is faster depends on the host:
-   * Deno's `arrayBuffer()` is 1.4× slower from 128 KiB and 2-3× from 1 MiB; Node's is
-   * faster up to a few MiB; Bun's always (runtimes/serve/build-server.ts, `sizedBodies`, has
-   * the figures and sets it per host). Default: never.
+   * Deno's `arrayBuffer()` ties at 128-256 KiB and is 1.7-2.3× slower from 1 MiB; Node's and
+   * Bun's tie or win at every size (bench/body; runtimes/serve/build-server.ts sets it per
+   * host). Default: never.
    */
   readonly sizedBodyFrom?: number;
   /** Most records in one request. Default 10,000. */
