@@ -178,6 +178,33 @@ describe('omniserve batch on a float16 model', () => {
   });
 });
 
+describe('omniserve batch on a ZipMap classifier', () => {
+  test('scores Parquet through a scikit-learn export with ZipMap: class and probability as scikit-learn gives them', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const g = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/iris-zipmap.json'), 'utf8')) as { features: string[]; rows: number[][]; predicted: number[]; probabilities: number[][] };
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    mkdirSync(join(dir, 'in'), { recursive: true });
+    writeFileSync(join(dir, 'in/iris.parquet'), new Uint8Array(parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: BigInt64Array.from(g.rows, (_, i) => BigInt(i)) },
+        ...g.features.map((f, j) => ({ name: f, data: Float64Array.from(g.rows, (r) => r[j]!) })),
+      ],
+    })));
+    // No post-processing in the config: the ZipMap's probabilities get `probabilities` by default.
+    writeFileSync(join(dir, 'iris.config.json'), JSON.stringify({ inputs: { float_input: { features: g.features } } }));
+    const config = join(dir, 'batch.json');
+    writeFileSync(config, JSON.stringify({ batch: { model: { path: join(ROOT, 'test/fixtures/models/iris-zipmap.onnx'), config: join(dir, 'iris.config.json') } } }));
+    const r = await start(['--config', config, '--input', join(dir, 'in'), '--output', join(dir, 'out')], dir).done;
+    assert.equal(r.code, 0, r.err.slice(-2000));
+    const rows = (await readOutput(join(dir, 'out'))).sort((a, b) => Number(a['id']) - Number(b['id']));
+    assert.equal(rows.length, g.rows.length);
+    rows.forEach((row, i) => {
+      assert.equal(Number(row['prediction']), g.predicted[i], `row ${i}`);
+      assert.ok(Math.abs(Number(row['probability']) - Math.max(...g.probabilities[i]!)) < 1e-5, `row ${i}: ${row['probability']}`);
+    });
+  });
+});
+
 describe('omniserve batch on Deno', () => {
   test('Deno runs the batch command with worker threads (node:worker_threads), kill -9 and --resume included: every row once, predictions as on Node', async () => {
     const dir = tempDir(); dirs.push(dir);
