@@ -109,7 +109,11 @@ const NOT_A_TENSOR = 'not a tensor (e.g. a ZipMap sequence of maps); onnxruntime
  */
 function specsOf(session: InferenceSession, which: 'input' | 'output', skipped?: { name: string; reason: string }[]): TensorSpec[] {
   const all = (which === 'input' ? session.inputMetadata : session.outputMetadata) as readonly InferenceSession.ValueMetadata[];
-  const meta = skipped ? all.filter((m) => m.isTensor || (skipped.push({ name: m.name, reason: NOT_A_TENSOR }), false)) : all;
+  let meta = all;
+  if (skipped) {
+    meta = all.filter((m) => m.isTensor);
+    for (const m of all) if (!m.isTensor) skipped.push({ name: m.name, reason: NOT_A_TENSOR });
+  }
   if (skipped && meta.length === 0 && all.length > 0) {
     throw Errors.UNSUPPORTED_DTYPE(`no output of the model is a tensor (${all.map((m) => `"${m.name}"`).join(', ')}); omniserve serves tensor outputs`, { outputs: all.map((m) => m.name) });
   }
@@ -220,12 +224,19 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
   const fetches = skippedOutputs.length ? outputs.map((o) => o.name) : undefined;
   const gpu = take ? gpuFeeder(ort) : undefined;
   let released = false;
-  const runOnce = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
+  const cpuTensor = (t: TensorData): OrtTensor => (native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims));
+  const runWith = (ortFeeds: Record<string, OrtTensor>) => (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds));
+  // Every run passes here: the CPU path builds its tensors without an await per input.
+  const runOnce = (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
     const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(feeds)) {
-      ortFeeds[name] = (await gpu?.feed(name, t)) ?? (native && t.dtype === 'float16' ? nativeHalf(ort, t) : new ort.Tensor(t.dtype, t.data, t.dims));
-    }
-    return fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds);
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = cpuTensor(t);
+    return runWith(ortFeeds);
+  };
+  // onnxruntime-web's WebGPU build: inputs the feeder takes go as GPU tensors, within the module's turn.
+  const runOnGpu = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = (await gpu!.feed(name, t)) ?? cpuTensor(t);
+    return runWith(ortFeeds);
   };
   return {
     inputs,
@@ -234,7 +245,7 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
     async run(feeds) {
       let result: InferenceSession.OnnxValueMapType;
       try {
-        result = await (take ? take(() => runOnce(feeds)) : runOnce(feeds));
+        result = await (take ? take(() => runOnGpu(feeds)) : runOnce(feeds));
       } catch (e) {
         throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, { backend: id }, e);
       }

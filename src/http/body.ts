@@ -70,7 +70,6 @@ async function readSized(req: Request, length: number): Promise<Uint8Array> {
   return off === length ? out : out.subarray(0, off);
 }
 
-
 /**
  * The body, at most `limit` bytes, whatever the content type. With a Content-Length
  * (checked against the limit first) the host's own reader `viaHost` is used: on Node,
