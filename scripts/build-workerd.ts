@@ -82,18 +82,52 @@ async function readConfig(modelPath: string): Promise<unknown> {
 }
 
 /**
- * The generated `omniserve:bundled-models`, and the `.wasm`/`.onnx` imports kept as
- * imports: the files are copied beside worker.js, and workerd links them as modules.
+ * Generated modules (`omniserve:…`, given as source text), and the `.wasm`/`.onnx` imports
+ * kept as imports: the files are copied beside worker.js, and workerd links them as modules.
  */
-function bundlePlugin(manifest: string): Plugin {
+function bundlePlugin(virtual: Readonly<Record<string, string>>): Plugin {
   return {
     name: 'omniserve-workerd',
     setup(b) {
-      b.onResolve({ filter: /^omniserve:bundled-models$/ }, (a) => ({ path: a.path, namespace: 'omniserve' }));
-      b.onLoad({ filter: /.*/, namespace: 'omniserve' }, () => ({ contents: manifest, loader: 'js' }));
+      b.onResolve({ filter: /^omniserve:/ }, (a) => ({ path: a.path, namespace: 'omniserve' }));
+      b.onLoad({ filter: /.*/, namespace: 'omniserve' }, (a) => {
+        const contents = virtual[a.path];
+        if (contents === undefined) throw new Error(`no generated module ${a.path}`);
+        return { contents, loader: 'js' };
+      });
       b.onResolve({ filter: /\.(wasm|onnx)$/ }, (a) => ({ path: a.path, external: true }));
     },
   };
+}
+
+/** Copies onnxruntime-web's `ort-wasm-simd-threaded.wasm` into `outDir` (a CompiledWasm module there); returns its path. */
+export async function copyOrtWasm(outDir: string): Promise<string> {
+  const to = join(outDir, WASM_FILE);
+  await copyFile(createRequire(import.meta.url).resolve(`onnxruntime-web/${WASM_FILE}`), to);
+  return to;
+}
+
+/**
+ * Bundles a Worker entry into one ESM file the way the Workers bundle is built: browser builds
+ * of every package, `.wasm`/`.onnx` imports left for workerd to link, and the `omniserve:…`
+ * modules in `virtual` generated. Exported for test Workers (test/workerd/).
+ */
+export async function bundleWorker(o: { entry: string; outfile: string; virtual: Readonly<Record<string, string>>; minify?: boolean }): Promise<void> {
+  await build({
+    entryPoints: [o.entry],
+    outfile: o.outfile,
+    bundle: true,
+    format: 'esm',
+    // Browser builds of every package (onnxruntime-web/wasm → ort.wasm.bundle.min.mjs,
+    // the glue embedded); `workerd` first for packages that have a Workers build.
+    platform: 'browser',
+    conditions: ['workerd', 'worker', 'browser'],
+    target: 'es2022',
+    minify: o.minify ?? true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    plugins: [bundlePlugin(o.virtual)],
+  });
 }
 
 /** Builds the bundle into `outDir`. */
@@ -114,26 +148,11 @@ export async function buildWorkerd(options: BuildWorkerdOptions = {}): Promise<B
 
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const wasmSource = createRequire(import.meta.url).resolve(`onnxruntime-web/${WASM_FILE}`);
-  await copyFile(wasmSource, join(outDir, WASM_FILE));
+  await copyOrtWasm(outDir);
   await Promise.all(modelPaths.map((p, i) => copyFile(p, join(outDir, names[i]!))));
 
   const entryOut = join(outDir, 'worker.js');
-  await build({
-    entryPoints: [ENTRY],
-    outfile: entryOut,
-    bundle: true,
-    format: 'esm',
-    // Browser builds of every package (onnxruntime-web/wasm → ort.wasm.bundle.min.mjs,
-    // the glue embedded); `workerd` first for packages that have a Workers build.
-    platform: 'browser',
-    conditions: ['workerd', 'worker', 'browser'],
-    target: 'es2022',
-    minify: options.minify ?? true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    plugins: [bundlePlugin(manifest)],
-  });
+  await bundleWorker({ entry: ENTRY, outfile: entryOut, virtual: { [MANIFEST]: manifest }, minify: options.minify ?? true });
 
   const modules: WorkerModule[] = [];
   const add = async (type: WorkerModule['type'], path: string) => modules.push({ type, path, bytes: (await stat(path)).size });

@@ -5,7 +5,6 @@
  * and leave the engine working.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import {
   createEngine, fromHalf, isOmniserveError, tensorFromNumbers, toHalf, toPlainArray,
   type BackendId, type DType, type Engine, type ErrorCode, type FeatureRecord, type RuntimeAdapter, type TensorData,
@@ -14,14 +13,25 @@ import {
 /** Registers one test with the host's runner. */
 export type RegisterTest = (name: string, fn: () => Promise<void>) => void;
 
+/**
+ * The suite's files (test/fixtures/: `models/…`, `goldens/…`), as the host has them: read from
+ * disk on Node, Bun and Deno (node-fixtures.ts), bundled into the Worker on workerd.
+ */
+export interface FixtureReader {
+  /** The bytes of fixture `rel`. */
+  bytes(rel: string): Uint8Array;
+  /** What `models.load({ source })` takes for fixture `rel`: a path the target's runtime reads. */
+  source(rel: string): string;
+}
+
 /** What a host runs the suite against. */
 export interface ConformanceTarget {
   readonly host: string;
   readonly backend: BackendId;
   readonly runtime: () => RuntimeAdapter;
+  readonly fixtures: FixtureReader;
 }
 
-const FIXTURES = new URL('../fixtures/', import.meta.url);
 const MODELS = ['breast-cancer', 'digits', 'wine-mixed'] as const;
 type Golden = {
   inputs: Record<string, { dtype: DType; dims: number[]; data: number[] }>;
@@ -30,9 +40,6 @@ type Golden = {
   labels: number[];
 };
 
-const fixturePath = (rel: string) => decodeURIComponent(new URL(rel, FIXTURES).pathname);
-const golden = (m: string): Golden => JSON.parse(readFileSync(fixturePath(`goldens/${m}.json`), 'utf8'));
-const modelPath = (m: string) => fixturePath(`models/${m}.onnx`);
 
 /** |got - want| ≤ 1e-4 · max(1, |want|): 1e-4 absolute for values up to 1, relative beyond. */
 export function assertClose(got: ArrayLike<number | bigint>, want: ArrayLike<number>, what: string, tol = 1e-4): void {
@@ -70,6 +77,10 @@ function feedsOf(g: Golden): Record<string, TensorData> {
 
 /** Registers every conformance case for one host × backend. */
 export function runConformance(test: RegisterTest, target: ConformanceTarget): void {
+  const fx = target.fixtures;
+  const json = <T>(rel: string): T => JSON.parse(new TextDecoder().decode(fx.bytes(rel))) as T;
+  const golden = (m: string): Golden => json(`goldens/${m}.json`);
+  const modelPath = (m: string) => fx.source(`models/${m}.onnx`);
   const label = `${target.host} × ${target.backend}`;
   const fresh = () => createEngine(target.runtime(), { backend: target.backend });
   const withEngine = async (fn: (e: Engine) => Promise<void>) => {
@@ -123,7 +134,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   }
 
   test(`${label}: float16 conversions agree with numpy and with the host's Math.f16round`, async () => {
-    const { pairs } = JSON.parse(readFileSync(fixturePath('goldens/float16.json'), 'utf8')) as { pairs: [number | string, number][] };
+    const { pairs } = json('goldens/float16.json') as { pairs: [number | string, number][] };
     for (const [v, bits] of pairs) {
       const x = typeof v === 'number' ? v : v === 'Infinity' ? Infinity : -Infinity;
       assert(toHalf(x) === bits, `toHalf(${v}) = ${toHalf(x)}, numpy ${bits}`);
@@ -138,7 +149,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   });
 
   test(`${label}: a float16 model: half-precision tensors in and out, records through it`, () => withEngine(async (e) => {
-    const g = JSON.parse(readFileSync(fixturePath('goldens/breast-cancer-fp16.json'), 'utf8')) as {
+    const g = json('goldens/breast-cancer-fp16.json') as {
       inputs: { features: { dims: number[]; bits: number[] } };
       outputs: { logit: { dims: number[]; bits: number[]; values: number[] } };
     };
@@ -233,7 +244,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   }));
 
   test(`${label}: a scikit-learn classifier exported with ZipMap: label and probabilities served, the map output skipped and named`, () => withEngine(async (e) => {
-    const g = JSON.parse(readFileSync(fixturePath('goldens/iris-zipmap.json'), 'utf8')) as { rows: number[][]; predicted: number[]; probabilities: number[][] };
+    const g = json('goldens/iris-zipmap.json') as { rows: number[][]; predicted: number[]; probabilities: number[][] };
     // onnxruntime-web's WebGPU build has no LinearClassifier (ai.onnx.ml): `auto` over the web
     // backends lands on WASM, as for the categorical model below.
     const all = target.runtime();
@@ -272,7 +283,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   }));
 
   test(`${label}: a string (categorical) input: records and BYTES tensors match scikit-learn`, () => withEngine(async (e) => {
-    const g = JSON.parse(readFileSync(fixturePath('goldens/wine-categorical.json'), 'utf8')) as {
+    const g = json('goldens/wine-categorical.json') as {
       records: FeatureRecord[]; labels: number[]; outputs: { logits: { data: number[] } };
     };
     if (target.backend === 'web-webgpu') {
@@ -327,14 +338,14 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     const g = golden('breast-cancer');
     const model = await e.models.load({
       source: modelPath('breast-cancer'),
-      config: { ...JSON.parse(readFileSync(fixturePath('models/breast-cancer.config.json'), 'utf8')), maxBatchSize: 7 },
+      config: { ...json<Record<string, unknown>>('models/breast-cancer.config.json'), maxBatchSize: 7 },
     });
     const res = await model.predict(g.records);
     assertClose(res.map((r) => r.outputs['logit'] as number), g.outputs['logit']!.data, 'split batches');
   }));
 
   test(`${label}: versions, default version and reload`, () => withEngine(async (e) => {
-    const bytes = new Uint8Array(readFileSync(modelPath('breast-cancer')));
+    const bytes = fx.bytes('models/breast-cancer.onnx').slice();
     await e.models.load({ source: bytes, name: 'bc', version: '1' });
     await e.models.load({ source: modelPath('breast-cancer'), name: 'bc', version: '2' });
     assert(e.models.get('bc').version === '2', 'latest loaded is default');
@@ -349,10 +360,10 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   }));
 
   test(`${label}: bad input gets named errors and nothing breaks`, () => withEngine(async (e) => {
-    await expectError('MODEL_FILE_NOT_FOUND', () => e.models.load({ source: fixturePath('models/does-not-exist.onnx') }));
+    await expectError('MODEL_FILE_NOT_FOUND', () => e.models.load({ source: fx.source('models/does-not-exist.onnx') }));
     await expectError('INVALID_MODEL', () => e.models.load({ source: new TextEncoder().encode('this is not an onnx model'), name: 'junk' }));
     await expectError('INVALID_MODEL', () => e.models.load({ source: new Uint8Array(0), name: 'empty' }));
-    const truncated = new Uint8Array(readFileSync(modelPath('digits'))).slice(0, 4000);
+    const truncated = fx.bytes('models/digits.onnx').slice(0, 4000);
     await expectError('INVALID_MODEL', () => e.models.load({ source: truncated, name: 'truncated' }));
     await expectError('INVALID_CONFIG', () => e.models.load({ source: modelPath('breast-cancer'), config: { inputs: { nope: { features: ['a'] } } } }));
 
