@@ -90,7 +90,7 @@ function view(r: PredictionResult, outputs: boolean): PredictionView {
   };
 }
 
-function explain(req: WorkerLoadRequest, chosen: Exclude<LocalBackend, 'server'>, statuses: readonly BackendStatus[], threads: number, coi: boolean): string {
+function explain(req: WorkerLoadRequest, chosen: Exclude<LocalBackend, 'server'>, statuses: readonly BackendStatus[], threads: number, coi: boolean, gpuSkipped?: string): string {
   const gpu = statuses.find((s) => s.id === 'web-webgpu');
   const wasmThreads = `${threads} thread${threads === 1 ? '' : 's'} (${coi ? 'page is cross-origin isolated' : 'page is not cross-origin isolated'})`;
   if (chosen === 'web-webgpu') {
@@ -98,7 +98,7 @@ function explain(req: WorkerLoadRequest, chosen: Exclude<LocalBackend, 'server'>
     return `${req.backend === 'webgpu' ? 'WebGPU as requested' : 'WebGPU'}: navigator.gpu offered an adapter (${adapter})`;
   }
   if (req.backend === 'wasm') return `WASM-SIMD as requested, ${wasmThreads}`;
-  return `WASM-SIMD, ${wasmThreads}; WebGPU not used: ${gpu?.reason ?? 'not probed'}`;
+  return `WASM-SIMD, ${wasmThreads}; WebGPU not used: ${gpuSkipped ?? gpu?.reason ?? 'not probed'}`;
 }
 
 /** Builds the worker's API. `global` is where `navigator`/`crossOriginIsolated` are read (tests pass their own). */
@@ -142,21 +142,23 @@ export function createBrowserWorkerApi(opts: {
       });
       engine = createEngine({ host: detectHost(g), backends, fetch: g.fetch?.bind(g) }, { backend: REQUESTS[req.backend] });
       // Pick the backend first: a page that cannot run any does not download the model.
-      const backend = await engine.backends.resolve(REQUESTS[req.backend]);
+      await engine.backends.resolve(REQUESTS[req.backend]);
       const source = req.model;
       const { bytes, info: file } = 'bytes' in source
         ? { bytes: source.bytes, info: await bytesInfo(source.bytes, req.limitBytes) }
         : await loadModelFile({ url: source.url, sha256: source.sha256, size: source.size, limitBytes: req.limitBytes, cacheName: req.cacheName, fetch: g.fetch?.bind(g) });
       const cfg = (req.config ?? {}) as { name?: unknown };
       const name = req.name ?? (typeof cfg.name === 'string' ? cfg.name : undefined) ?? ('url' in source ? nameFromUrl(source.url) : undefined) ?? 'model';
-      const model = await engine.models.load({ source: bytes, name, version: req.version, config: req.config, backend: backend.id });
+      // The request, not the backend it resolved to: under `auto` a model WebGPU cannot run
+      // (an operator missing, float16 on a device without shader-f16) goes on to WASM.
+      const model = await engine.models.load({ source: bytes, name, version: req.version, config: req.config, backend: REQUESTS[req.backend] });
       current = { name: model.name, version: model.version, outputs: req.outputs === true };
       const statuses = engine.backends.status();
       const chosen = model.backend.id as Exclude<LocalBackend, 'server'>;
       const adapter = statuses.find((s) => s.id === 'web-webgpu' && s.state === 'available')?.info?.['adapter'];
       return {
         name: model.name, version: model.version, backend: chosen,
-        reason: explain(req, chosen, statuses, threads, coi),
+        reason: explain(req, chosen, statuses, threads, coi, model.metadata.skippedBackends?.find((k) => k.backend === 'web-webgpu')?.reason),
         threads: chosen === 'web-wasm' ? threads : 1, crossOriginIsolated: coi,
         ...(typeof adapter === 'string' ? { adapter } : {}),
         backends: statuses, file, metadata: model.metadata,

@@ -84,8 +84,10 @@ export class ModelRegistry {
         break;
       } catch (e) {
         // A backend built without some operators (onnxruntime-web's WebGPU build has no
-        // ai.onnx.ml ops and no string Cast) hands the model to the request's next backend.
-        const next = missingOperator(e) ? await this.#backends.next(request, backend.id) : undefined;
+        // ai.onnx.ml ops and no string Cast), or on a device without a feature the model
+        // needs (WebGPU without shader-f16 for float16), hands the model to the request's
+        // next backend.
+        const next = backendCannotRun(e) ? await this.#backends.next(request, backend.id) : undefined;
         if (!next) throw e;
         skipped.push({ backend: backend.id, reason: cleanReason(messageOf(e)) });
         backend = next;
@@ -218,7 +220,11 @@ function nameFromPath(path: string | undefined): string | undefined {
   return base.replace(/\.onnx$/i, '') || undefined;
 }
 
-/** True when a session could not be made because the backend has no kernel for an operator of the model. */
-function missingOperator(e: unknown): boolean {
-  return isOmniserveError(e, 'INVALID_MODEL') && /No Op registered for|Could not find an implementation for/.test(messageOf(e));
+/**
+ * True when a session could not be made because the backend has no kernel for an operator of
+ * the model, or its device lacks a feature the model needs (`details.missingFeature`).
+ */
+function backendCannotRun(e: unknown): boolean {
+  if (!isOmniserveError(e, 'INVALID_MODEL')) return false;
+  return typeof e.details?.['missingFeature'] === 'string' || /No Op registered for|Could not find an implementation for/.test(messageOf(e));
 }

@@ -7,7 +7,7 @@
  */
 import {
   createEngine, fromHalf, isOmniserveError, tensorFromNumbers, toHalf, toPlainArray,
-  type BackendId, type DType, type Engine, type ErrorCode, type FeatureRecord, type RuntimeAdapter, type TensorData,
+  type BackendId, type Model, type DType, type Engine, type ErrorCode, type FeatureRecord, type RuntimeAdapter, type TensorData,
 } from '../../src/index.ts';
 
 /** Registers one test with the host's runner. */
@@ -83,12 +83,42 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   const modelPath = (m: string) => fx.source(`models/${m}.onnx`);
   const label = `${target.host} × ${target.backend}`;
   const fresh = () => createEngine(target.runtime(), { backend: target.backend });
+  /** Engines a case opened beside its own, closed with it. */
+  const extra: Engine[] = [];
   const withEngine = async (fn: (e: Engine) => Promise<void>) => {
     const e = fresh();
     try {
       await fn(e);
     } finally {
       await e.close();
+      for (const x of extra.splice(0)) await x.close();
+    }
+  };
+  /** An engine over the web backends only, asking for `auto` (what a page or a Worker has). */
+  const webOnly = () => {
+    const all = target.runtime();
+    return createEngine({ ...all, backends: all.backends.filter((b) => b.id === 'web-webgpu' || b.id === 'web-wasm') }, { backend: 'auto' });
+  };
+
+  /**
+   * Loads a model with float16 inputs or outputs, pinned to the target. On a WebGPU device
+   * without `shader-f16` (Chromium's SwiftShader) onnxruntime-web's float16 kernels cannot
+   * run: the pinned load must be refused naming the feature, and `auto` over the web backends
+   * must skip WebGPU for that reason and land on WASM; that model is the one the case checks.
+   */
+  const loadHalfModel = async (e: Engine, m: string): Promise<Model> => {
+    try {
+      return await e.models.load({ source: modelPath(m) });
+    } catch (err) {
+      if (target.backend !== 'web-webgpu' || !isOmniserveError(err, 'INVALID_MODEL') || err.details?.['missingFeature'] !== 'shader-f16') throw err;
+      assert(/"shader-f16"/.test(err.message) && /float16/.test(err.message), `reason: ${err.message}`);
+      const web = webOnly();
+      extra.push(web);
+      const model = await web.models.load({ source: modelPath(m) });
+      const skipped = model.metadata.skippedBackends ?? [];
+      assert(model.backend.id === 'web-wasm', `auto chose ${model.backend.id}`);
+      assert(skipped.length === 1 && skipped[0]!.backend === 'web-webgpu' && /shader-f16/.test(skipped[0]!.reason), `skipped: ${JSON.stringify(skipped)}`);
+      return model;
     }
   };
 
@@ -153,7 +183,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       inputs: { features: { dims: number[]; bits: number[] } };
       outputs: { logit: { dims: number[]; bits: number[]; values: number[] } };
     };
-    const model = await e.models.load({ source: modelPath('breast-cancer-fp16') });
+    const model = await loadHalfModel(e, 'breast-cancer-fp16');
     assert(model.metadata.inputs[0]!.dtype === 'float16' && model.metadata.outputs[0]!.dtype === 'float16', 'float16 metadata');
     const input = g.inputs.features;
     const out = await model.infer({ features: { dtype: 'float16', data: Uint16Array.from(input.bits), dims: input.dims } });
@@ -200,7 +230,7 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
   }));
 
   test(`${label}: int8, int16, uint16, uint32, uint64, float16 and bool go through unchanged`, () => withEngine(async (e) => {
-    const model = await e.models.load({ source: modelPath('dtypes') });
+    const model = await loadHalfModel(e, 'dtypes');
     const values: Record<string, [DType, (number | string)[]]> = {
       i8: ['int8', [-128, 127, 0, -1]],
       i16: ['int16', [-32768, 32767, 12345, -2]],
@@ -245,12 +275,9 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
 
   test(`${label}: a scikit-learn classifier exported with ZipMap: label and probabilities served, the map output skipped and named`, () => withEngine(async (e) => {
     const g = json('goldens/iris-zipmap.json') as { rows: number[][]; predicted: number[]; probabilities: number[][] };
-    // onnxruntime-web's WebGPU build has no LinearClassifier (ai.onnx.ml): `auto` over the web
-    // backends lands on WASM, as for the categorical model below.
-    const all = target.runtime();
-    const engine = target.backend === 'web-webgpu'
-      ? createEngine({ ...all, backends: all.backends.filter((b) => b.id === 'web-webgpu' || b.id === 'web-wasm') }, { backend: 'auto' })
-      : e;
+    // onnxruntime-web's WebGPU-only build has no LinearClassifier (ai.onnx.ml): `auto` over the
+    // web backends lands on WASM there, as for the categorical model below.
+    const engine = target.backend === 'web-webgpu' ? webOnly() : e;
     try {
       const model = await engine.models.load({ source: modelPath('iris-zipmap') });
       // The ZipMap's input (the probabilities) is exposed as an output; the map itself is skipped.
@@ -287,23 +314,36 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
       records: FeatureRecord[]; labels: number[]; outputs: { logits: { data: number[] } };
     };
     if (target.backend === 'web-webgpu') {
-      // onnxruntime-web's WebGPU build has no ai.onnx.ml operators: pinned, the load fails
-      // with the operator named; asked for by `auto`, the model goes to the next backend.
-      await expectError('INVALID_MODEL', () => e.models.load({ source: modelPath('wine-categorical') }));
-      const all = target.runtime();
-      const webOnly = createEngine({ ...all, backends: all.backends.filter((b) => b.id === 'web-webgpu' || b.id === 'web-wasm') }, { backend: 'auto' });
+      // onnxruntime-web's WebGPU-only build (`onnxruntime-web/webgpu`, what Deno loads) has no
+      // ai.onnx.ml operators: pinned, the load fails with the operator named; asked for by
+      // `auto`, the model goes to the next backend. The JSEP build a page loads
+      // (`onnxruntime-web`) runs those operators on its CPU kernels: pinned, it must answer
+      // the goldens.
+      let pinned: Model | undefined;
       try {
-        const m = await webOnly.models.load({ source: modelPath('wine-categorical') });
+        pinned = await e.models.load({ source: modelPath('wine-categorical') });
+      } catch (err) {
+        assert(isOmniserveError(err, 'INVALID_MODEL') && /OneHotEncoder/.test(err.message), `pinned load: ${String(err)}`);
+      }
+      if (pinned) {
+        assert(pinned.backend.id === 'web-webgpu', `pinned model on ${pinned.backend.id}`);
+        const res = await pinned.predict(g.records);
+        res.forEach((r, i) => assertClose(r.outputs['logits'] as number[], g.outputs.logits.data.slice(i * 3, i * 3 + 3), `pinned row ${i}`));
+        return;
+      }
+      const web = webOnly();
+      try {
+        const m = await web.models.load({ source: modelPath('wine-categorical') });
         assert(m.backend.id === 'web-wasm', `fell back to ${m.backend.id}`);
         const skipped = m.metadata.skippedBackends ?? [];
         assert(skipped.length === 1 && skipped[0]!.backend === 'web-webgpu' && /OneHotEncoder/.test(skipped[0]!.reason), `skipped: ${JSON.stringify(skipped)}`);
         const res = await m.predict(g.records);
         res.forEach((r, i) => assertClose(r.outputs['logits'] as number[], g.outputs.logits.data.slice(i * 3, i * 3 + 3), `fallback row ${i}`));
         // A model the WebGPU build runs stays there, with nothing skipped.
-        const bc = await webOnly.models.load({ source: modelPath('breast-cancer') });
+        const bc = await web.models.load({ source: modelPath('breast-cancer') });
         assert(bc.backend.id === 'web-webgpu' && bc.metadata.skippedBackends === undefined, `breast-cancer on ${bc.backend.id}`);
       } finally {
-        await webOnly.close();
+        await web.close();
       }
       return;
     }

@@ -14,37 +14,10 @@ import { detectHost } from '../../src/backends/host.ts';
 import type { OrtModule } from '../../src/backends/onnxruntime.ts';
 import type { RuntimeAdapter } from '../../src/index.ts';
 import { createPrecompiledWasmBackend } from '../../runtimes/workerd/precompiled-wasm.ts';
-import { runConformance, type FixtureReader } from '../conformance/conformance.case.ts';
+import { bundledFixtures } from '../conformance/bundled-fixtures.ts';
+import { runConformance } from '../conformance/conformance.case.ts';
 
-const PREFIX = 'fixtures/';
-
-function decode(b64: string): Uint8Array {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-const cache = new Map<string, Uint8Array>();
-/** A fixture's bytes (a copy: cases may slice and hand them on), or undefined. */
-function fixture(rel: string): Uint8Array | undefined {
-  let b = cache.get(rel);
-  if (!b) {
-    const b64 = files[rel];
-    if (b64 === undefined) return undefined;
-    cache.set(rel, (b = decode(b64)));
-  }
-  return b.slice();
-}
-
-const fixtures: FixtureReader = {
-  bytes(rel) {
-    const b = fixture(rel);
-    if (!b) throw new Error(`no fixture ${rel} in the bundle`);
-    return b;
-  },
-  source: (rel) => PREFIX + rel,
-};
+const fixtures = bundledFixtures(files);
 
 // One backend for the isolate, as the Workers handler has: onnxruntime-web initialises once.
 const backend = createPrecompiledWasmBackend({ loadOrt: async () => ort as unknown as OrtModule, module: ortWasm });
@@ -52,12 +25,7 @@ const backend = createPrecompiledWasmBackend({ loadOrt: async () => ort as unkno
 const runtime = (): RuntimeAdapter => ({
   host: detectHost(globalThis),
   backends: [backend],
-  // Model sources are `fixtures/<rel>`; a missing one is ENOENT, as a file system says.
-  async readFile(path) {
-    const b = path.startsWith(PREFIX) ? fixture(path.slice(PREFIX.length)) : undefined;
-    if (!b) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
-    return b;
-  },
+  readFile: fixtures.readFile,
 });
 
 const cases = new Map<string, () => Promise<void>>();

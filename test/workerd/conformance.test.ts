@@ -5,7 +5,7 @@
 // not have fails by name instead of going missing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,18 +14,9 @@ import { bundleWorker, copyOrtWasm } from '../../scripts/build-workerd.ts';
 import { COMPATIBILITY_DATE } from '../../runtimes/workerd/compatibility.ts';
 import { runConformance } from '../conformance/conformance.case.ts';
 import { nodeFixtures } from '../conformance/node-fixtures.ts';
+import { fixtureModule } from '../conformance/fixture-module.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = join(ROOT, 'test', 'fixtures');
-
-/** The fixtures the suite reads (models and goldens), base64 by path under test/fixtures/. */
-async function fixtureModule(): Promise<string> {
-  const files: Record<string, string> = {};
-  for (const dir of ['models', 'goldens']) {
-    for (const f of await readdir(join(FIXTURES, dir))) files[`${dir}/${f}`] = (await readFile(join(FIXTURES, dir, f))).toString('base64');
-  }
-  return `export const files = ${JSON.stringify(files)};`;
-}
 
 const names: string[] = [];
 runConformance((name) => void names.push(name), {
