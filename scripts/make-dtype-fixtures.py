@@ -22,6 +22,12 @@ Needs numpy and onnx (Debian: python3-numpy, python3-onnx). Writes:
   does not load on onnxruntime-web's WebGPU build: no kernel is assigned.)
 - test/fixtures/models/string-output.onnx: a string input returned as a string
   output (Identity), as a classifier's text labels come out.
+- test/fixtures/models/breast-cancer-f16-weights.onnx (+ .config.json) and
+  test/fixtures/goldens/breast-cancer-f16-weights.json: float32 in and out, the
+  weights stored as float16 and cast to float32 inside (a mixed-precision
+  export); its logits computed here with numpy from the float16 weights.
+- test/fixtures/models/half-inside.onnx: float32 in and out, a Cast to float16
+  and back inside (the answer is the input rounded to float16).
 - test/fixtures/goldens/float16.json: doubles and the float16 bit patterns
   numpy rounds them to (ties, subnormals, the overflow edge, random values).
 - test/fixtures/models/wine-categorical.onnx (+ .config.json) and
@@ -99,6 +105,19 @@ def forward(g, w, x):
     return h
 
 
+def save_variant(graph, name, description):
+    """A variant of the breast-cancer model: <name>.onnx and its config (breast-cancer's, renamed)."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
+    model.ir_version = 8
+    save_model(model, os.path.join(MODELS, f"{name}.onnx"))
+    with open(os.path.join(MODELS, "breast-cancer.config.json")) as f:
+        config = json.load(f)
+    config["name"] = name
+    config["description"] = description
+    config.pop("test_accuracy", None)
+    write_json(os.path.join(MODELS, f"{name}.config.json"), config)
+
+
 def fp16_breast_cancer():
     src = onnx.load(os.path.join(MODELS, "breast-cancer.onnx"))
     g = src.graph
@@ -114,17 +133,9 @@ def fp16_breast_cancer():
     new_in = helper.make_tensor_value_info(inp.name, TensorProto.FLOAT16, ["batch", 30])
     new_out = helper.make_tensor_value_info(out.name, TensorProto.FLOAT16, ["batch", 1])
     graph = helper.make_graph(nodes, "breast_cancer_fp16", [new_in], [new_out], initializer=list(g.initializer))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
-    model.ir_version = 8
-    save_model(model, os.path.join(MODELS, "breast-cancer-fp16.onnx"))
-
-    with open(os.path.join(MODELS, "breast-cancer.config.json")) as f:
-        config = json.load(f)
-    config["name"] = "breast-cancer-fp16"
-    config["description"] = ("The breast-cancer classifier with float16 input and output (Cast nodes around "
-                             "the float32 graph): a half-precision model. Outputs a raw logit as float16.")
-    config.pop("test_accuracy", None)
-    write_json(os.path.join(MODELS, "breast-cancer-fp16.config.json"), config)
+    save_variant(graph, "breast-cancer-fp16",
+                 "The breast-cancer classifier with float16 input and output (Cast nodes around "
+                 "the float32 graph): a half-precision model. Outputs a raw logit as float16.")
 
     # The reference: numpy on the graph's weights (Sub, Div, Gemm, Relu, Gemm).
     w = {t.name: numpy_helper.to_array(t) for t in g.initializer}
@@ -144,6 +155,42 @@ def fp16_breast_cancer():
         "outputs": {"logit": {"dtype": "float16", "dims": list(logit16.shape), "bits": logit16.view(np.uint16).reshape(-1).tolist(),
                               "values": [float(v) for v in logit16.reshape(-1)]}},
     })
+
+
+def mixed_precision():
+    src = onnx.load(os.path.join(MODELS, "breast-cancer.onnx"))
+    g = src.graph
+    # Each weight stored as float16, cast back to float32 where the graph reads it.
+    inits, casts = [], []
+    for t in g.initializer:
+        w16 = numpy_helper.to_array(t).astype(np.float16)
+        inits.append(numpy_helper.from_array(w16, t.name + "_f16"))
+        casts.append(helper.make_node("Cast", [t.name + "_f16"], [t.name], to=TensorProto.FLOAT, name="cast_" + t.name))
+    graph = helper.make_graph(casts + list(g.node), "breast_cancer_f16_weights", list(g.input), list(g.output), initializer=inits)
+    save_variant(graph, "breast-cancer-f16-weights",
+                 "The breast-cancer classifier with its weights stored as float16 and cast to float32 "
+                 "inside: float32 in and out, float16 in the graph (a mixed-precision export).")
+    w = {t.name: numpy_helper.to_array(t).astype(np.float16).astype(np.float32) for t in g.initializer}
+    with open(os.path.join(GOLDENS, "breast-cancer.json")) as f:
+        golden = json.load(f)
+    x = np.asarray(golden["inputs"]["features"]["data"], dtype=np.float32).reshape(golden["inputs"]["features"]["dims"])
+    logits = forward(g, w, x)
+    write_json(os.path.join(GOLDENS, "breast-cancer-f16-weights.json"), {
+        "model": "breast-cancer-f16-weights",
+        "note": "inputs: the breast-cancer golden rows; outputs: numpy's float32 graph with the weights rounded to float16",
+        "inputs": {"features": {"dtype": "float32", "dims": list(x.shape), "data": [float(v) for v in x.reshape(-1)]}},
+        "outputs": {"logit": {"dtype": "float32", "dims": list(logits.shape), "data": [float(v) for v in logits.reshape(-1)]}},
+    })
+    # A Cast to float16 and back: float32 in and out.
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16, name="to_f16"),
+         helper.make_node("Cast", ["x16"], ["y"], to=TensorProto.FLOAT, name="to_f32")],
+        "half_inside",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="omniserve-fixtures")
+    model.ir_version = 8
+    save_model(model, os.path.join(MODELS, "half-inside.onnx"))
 
 
 def dtypes_model():
@@ -320,5 +367,6 @@ if __name__ == "__main__":
     iris_zipmap()
     wine_categorical()
     fp16_breast_cancer()
+    mixed_precision()
     dtypes_model()
     half_golden()

@@ -7,6 +7,7 @@
  */
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { Errors, messageOf } from '../errors.ts';
+import { usesFloat16 } from '../core/onnx-float16.ts';
 import { isDType, type DType, type TensorData, type TensorSpec } from '../core/tensor.ts';
 import type { Backend, BackendId, BackendProbeInfo, InferenceHandle, SessionOptions } from './types.ts';
 
@@ -95,7 +96,7 @@ export function createOrtBackend(opts: OrtBackendOptions): Backend {
       } catch (e) {
         throw Errors.INVALID_MODEL(`could not load the model on ${opts.id}: ${messageOf(e)}`, { backend: opts.id }, e);
       }
-      if (take) await refuseHalfWithoutF16(ort, session, opts.id, take);
+      if (take) await refuseHalfWithoutF16(ort, session, model, opts.id, take);
       return wrapSession(ort, session, opts.id, opts.package === 'onnxruntime-node', take);
     },
   };
@@ -163,21 +164,20 @@ function turns(): <T>(fn: () => Promise<T>) => Promise<T> {
  * onnxruntime-web's WebGPU kernels for float16 need the device feature `shader-f16`. On a
  * device without it (Chromium's SwiftShader adapter, many mobile GPUs) their pipelines are
  * invalid: the run does not fail, it answers zeros or garbage, and only the console says why.
- * So a model with a float16 input or output is refused there, with a reason naming the
+ * So a model with float16 anywhere (inputs, outputs, or inside: float16 weights, a Cast to
+ * float16; core/onnx-float16.ts reads the graph) is refused there, with a reason naming the
  * feature (`details.missingFeature`): pinned to WebGPU the load fails; asked for by `auto`
- * the registry hands it to the next backend (WASM), as for a missing operator. A model that
- * uses float16 only inside its graph is not seen here (the session's metadata lists inputs
- * and outputs only).
+ * the registry hands it to the next backend (WASM), as for a missing operator.
  */
-async function refuseHalfWithoutF16(ort: OrtModule, session: InferenceSession, id: BackendId, take: ReturnType<typeof turns>): Promise<void> {
-  const io = [...session.inputMetadata, ...session.outputMetadata] as readonly InferenceSession.ValueMetadata[];
-  const half = io.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name);
-  if (half.length === 0) return;
+async function refuseHalfWithoutF16(ort: OrtModule, session: InferenceSession, model: Uint8Array, id: BackendId, take: ReturnType<typeof turns>): Promise<void> {
   const device = (await ort.env.webgpu?.device) as { features?: { has(f: string): boolean } } | undefined;
   if (typeof device?.features?.has !== 'function' || device.features.has('shader-f16')) return;
+  const io = [...session.inputMetadata, ...session.outputMetadata] as readonly InferenceSession.ValueMetadata[];
+  const half = io.filter((m) => m.isTensor && m.type === 'float16').map((m) => `"${m.name}"`);
+  if (half.length === 0 && !usesFloat16(model)) return;
   await take(() => session.release()).catch(() => {});
-  throw Errors.INVALID_MODEL(
-    `could not load the model on ${id}: its float16 tensors (${half.map((n) => `"${n}"`).join(', ')}) need the WebGPU feature "shader-f16", which this device lacks`,
+  const what = half.length ? `its float16 tensors (${half.join(', ')})` : 'its float16 computations (weights or casts inside the graph)';
+  throw Errors.INVALID_MODEL(`could not load the model on ${id}: ${what} need the WebGPU feature "shader-f16", which this device lacks`,
     { backend: id, missingFeature: 'shader-f16' });
 }
 

@@ -10,6 +10,7 @@
  * ZipMaps, and the backend reports what is wrong with the model.
  * @module
  */
+import { fields, graphOf, lenField, MODEL_GRAPH, encodeVarint, signed, text, varint, type Field } from './onnx-proto.ts';
 
 /** One ZipMap whose output is a graph output. */
 export interface ZipMapInfo {
@@ -21,71 +22,9 @@ export interface ZipMapInfo {
   readonly labels: readonly (number | string)[];
 }
 
-interface Field {
-  readonly field: number;
-  readonly wire: number;
-  /** Where the key starts. */
-  readonly at: number;
-  /** The value: for length-delimited fields, the payload's bounds; for varints, the number. */
-  readonly start: number;
-  readonly end: number;
-  readonly varint?: bigint;
-}
-
-function varint(buf: Uint8Array, pos: number, end: number): [bigint, number] {
-  let v = 0n;
-  let shift = 0n;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new Error('truncated varint');
-    const b = buf[pos++]!;
-    v |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return [v, pos];
-    shift += 7n;
-  }
-  throw new Error('varint longer than 10 bytes');
-}
-
-/** The fields of one message, in order; throws on bytes that are not a protobuf message. */
-function fields(buf: Uint8Array, start: number, end: number): Field[] {
-  const out: Field[] = [];
-  let pos = start;
-  while (pos < end) {
-    const at = pos;
-    const [key, p] = varint(buf, pos, end);
-    pos = p;
-    const field = Number(key >> 3n);
-    const wire = Number(key & 7n);
-    if (field === 0) throw new Error('field number 0');
-    if (wire === 0) {
-      const [v, q] = varint(buf, pos, end);
-      out.push({ field, wire, at, start: pos, end: q, varint: v });
-      pos = q;
-    } else if (wire === 2) {
-      const [len, q] = varint(buf, pos, end);
-      const e = q + Number(len);
-      if (len > BigInt(end - q)) throw new Error('length past the end');
-      out.push({ field, wire, at, start: q, end: e });
-      pos = e;
-    } else if (wire === 1 || wire === 5) {
-      const e = pos + (wire === 1 ? 8 : 4);
-      if (e > end) throw new Error('truncated fixed field');
-      out.push({ field, wire, at, start: pos, end: e });
-      pos = e;
-    } else {
-      throw new Error(`wire type ${wire}`);
-    }
-  }
-  return out;
-}
-
-const utf8 = new TextDecoder();
-const text = (buf: Uint8Array, f: Field) => utf8.decode(buf.subarray(f.start, f.end));
-const signed = (v: bigint) => Number(BigInt.asIntN(64, v));
-
 // ModelProto.graph = 7; GraphProto.node = 1, .output = 12; NodeProto.input = 1, .output = 2,
 // .op_type = 4, .attribute = 5, .domain = 7; AttributeProto.name = 1, .ints = 8, .strings = 9;
 // ValueInfoProto.name = 1, .type = 2; TypeProto.tensor_type = 1; TypeProto.Tensor.elem_type = 1.
-const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1;
 const GRAPH_OUTPUT = 12;
 
@@ -106,10 +45,6 @@ function labelsOf(buf: Uint8Array, node: Field[]): (number | string)[] {
     if (n === 'classlabels_strings') return attr.filter((x) => x.field === 9 && x.wire === 2).map((f) => text(buf, f));
   }
   return [];
-}
-
-function graphOf(model: Uint8Array): Field | undefined {
-  return fields(model, 0, model.byteLength).find((f) => f.field === MODEL_GRAPH && f.wire === 2);
 }
 
 /** The ZipMaps of `model` whose output is a graph output; none for bytes that cannot be read. */
@@ -136,20 +71,6 @@ export function findZipMaps(model: Uint8Array): ZipMapInfo[] {
   } catch {
     return [];
   }
-}
-
-function encodeVarint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
-
-function lenField(field: number, payload: readonly number[] | Uint8Array): number[] {
-  return [...encodeVarint((field << 3) | 2), ...encodeVarint(payload.length), ...payload];
 }
 
 /**

@@ -178,6 +178,19 @@ export function runConformance(test: RegisterTest, target: ConformanceTarget): v
     }
   });
 
+  test(`${label}: float16 inside a float32 model (float16 weights; a Cast round trip) answers like numpy`, () => withEngine(async (e) => {
+    const g = json<{ inputs: { features: { dims: number[]; data: number[] } }; outputs: { logit: { data: number[] } } }>('goldens/breast-cancer-f16-weights.json');
+    const model = await loadHalfModel(e, 'breast-cancer-f16-weights');
+    assert(model.metadata.inputs[0]!.dtype === 'float32' && model.metadata.outputs[0]!.dtype === 'float32', 'float32 in and out');
+    const out = await model.infer({ features: tensorFromNumbers('float32', g.inputs.features.data, g.inputs.features.dims) });
+    assertClose(out['logit']!.data as Float32Array, g.outputs.logit.data, 'logits with float16 weights');
+    const round = await loadHalfModel(e, 'half-inside');
+    const xs = [0.1, 1 / 3, 2 ** -24, 1.5, 1000.7, -2.5, 65504, 1e-3];
+    const y = await round.infer({ x: tensorFromNumbers('float32', xs, [2, 4]) });
+    const want = xs.map((x) => fromHalf(toHalf(x)));
+    assert([...(y['y']!.data as Float32Array)].join() === want.join(), `a Cast round trip gave ${[...(y['y']!.data as Float32Array)]}, float16 rounding is ${want}`);
+  }));
+
   test(`${label}: a float16 model: half-precision tensors in and out, records through it`, () => withEngine(async (e) => {
     const g = json('goldens/breast-cancer-fp16.json') as {
       inputs: { features: { dims: number[]; bits: number[] } };
