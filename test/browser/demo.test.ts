@@ -9,7 +9,7 @@
 // Chromium is missing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -248,6 +248,38 @@ describe('browser demo (Chromium, omniserve serve --demo)', { timeout: 120_000 }
     assert.equal(r['third']!.source, 'cache');
     assert.equal(r['second']!.sha256, r['first']!.sha256);
     await page.close();
+  });
+
+  test('a float16 model under auto on SwiftShader (no shader-f16): the client skips WebGPU, says why, and answers on WASM', async () => {
+    // SwiftShader's adapter lacks shader-f16, where onnxruntime-web's float16 kernels answer zeros.
+    const fp16 = readJsonFile<{ outputs: { logit: { values: number[] } } }>('test/fixtures/goldens/breast-cancer-fp16.json');
+    const records = readJsonFile<{ records: Record<string, number>[] }>('test/fixtures/goldens/breast-cancer.json').records.slice(0, 16);
+    const bytes = [...readFileSync(join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx'))];
+    const config = readJsonFile<unknown>('test/fixtures/models/breast-cancer-fp16.config.json');
+    const page = await chrome.newPage();
+    try {
+      await page.goto(demoUrl);
+      const r = await page.evaluate(async ({ bytes, config, records }) => {
+        const lib = await import(new URL('lib/omniserve-browser.js', location.href).href);
+        const m = await lib.createLocalModel({ model: new Uint8Array(bytes), config, backend: 'auto', outputs: true, cache: false });
+        try {
+          return { info: m.info(), res: await m.predict(records) };
+        } finally {
+          await m.close();
+        }
+      }, { bytes, config, records }) as { info: { backend: string; reason: string }; res: { predictions: Prediction[] } };
+      assert.equal(r.info.backend, 'web-wasm', r.info.reason);
+      assert.match(r.info.reason, /^WASM-SIMD, .*WebGPU not used: .*float16 tensors \("features", "logit"\) need the WebGPU feature "shader-f16", which this device lacks/);
+      r.res.predictions.forEach((p, i) => {
+        const v = p.outputs!['logit'] as number | number[];
+        const got = typeof v === 'number' ? v : v[0]!;
+        const want = fp16.outputs.logit.values[i]!;
+        // One float16 step: numpy's float32 sums and onnxruntime's may round the last bits apart.
+        assert.ok(Math.abs(got - want) <= 2e-3 * Math.max(1, Math.abs(want)), `row ${i}: logit ${got}, numpy ${want}`);
+      });
+    } finally {
+      await page.close();
+    }
   });
 
   test('auto without a WebGPU adapter: WASM-SIMD, and the reason names what WebGPU lacked', async () => {
