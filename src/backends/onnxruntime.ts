@@ -181,6 +181,31 @@ async function refuseHalfWithoutF16(ort: OrtModule, session: InferenceSession, m
     { backend: id, missingFeature: 'shader-f16' });
 }
 
+/** A GPUDevice's error scopes (typed loosely: src/ has no WebGPU types). */
+interface GpuErrorScopes {
+  pushErrorScope(filter: 'validation' | 'out-of-memory'): void;
+  popErrorScope(): Promise<{ readonly message: string } | null>;
+}
+
+/** The device onnxruntime-web's WebGPU build runs on, when it has error scopes. */
+async function errorScopesOf(ort: OrtModule): Promise<GpuErrorScopes | undefined> {
+  const d = (await ort.env.webgpu?.device) as Partial<GpuErrorScopes> | undefined;
+  return typeof d?.pushErrorScope === 'function' && typeof d.popErrorScope === 'function' ? d as GpuErrorScopes : undefined;
+}
+
+/**
+ * Pops the two scopes a WebGPU run was made in and throws when the device refused any of its
+ * work. onnxruntime-web does not: a pipeline the device rejects (a feature or a limit it
+ * lacks) or a buffer it cannot allocate leaves the run to answer zeros or stale memory, with
+ * only a console message; here it is an INFERENCE_FAILED naming the device's reason.
+ */
+async function refusedGpuWork(device: GpuErrorScopes): Promise<void> {
+  const oom = await device.popErrorScope().catch(() => null);
+  const invalid = await device.popErrorScope().catch(() => null);
+  const e = oom ?? invalid;
+  if (e) throw new Error(`the WebGPU device refused the run's GPU work (${oom ? 'out of memory' : 'validation'}): ${e.message}`);
+}
+
 /** The WebGPU objects gpuFeeder uses (navigator.gpu's, typed loosely: src/ has no WebGPU types). */
 interface GpuBufferLike { readonly size: number; destroy(): void }
 interface GpuDeviceLike {
@@ -255,11 +280,22 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = cpuTensor(t);
     return runWith(ortFeeds);
   };
-  // onnxruntime-web's WebGPU build: inputs the feeder takes go as GPU tensors, within the module's turn.
+  // onnxruntime-web's WebGPU build: inputs the feeder takes go as GPU tensors, within the
+  // module's turn, and the run's GPU work inside error scopes (see refusedGpuWork).
+  let scopes: Promise<GpuErrorScopes | undefined> | undefined;
   const runOnGpu = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
-    const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = (await gpu!.feed(name, t)) ?? cpuTensor(t);
-    return runWith(ortFeeds);
+    const device = await (scopes ??= errorScopesOf(ort));
+    device?.pushErrorScope('validation');
+    device?.pushErrorScope('out-of-memory');
+    let result: InferenceSession.OnnxValueMapType;
+    try {
+      const ortFeeds: Record<string, OrtTensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = (await gpu!.feed(name, t)) ?? cpuTensor(t);
+      result = await runWith(ortFeeds);
+    } finally {
+      if (device) await refusedGpuWork(device);
+    }
+    return result;
   };
   return {
     inputs,

@@ -11,7 +11,7 @@ import { files } from 'omniserve:conformance-fixtures';
 import { detectHost } from '../../src/backends/host.ts';
 import type { OrtModule } from '../../src/backends/onnxruntime.ts';
 import { createWebBackends } from '../../src/backends/web.ts';
-import type { RuntimeAdapter } from '../../src/index.ts';
+import { createEngine, isOmniserveError, tensorFromNumbers, type RuntimeAdapter } from '../../src/index.ts';
 import { bundledFixtures } from '../conformance/bundled-fixtures.ts';
 import { runConformance } from '../conformance/conformance.case.ts';
 
@@ -35,7 +35,45 @@ for (const backend of ['web-wasm', 'web-webgpu'] as const) {
   runConformance((name, fn) => cases.set(name, fn), { host: 'browser', backend, runtime, fixtures });
 }
 
+/**
+ * A WebGPU device that claims `shader-f16` without having it (SwiftShader's, seen through a
+ * proxy that answers yes for every feature), so the load-time float16 check lets a Cast to
+ * float16 through and the device rejects its pipeline at run time: what omniserve must do
+ * with GPU work the device refuses, whatever the cause. Answers what the run gave: an error
+ * (code and message), or the numbers it answered.
+ */
+async function refusedRun(): Promise<{ code?: string; message?: string; answered?: number[] }> {
+  const real = await import('onnxruntime-web') as unknown as OrtModule;
+  const realGpu = real.env.webgpu as unknown as { device: object | Promise<object> };
+  const webgpu = {
+    get device() {
+      return Promise.resolve(realGpu.device).then((d) => new Proxy(d, {
+        get(t, k) {
+          if (k === 'features') return { has: () => true };
+          const v = Reflect.get(t, k, t) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      }));
+    },
+  };
+  const lying = { ...real, env: Object.assign(Object.create(real.env) as object, { webgpu }) } as unknown as OrtModule;
+  const backends = createWebBackends({ threads: 1, wasm: { wasmPaths }, loadWebGpu: async () => lying }).filter((b) => b.id === 'web-webgpu');
+  const engine = createEngine({ host: detectHost(globalThis), backends, readFile: fixtures.readFile }, { backend: 'web-webgpu' });
+  try {
+    const model = await engine.models.load({ source: fixtures.source('models/half-inside.onnx') });
+    try {
+      const out = await model.infer({ x: tensorFromNumbers('float32', [0.1, 1.5, -2.5, 1000.7], [1, 4]) });
+      return { answered: [...(out['y']!.data as Float32Array)] };
+    } catch (e) {
+      return isOmniserveError(e) ? { code: e.code, message: e.message } : { message: String(e) };
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
 (globalThis as { conformance?: unknown }).conformance = {
+  refusedRun,
   names: [...cases.keys()],
   async run(name: string): Promise<{ ok: boolean; error?: string }> {
     const fn = cases.get(name);

@@ -94,4 +94,12 @@ describe('conformance in Chromium', { timeout: 900_000 }, () => {
       assert.ok(r.ok, `${r.error}\n${chrome?.log.slice(-10).join('\n') ?? ''}`);
     });
   }
+
+  // Last: it leaves an invalid pipeline in onnxruntime-web's cache for the page.
+  test('GPU work the WebGPU device refuses fails the run (INFERENCE_FAILED with the device\'s reason), never answers zeros', { timeout: 120_000 }, async () => {
+    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<{ code?: string; message?: string; answered?: number[] }> } }).conformance.refusedRun());
+    assert.equal(r.answered, undefined, `the run answered ${JSON.stringify(r.answered)}`);
+    assert.equal(r.code, 'INFERENCE_FAILED', r.message);
+    assert.match(r.message!, /WebGPU device refused the run's GPU work \(validation\)/);
+  });
 });
