@@ -203,8 +203,11 @@ async function refusedGpuWork(device: GpuErrorScopes): Promise<void> {
   const oom = await device.popErrorScope().catch(() => null);
   const invalid = await device.popErrorScope().catch(() => null);
   const e = oom ?? invalid;
-  if (e) throw new Error(`the WebGPU device refused the run's GPU work (${oom ? 'out of memory' : 'validation'}): ${e.message}`);
+  if (e) throw new GpuRefusal(`the WebGPU device refused the run's GPU work (${oom ? 'out of memory' : 'validation'}): ${e.message}`);
 }
+
+/** What {@link refusedGpuWork} throws; the run's INFERENCE_FAILED then has `details.deviceRefused`. */
+class GpuRefusal extends Error {}
 
 /** The WebGPU objects gpuFeeder uses (navigator.gpu's, typed loosely: src/ has no WebGPU types). */
 interface GpuBufferLike { readonly size: number; destroy(): void }
@@ -306,7 +309,7 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
       try {
         result = await (take ? take(() => runOnGpu(feeds)) : runOnce(feeds));
       } catch (e) {
-        throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, { backend: id }, e);
+        throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, { backend: id, ...(e instanceof GpuRefusal ? { deviceRefused: true } : {}) }, e);
       }
       const out: Record<string, TensorData> = {};
       for (const spec of outputs) {

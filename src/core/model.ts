@@ -4,7 +4,7 @@
  * `Model.create()` does the work.
  * @module
  */
-import { Errors } from '../errors.ts';
+import { Errors, isOmniserveError } from '../errors.ts';
 import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
@@ -56,7 +56,9 @@ export interface InferOptions {
 /**
  * The load-time warm-up: runs done and the first and last run's milliseconds, or why there
  * was none. A failed warm-up does not fail the load (a model may refuse zeros and still
- * score real inputs); it is reported, and the first request pays the one-time costs.
+ * score real inputs); it is reported, and the first request pays the one-time costs. The
+ * exception is GPU work the device refused (web-webgpu): that is no property of the inputs,
+ * so the load fails with INVALID_MODEL (`details.deviceRefused`), which `auto` falls back from.
  */
 export type WarmupReport =
   | { readonly runs: number; readonly firstMs: number; readonly lastMs: number }
@@ -232,6 +234,11 @@ export class Model {
         if (i === 0) firstMs = lastMs;
       }
     } catch (e) {
+      // The device refused the GPU work itself (not these zeros): the model cannot run here,
+      // and under `auto` the registry loads it on the next backend.
+      if (isOmniserveError(e, 'INFERENCE_FAILED') && e.details?.['deviceRefused'] === true) {
+        throw Errors.INVALID_MODEL(`model ${this.name} cannot run on ${this.backend.id}: ${e.message}`, { backend: this.backend.id, deviceRefused: true }, e);
+      }
       return { failed: e instanceof Error ? e.message : String(e) };
     }
     const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -222,9 +222,11 @@ function nameFromPath(path: string | undefined): string | undefined {
 
 /**
  * True when a session could not be made because the backend has no kernel for an operator of
- * the model, or its device lacks a feature the model needs (`details.missingFeature`).
+ * the model, its device lacks a feature the model needs (`details.missingFeature`), or the
+ * device refused the warm-up's GPU work (`details.deviceRefused`).
  */
 function backendCannotRun(e: unknown): boolean {
   if (!isOmniserveError(e, 'INVALID_MODEL')) return false;
-  return typeof e.details?.['missingFeature'] === 'string' || /No Op registered for|Could not find an implementation for/.test(messageOf(e));
+  if (typeof e.details?.['missingFeature'] === 'string' || e.details?.['deviceRefused'] === true) return true;
+  return /No Op registered for|Could not find an implementation for/.test(messageOf(e));
 }

@@ -39,10 +39,12 @@ for (const backend of ['web-wasm', 'web-webgpu'] as const) {
  * A WebGPU device that claims `shader-f16` without having it (SwiftShader's, seen through a
  * proxy that answers yes for every feature), so the load-time float16 check lets a Cast to
  * float16 through and the device rejects its pipeline at run time: what omniserve must do
- * with GPU work the device refuses, whatever the cause. Answers what the run gave: an error
- * (code and message), or the numbers it answered.
+ * with GPU work the device refuses, whatever the cause. Three loads of the Cast round trip:
+ * pinned (the warm-up's refusal fails the load), `auto` over that WebGPU and WASM (it lands
+ * on WASM), and pinned without a warm-up (the refusal fails the run). Each answers what it
+ * gave: an error's code, message and details, or the backend and the numbers it answered.
  */
-async function refusedRun(): Promise<{ code?: string; message?: string; answered?: number[] }> {
+async function refusedRun(): Promise<Record<string, { code?: string; message?: string; details?: unknown; backend?: string; skipped?: unknown; answered?: number[] }>> {
   const real = await import('onnxruntime-web') as unknown as OrtModule;
   const realGpu = real.env.webgpu as unknown as { device: object | Promise<object> };
   const webgpu = {
@@ -57,19 +59,24 @@ async function refusedRun(): Promise<{ code?: string; message?: string; answered
     },
   };
   const lying = { ...real, env: Object.assign(Object.create(real.env) as object, { webgpu }) } as unknown as OrtModule;
-  const backends = createWebBackends({ threads: 1, wasm: { wasmPaths }, loadWebGpu: async () => lying }).filter((b) => b.id === 'web-webgpu');
-  const engine = createEngine({ host: detectHost(globalThis), backends, readFile: fixtures.readFile }, { backend: 'web-webgpu' });
-  try {
-    const model = await engine.models.load({ source: fixtures.source('models/half-inside.onnx') });
+  const x = () => ({ x: tensorFromNumbers('float32', [0.1, 1.5, -2.5, 1000.7], [1, 4]) });
+  const attempt = async (request: 'web-webgpu' | 'auto', config?: unknown) => {
+    const backends = createWebBackends({
+      threads: 1, wasm: { wasmPaths }, loadWebGpu: async () => lying,
+      loadWasm: () => import('onnxruntime-web/wasm') as unknown as Promise<OrtModule>,
+    });
+    const engine = createEngine({ host: detectHost(globalThis), backends, readFile: fixtures.readFile }, { backend: request });
     try {
-      const out = await model.infer({ x: tensorFromNumbers('float32', [0.1, 1.5, -2.5, 1000.7], [1, 4]) });
-      return { answered: [...(out['y']!.data as Float32Array)] };
+      const model = await engine.models.load({ source: fixtures.source('models/half-inside.onnx'), ...(config ? { config } : {}) });
+      const out = await model.infer(x());
+      return { backend: model.backend.id, skipped: model.metadata.skippedBackends, answered: [...(out['y']!.data as Float32Array)] };
     } catch (e) {
-      return isOmniserveError(e) ? { code: e.code, message: e.message } : { message: String(e) };
+      return isOmniserveError(e) ? { code: e.code, message: e.message, details: e.details } : { message: String(e) };
+    } finally {
+      await engine.close();
     }
-  } finally {
-    await engine.close();
-  }
+  };
+  return { pinned: await attempt('web-webgpu'), auto: await attempt('auto'), noWarmup: await attempt('web-webgpu', { warmup: 0 }) };
 }
 
 (globalThis as { conformance?: unknown }).conformance = {

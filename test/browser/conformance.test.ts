@@ -96,10 +96,23 @@ describe('conformance in Chromium', { timeout: 900_000 }, () => {
   }
 
   // Last: it leaves an invalid pipeline in onnxruntime-web's cache for the page.
-  test('GPU work the WebGPU device refuses fails the run (INFERENCE_FAILED with the device\'s reason), never answers zeros', { timeout: 120_000 }, async () => {
-    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<{ code?: string; message?: string; answered?: number[] }> } }).conformance.refusedRun());
-    assert.equal(r.answered, undefined, `the run answered ${JSON.stringify(r.answered)}`);
-    assert.equal(r.code, 'INFERENCE_FAILED', r.message);
-    assert.match(r.message!, /WebGPU device refused the run's GPU work \(validation\)/);
+  test('GPU work the WebGPU device refuses: the load fails (auto moves to WASM), a run fails; never zeros', { timeout: 120_000 }, async () => {
+    type Got = { code?: string; message?: string; details?: Record<string, unknown>; backend?: string; skipped?: { backend: string; reason: string }[]; answered?: number[] };
+    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<Record<string, unknown>> } }).conformance.refusedRun()) as Record<'pinned' | 'auto' | 'noWarmup', Got>;
+    const refused = /WebGPU device refused the run's GPU work \(validation\)/;
+    // Pinned: the warm-up's refusal fails the load, naming the device's reason.
+    assert.equal(r.pinned.code, 'INVALID_MODEL', JSON.stringify(r.pinned));
+    assert.equal(r.pinned.details?.['deviceRefused'], true);
+    assert.match(r.pinned.message!, refused);
+    // auto: WebGPU skipped for that reason, WASM answers the float16 rounding.
+    assert.equal(r.auto.backend, 'web-wasm', JSON.stringify(r.auto));
+    assert.equal(r.auto.skipped?.[0]?.backend, 'web-webgpu');
+    assert.match(r.auto.skipped![0]!.reason, refused);
+    assert.deepEqual(r.auto.answered, [0.0999755859375, 1.5, -2.5, 1000.5]);
+    // No warm-up: the model loads, and the run fails instead of answering zeros.
+    assert.equal(r.noWarmup.answered, undefined, `the run answered ${JSON.stringify(r.noWarmup.answered)}`);
+    assert.equal(r.noWarmup.code, 'INFERENCE_FAILED', JSON.stringify(r.noWarmup));
+    assert.equal(r.noWarmup.details?.['deviceRefused'], true);
+    assert.match(r.noWarmup.message!, refused);
   });
 });
