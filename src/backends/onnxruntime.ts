@@ -170,7 +170,7 @@ function turns(): <T>(fn: () => Promise<T>) => Promise<T> {
  * the registry hands it to the next backend (WASM), as for a missing operator.
  */
 async function refuseHalfWithoutF16(ort: OrtModule, session: InferenceSession, model: Uint8Array, id: BackendId, take: ReturnType<typeof turns>): Promise<void> {
-  const device = (await ort.env.webgpu?.device) as { features?: { has(f: string): boolean } } | undefined;
+  const device = await webgpuDevice(ort);
   if (typeof device?.features?.has !== 'function' || device.features.has('shader-f16')) return;
   const io = [...session.inputMetadata, ...session.outputMetadata] as readonly InferenceSession.ValueMetadata[];
   const half = io.filter((m) => m.isTensor && m.type === 'float16').map((m) => `"${m.name}"`);
@@ -181,17 +181,28 @@ async function refuseHalfWithoutF16(ort: OrtModule, session: InferenceSession, m
     { backend: id, missingFeature: 'shader-f16' });
 }
 
-/** A GPUDevice's error scopes (typed loosely: src/ has no WebGPU types). */
-interface GpuErrorScopes {
-  pushErrorScope(filter: 'validation' | 'out-of-memory'): void;
-  popErrorScope(): Promise<{ readonly message: string } | null>;
+/**
+ * The GPUDevice onnxruntime-web's WebGPU build runs on, as far as omniserve uses it (typed
+ * loosely: src/ has no WebGPU types, and every member is checked before use).
+ */
+interface WebGpuDevice {
+  readonly features?: { has(feature: string): boolean };
+  createBuffer?(d: { size: number; usage: number }): GpuBufferLike;
+  readonly queue?: { writeBuffer(buffer: GpuBufferLike, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+  pushErrorScope?(filter: 'validation' | 'out-of-memory'): void;
+  popErrorScope?(): Promise<{ readonly message: string } | null>;
+}
+interface GpuBufferLike { readonly size: number; destroy(): void }
+
+/** The module's device (set once its first WebGPU session exists), or undefined. */
+async function webgpuDevice(ort: OrtModule): Promise<WebGpuDevice | undefined> {
+  return (await ort.env.webgpu?.device) as WebGpuDevice | undefined;
 }
 
-/** The device onnxruntime-web's WebGPU build runs on, when it has error scopes. */
-async function errorScopesOf(ort: OrtModule): Promise<GpuErrorScopes | undefined> {
-  const d = (await ort.env.webgpu?.device) as Partial<GpuErrorScopes> | undefined;
-  return typeof d?.pushErrorScope === 'function' && typeof d.popErrorScope === 'function' ? d as GpuErrorScopes : undefined;
-}
+/** The device's error scopes, when it has them. */
+type GpuErrorScopes = Required<Pick<WebGpuDevice, 'pushErrorScope' | 'popErrorScope'>>;
+const hasErrorScopes = (d: WebGpuDevice | undefined): d is WebGpuDevice & GpuErrorScopes =>
+  typeof d?.pushErrorScope === 'function' && typeof d.popErrorScope === 'function';
 
 /**
  * Pops the two scopes a WebGPU run was made in and throws when the device refused any of its
@@ -209,12 +220,6 @@ async function refusedGpuWork(device: GpuErrorScopes): Promise<void> {
 /** What {@link refusedGpuWork} throws; the run's INFERENCE_FAILED then has `details.deviceRefused`. */
 class GpuRefusal extends Error {}
 
-/** The WebGPU objects gpuFeeder uses (navigator.gpu's, typed loosely: src/ has no WebGPU types). */
-interface GpuBufferLike { readonly size: number; destroy(): void }
-interface GpuDeviceLike {
-  createBuffer(d: { size: number; usage: number }): GpuBufferLike;
-  readonly queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
-}
 type FromGpuBuffer = (buffer: GpuBufferLike, o: { dataType: string; dims: readonly number[] }) => OrtTensor;
 
 // GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST (numeric: src/ has no WebGPU globals).
@@ -235,20 +240,15 @@ const GPU_FEED_DTYPES: ReadonlySet<string> = new Set(['float32', 'float16', 'int
  * are not a multiple of 4 bytes (writeBuffer's unit), go the usual way. Tested by the
  * conformance suite on Deno × web-webgpu (every dtype, shapes down to one value).
  */
-function gpuFeeder(ort: OrtModule): { feed(name: string, t: TensorData): Promise<OrtTensor | undefined>; release(): void } {
+function gpuFeeder(ort: OrtModule): { feed(device: WebGpuDevice | undefined, name: string, t: TensorData): OrtTensor | undefined; release(): void } {
   const from = (ort.Tensor as unknown as { fromGpuBuffer?: FromGpuBuffer }).fromGpuBuffer;
   const held = new Map<string, GpuBufferLike>();
-  let device: GpuDeviceLike | null | undefined;
   return {
-    async feed(name, t) {
+    feed(device, name, t) {
       if (!from || !GPU_FEED_DTYPES.has(t.dtype)) return undefined;
       const view = t.data as ArrayBufferView;
       if (view.byteLength === 0 || view.byteLength % 4 !== 0) return undefined;
-      if (device === undefined) {
-        const d = (await ort.env.webgpu?.device) as GpuDeviceLike | undefined;
-        device = d && typeof d.createBuffer === 'function' && d.queue ? d : null;
-      }
-      if (!device) return undefined;
+      if (typeof device?.createBuffer !== 'function' || !device.queue) return undefined;
       // The EP copies and binds whole 16-byte units, so the buffer is padded to one.
       const size = Math.ceil(view.byteLength / 16) * 16;
       let buffer = held.get(name);
@@ -284,19 +284,21 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
     return runWith(ortFeeds);
   };
   // onnxruntime-web's WebGPU build: inputs the feeder takes go as GPU tensors, within the
-  // module's turn, and the run's GPU work inside error scopes (see refusedGpuWork).
-  let scopes: Promise<GpuErrorScopes | undefined> | undefined;
+  // module's turn, and the run's GPU work inside error scopes (see refusedGpuWork). The
+  // device is looked up once, at the first run.
+  let device: Promise<WebGpuDevice | undefined> | undefined;
   const runOnGpu = async (feeds: Readonly<Record<string, TensorData>>): Promise<InferenceSession.OnnxValueMapType> => {
-    const device = await (scopes ??= errorScopesOf(ort));
-    device?.pushErrorScope('validation');
-    device?.pushErrorScope('out-of-memory');
+    const d = await (device ??= webgpuDevice(ort));
+    const scoped = hasErrorScopes(d) ? d : undefined;
+    scoped?.pushErrorScope('validation');
+    scoped?.pushErrorScope('out-of-memory');
     let result: InferenceSession.OnnxValueMapType;
     try {
       const ortFeeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = (await gpu!.feed(name, t)) ?? cpuTensor(t);
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = gpu!.feed(d, name, t) ?? cpuTensor(t);
       result = await runWith(ortFeeds);
     } finally {
-      if (device) await refusedGpuWork(device);
+      if (scoped) await refusedGpuWork(scoped);
     }
     return result;
   };
