@@ -75,6 +75,18 @@ function feedsOf(g: Golden): Record<string, TensorData> {
   return feeds;
 }
 
+/**
+ * The names the suite registers for `host` on each of `backends`, without running anything:
+ * what a test driving the suite in another process (workerd, a browser page) runs by name,
+ * so a case the bundle lacks fails by name instead of going missing.
+ */
+export function caseNames(host: string, backends: readonly BackendId[]): string[] {
+  const names: string[] = [];
+  const unused = () => { throw new Error('not run here'); };
+  for (const backend of backends) runConformance((name) => void names.push(name), { host, backend, runtime: unused, fixtures: { bytes: unused, source: unused } });
+  return names;
+}
+
 /** Registers every conformance case for one host × backend. */
 export function runConformance(test: RegisterTest, target: ConformanceTarget): void {
   const fx = target.fixtures;

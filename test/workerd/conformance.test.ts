@@ -12,17 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { bundleWorker, copyOrtWasm } from '../../scripts/build-workerd.ts';
 import { COMPATIBILITY_DATE } from '../../runtimes/workerd/compatibility.ts';
-import { runConformance } from '../conformance/conformance.case.ts';
-import { nodeFixtures } from '../conformance/node-fixtures.ts';
+import { caseNames } from '../conformance/conformance.case.ts';
 import { fixtureModule } from '../conformance/fixture-module.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const names: string[] = [];
-runConformance((name) => void names.push(name), {
-  host: 'workerd', backend: 'web-wasm', fixtures: nodeFixtures,
-  runtime: () => { throw new Error('not run here'); },
-});
+const names = caseNames('workerd', ['web-wasm']);
 
 let outDir: string;
 let mf: Miniflare | undefined;
