@@ -20,3 +20,92 @@ import { launchChromium, type RunningChromium } from './chromium.ts';
 const ENTRY = fileURLToPath(new URL('./conformance-page.ts', import.meta.url));
 
 const names = caseNames('browser', ['web-wasm', 'web-webgpu']);
+
+/** The page's script: the suite, the fixtures and onnxruntime-web's glue, one ES module. */
+async function bundlePage(): Promise<Uint8Array> {
+  const { build } = await import('esbuild');
+  const fixtures = await fixtureModule();
+  const result = await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    // As the browser client is built (runtimes/browser/host/build.ts).
+    conditions: ['onnxruntime-web-use-extern-wasm', 'browser', 'import'],
+    target: 'es2022',
+    write: false,
+    logLevel: 'error',
+    plugins: [{
+      name: 'conformance-fixtures',
+      setup(b) {
+        b.onResolve({ filter: /^omniserve:conformance-fixtures$/ }, (a) => ({ path: a.path, namespace: 'fixtures' }));
+        b.onLoad({ filter: /.*/, namespace: 'fixtures' }, () => ({ contents: fixtures, loader: 'js' }));
+      },
+    }],
+  });
+  return result.outputFiles[0]!.contents;
+}
+
+let server: Server | undefined;
+let chrome: RunningChromium | undefined;
+let page: Page;
+
+before(async () => {
+  const script = await bundlePage();
+  const assets = new Set(allWasmAssets());
+  server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const send = (type: string, body: Uint8Array | string) => res.writeHead(200, { 'content-type': type }).end(body);
+    if (path === '/') send('text/html', '<!doctype html><meta charset="utf-8"><title>conformance</title><script type="module" src="/conformance.js"></script>');
+    else if (path === '/conformance.js') send('text/javascript', script);
+    else if (path.startsWith('/ort/') && assets.has(path.slice(5))) {
+      const name = path.slice(5);
+      readFile(resolveWasmAsset(name)).then((b) => send(name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript', b), () => res.writeHead(500).end());
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  chrome = await launchChromium();
+  page = await chrome.newPage();
+  await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  await page.waitForFunction(() => (globalThis as { conformance?: unknown }).conformance !== undefined, undefined, { timeout: 60_000 });
+}, { timeout: 120_000 });
+
+after(async () => {
+  await chrome?.close();
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+}, { timeout: 30_000 });
+
+describe('conformance in Chromium', { timeout: 900_000 }, () => {
+  test('the page registered the same cases as the suite here', async () => {
+    const got = await page.evaluate(() => (globalThis as unknown as { conformance: { names: string[] } }).conformance.names);
+    assert.deepEqual(got, names);
+  });
+
+  for (const name of names) {
+    test(name, { timeout: 120_000 }, async () => {
+      const r = await page.evaluate((n) => (globalThis as unknown as { conformance: { run(n: string): Promise<{ ok: boolean; error?: string }> } }).conformance.run(n), name);
+      assert.ok(r.ok, `${r.error}\n${chrome?.log.slice(-10).join('\n') ?? ''}`);
+    });
+  }
+
+  // Last: it leaves an invalid pipeline in onnxruntime-web's cache for the page.
+  test('GPU work the WebGPU device refuses: the load fails (auto moves to WASM), a run fails; never zeros', { timeout: 120_000 }, async () => {
+    type Got = { code?: string; message?: string; details?: Record<string, unknown>; backend?: string; skipped?: { backend: string; reason: string }[]; answered?: number[] };
+    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<Record<string, unknown>> } }).conformance.refusedRun()) as Record<'pinned' | 'auto' | 'noWarmup', Got>;
+    const refused = /WebGPU device refused the run's GPU work \(validation\)/;
+    // Pinned: the warm-up's refusal fails the load, naming the device's reason.
+    assert.equal(r.pinned.code, 'INVALID_MODEL', JSON.stringify(r.pinned));
+    assert.equal(r.pinned.details?.['deviceRefused'], true);
+    assert.match(r.pinned.message!, refused);
+    // auto: WebGPU skipped for that reason, WASM answers the float16 rounding.
+    assert.equal(r.auto.backend, 'web-wasm', JSON.stringify(r.auto));
+    assert.equal(r.auto.skipped?.[0]?.backend, 'web-webgpu');
+    assert.match(r.auto.skipped![0]!.reason, refused);
+    assert.deepEqual(r.auto.answered, [0.0999755859375, 1.5, -2.5, 1000.5]);
+    // No warm-up: the model loads, and the run fails instead of answering zeros.
+    assert.equal(r.noWarmup.answered, undefined, `the run answered ${JSON.stringify(r.noWarmup.answered)}`);
+    assert.equal(r.noWarmup.code, 'INFERENCE_FAILED', JSON.stringify(r.noWarmup));
+    assert.equal(r.noWarmup.details?.['deviceRefused'], true);
+    assert.match(r.noWarmup.message!, refused);
+  });
+});
