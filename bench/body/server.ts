@@ -13,13 +13,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
 import { readBytes } from '../../src/http/body.ts';
-import type { Listen } from '../../runtimes/serve/listener.ts';
-
-async function hostListener(): Promise<Listen> {
-  if ('Bun' in globalThis) return (await import('../../runtimes/bun/listen.ts')).listenBun;
-  if ('Deno' in globalThis) return (await import('../../runtimes/deno/listen.ts')).listenDeno;
-  return (await import('../../runtimes/node/listen.ts')).listenNode;
-}
+import { hostListener } from '../realtime/host-listener.ts';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '18666' } } });
 let n = 0;
@@ -45,7 +39,7 @@ app.post('/sized', async (c) => {
   n++;
   return c.text(String(b.byteLength));
 });
-const listen = await hostListener();
+const { listen } = await hostListener();
 const l = await listen(app.fetch, { port: Number(values.port), host: '127.0.0.1' });
 process.stdout.write(`${JSON.stringify({ event: "listening", port: l.port })}\n`);
 process.on('SIGTERM', () => process.exit(0));

@@ -115,7 +115,7 @@ export async function wrkRun(server: RunningServer, variant: string, round: numb
   const perRequestUs = (i: number) => (cpu0[i] === undefined || cpu1[i] === undefined || m.result.requests === 0
     ? undefined : ((cpu1[i]! - cpu0[i]!) * 1e6) / m.result.requests);
   const serverUs = perRequestUs(0);
-  const redisUs = metrics ? perRequestUs(1) : undefined;
+  const redisUs = perRequestUs(1);
   const wrkUs = perRequestUs(2);
   const stats = before ? statsBetween(before, await scrapeMetrics(server.url)) : undefined;
   const problems = wrkProblems(m.result);

@@ -22,18 +22,10 @@
  * @module
  */
 import { Buffer } from 'node:buffer';
-import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
-import type { Listen } from '../../runtimes/serve/listener.ts';
-
-/** The host's listener, imported lazily so Bun and Deno never load @hono/node-server. */
-async function hostListener(): Promise<{ host: string; listen: Listen }> {
-  if ('Bun' in globalThis) return { host: 'bun', listen: (await import('../../runtimes/bun/listen.ts')).listenBun };
-  if ('Deno' in globalThis) return { host: 'deno', listen: (await import('../../runtimes/deno/listen.ts')).listenDeno };
-  return { host: 'node', listen: (await import('../../runtimes/node/listen.ts')).listenNode };
-}
+import { serveBenchServer } from './host-listener.ts';
 
 const { values } = parseArgs({
   options: {
@@ -70,15 +62,4 @@ app.post('/predict', async (c) => {
   return c.json({ ok: true, echo: body.user_id });
 });
 
-const { host, listen } = await hostListener();
-const listening = await listen(app.fetch, { port: Number(values.port), host: values.host });
-process.stdout.write(`${JSON.stringify({
-  event: 'listening', url: `http://${values.host}:${listening.port}`, port: listening.port, host, pid: process.pid,
-})}\n`);
-
-const stop = async () => {
-  await listening.close();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void stop());
-process.once('SIGINT', () => void stop());
+await serveBenchServer(app.fetch, { port: Number(values.port), host: values.host });

@@ -6,7 +6,7 @@
  * random ids) for `--seconds`, and prints the top self-time functions and the time per package
  * (omniserve, hono, ioredis, the host's internals).
  *
- *   node --import tsx bench/realtime/profile.ts [--host node|bun|deno] [--server omniserve|hello] [--seconds 10]
+ *   node --import tsx bench/realtime/profile.ts [--host node|bun|deno] [--server omniserve|hello|floor] [--seconds 10]
  *       [--max-delay-ms N] [--top 30] [--json out.json] [--features-in-body]
  *
  * Profiling slows the server down, so these numbers say where time goes, not how fast it is.
@@ -51,6 +51,8 @@ try {
   let spec: ServerSpec;
   if (args.server === 'hello') {
     spec = { kind: 'hello', hostFlags: flags };
+  } else if (args.server === 'floor') {
+    spec = { kind: 'floor', redis: redis.url, hostFlags: flags };
   } else {
     const config = join(ROOT, '.tmp', 'bench', 'realtime', 'profile-omniserve.json');
     writeFileSync(config, JSON.stringify({
@@ -64,7 +66,7 @@ try {
   const server = await startServer(host, spec);
   try {
     let bodyFile: string | undefined;
-    if (args['features-in-body'] && args.server !== 'hello') {
+    if (args['features-in-body'] && args.server === 'omniserve') {
       bodyFile = join(dir, 'features-body.json');
       writeFileSync(bodyFile, JSON.stringify({ features: fixtureRows()[42] }));
     }

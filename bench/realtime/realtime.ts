@@ -28,12 +28,13 @@ export interface RealtimePlan {
 }
 
 /** The variants to run: the baseline and omniserve, plus maxDelayMs 2 and the diagnostics when asked. */
-export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; workers?: number; clientCache?: boolean }): Variant[] {
+export function realtimeVariants(o: { delay2: boolean; diagnose: boolean; workers?: number; clientCache?: boolean; floor?: boolean }): Variant[] {
   return [
     { id: 'hello', title: 'Hono hello-world', kind: 'hello' },
     ...(o.diagnose ? [{ id: 'hello-stream', title: 'hello-world, body read via getReader() as omniserve does', kind: 'hello', helloBody: 'stream' } as const] : []),
     ...(o.diagnose ? [{ id: 'hello-seedreply', title: 'hello-world answering with a /predict-sized reply (30 feature names)', kind: 'hello', helloReply: 'seed' } as const] : []),
     { id: 'omniserve', title: 'omniserve (maxDelayMs 0, default)', kind: 'omniserve' },
+    ...(o.floor ?? true ? [{ id: 'floor', title: 'hand-written floor (floor.ts: the same job in one Hono route, nothing else)', kind: 'floor' } as const] : []),
     ...(o.delay2 ? [{ id: 'omniserve-delay2', title: 'omniserve (maxDelayMs 2)', kind: 'omniserve', batching: { maxDelayMs: 2 } } as const] : []),
     ...(o.workers && o.workers > 1 ? [{ id: `omniserve-workers${o.workers}`, title: `omniserve (--workers ${o.workers})`, kind: 'omniserve', workers: o.workers } as const] : []),
     ...(o.clientCache ? [{ id: 'omniserve-clientcache', title: 'omniserve, Redis clientCache (hashes held in memory, invalidated by Redis)', kind: 'omniserve', clientCache: true } as const] : []),
@@ -57,7 +58,7 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
   const t0 = performance.now();
   const runs: WrkRun[] = [];
   try {
-    const specs = new Map<string, ServerSpec>(variants.map((v) => [v.id, v.kind === 'hello' ? { kind: 'hello', args: [...(v.helloBody ? ['--body', v.helloBody] : []), ...(v.helloReply ? ['--reply', v.helloReply] : [])] } : {
+    const specs = new Map<string, ServerSpec>(variants.map((v) => [v.id, v.kind === 'hello' ? { kind: 'hello', args: [...(v.helloBody ? ['--body', v.helloBody] : []), ...(v.helloReply ? ['--reply', v.helloReply] : [])] } : v.kind === 'floor' ? { kind: 'floor', redis: redis.url } : {
       kind: 'omniserve',
       config: writeConfig(`breast-cancer-${v.id}`, {
         models: [{ path: fromConfig(join(ROOT, 'test', 'fixtures', 'models', 'breast-cancer.onnx')) }],
@@ -83,7 +84,7 @@ export async function realtimeHost(host: Host, redis: RedisServer, plan: Realtim
           await realtimeCheck(v)(url);
           const opts = { url, threads: THREADS, connections: CONNECTIONS, ...(v.featuresInBody ? { bodyFile: featuresBody } : {}) };
           const warm = await runWrk({ ...opts, seconds: plan.warmupS });
-          run = await wrkRun(server, v.id, round, startSeconds, warm.result.requestsPerSec, { ...opts, seconds: plan.durationS }, v.kind === 'omniserve', redis.process.pid);
+          run = await wrkRun(server, v.id, round, startSeconds, warm.result.requestsPerSec, { ...opts, seconds: plan.durationS }, v.kind === 'omniserve', v.kind === 'hello' ? undefined : redis.process.pid);
         } finally {
           await server.stop();
         }

@@ -4,14 +4,15 @@
  * served vs raw in-process. Writes bench/results/realtime.json and realtime.md.
  *
  *   node --import tsx bench/realtime/run.ts [--quick] [--hosts node,bun,deno] [--duration 10]
- *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay2] [--no-client-cache] [--diagnose]
+ *       [--rounds 2] [--warmup 2] [--heavy-hosts node,bun,deno|none] [--no-delay2] [--no-client-cache] [--no-floor] [--diagnose]
  *       [--workers 2]  (also measure `omniserve serve --workers N`: the multi-core scaling; 1 = skip)
  *
  * Realtime part: one Redis (test/support) seeded with 10,000 users and 1,000 items; per host,
- * `rounds` times in turn: hello-world, omniserve (default batching, maxDelayMs 0), omniserve (maxDelayMs 2),
+ * `rounds` times in turn: hello-world, omniserve (default batching, maxDelayMs 0), the
+ * hand-written floor (floor.ts: the same job with nothing else), omniserve (maxDelayMs 2), …,
  * each a fresh server: a smoke request, `warmup` s of wrk, then `wrk -t2 -c64 -d<duration>s
  * --latency -s post.lua` (random user and item ids). Medians over rounds; ratio =
- * omniserve req/s ÷ hello req/s. Heavy part: heavy-model.py writes the MLP; per host, a
+ * omniserve req/s ÷ hello req/s, and ÷ the floor's. Heavy part: heavy-model.py writes the MLP; per host, a
  * heavy-raw.ts process (raw batch-64 rows/s in-process) and an omniserve server hold the
  * model side by side and take turns: raw slice, wrk 64-row requests (8 connections), wrk
  * 1-row requests (64 connections, coalesced by the batcher), twice, then raw once more;
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     'no-delay2': { type: 'boolean', default: false },
     'no-client-cache': { type: 'boolean', default: false },
+    'no-floor': { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
     diagnose: { type: 'boolean', default: false },
   },
@@ -69,7 +71,7 @@ const warmup = Number(args.warmup);
 for (const [k, v] of Object.entries({ duration, rounds, warmup })) if (!(v > 0) || !Number.isInteger(v)) throw new Error(`--${k}: expected a positive integer`);
 
 const plan: RealtimePlan = {
-  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay2: !args['no-delay2'], diagnose, workers: Number(args.workers), clientCache: !args['no-client-cache'] }),
+  durationS: duration, warmupS: warmup, rounds, variants: realtimeVariants({ delay2: !args['no-delay2'], diagnose, workers: Number(args.workers), clientCache: !args['no-client-cache'], floor: !args['no-floor'] }),
 };
 /** Each served heavy case gets `duration` s in all, over 2 rounds. */
 const HEAVY_ROUNDS = 2;

@@ -1,6 +1,7 @@
 /**
  * Starts the servers bench/realtime loads, on a given host: the Hono hello-world baseline
- * (hello.ts) or `omniserve serve --config F`, on a free loopback port. Both print one
+ * (hello.ts), `omniserve serve --config F`, or the hand-written floor (floor.ts), on a free
+ * loopback port. Each prints one
  * `{"event":"listening","url":…}` line; SIGTERM stops them.
  * @module
  */
@@ -37,6 +38,7 @@ export const executable = (argv0: string) => (argv0 === 'node' ? process.execPat
 export type ServerSpec = (
   | { readonly kind: 'hello'; readonly args?: readonly string[] }
   | { readonly kind: 'omniserve'; readonly config: string; readonly workers?: number }
+  | { readonly kind: 'floor'; readonly redis: string }
 ) & {
   /** Extra flags for the runtime itself (e.g. `--cpu-prof` on Node and Bun, `--inspect=…` on Deno). */
   readonly hostFlags?: readonly string[];
@@ -50,6 +52,7 @@ export function serverArgv(host: Host, spec: ServerSpec, port = 0): string[] {
   const at = host === 'deno' ? 2 : 1;
   const withFlags = (argv: string[]) => [...argv.slice(0, at), ...flags, ...argv.slice(at)];
   if (spec.kind === 'hello') return withFlags(tsArgv(host, join('bench', 'realtime', 'hello.ts'), [...listen, ...(spec.args ?? [])]));
+  if (spec.kind === 'floor') return withFlags(tsArgv(host, join('bench', 'realtime', 'floor.ts'), [...listen, '--redis', spec.redis]));
   const serve = ['serve', '--config', spec.config, ...listen];
   if (host === 'node') return withFlags(['node', join('bin', 'omniserve.mjs'), ...serve]);
   return withFlags(tsArgv(host, join('runtimes', host, 'main.ts'), serve));

@@ -47,7 +47,8 @@ export interface WrkRun {
 export interface Variant {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'hello' | 'omniserve';
+  /** hello.ts (the baseline), `omniserve serve`, or floor.ts (the job hand-written, nothing else). */
+  readonly kind: 'hello' | 'omniserve' | 'floor';
   /** omniserve.json `batching` (default: the batcher's defaults, maxDelayMs 0). */
   readonly batching?: { readonly maxDelayMs?: number };
   /** Diagnostics: hello-world reading the body as omniserve does (`hello.ts --body stream`). */
