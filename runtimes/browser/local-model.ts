@@ -196,8 +196,9 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
       if (info.backend !== 'server' && api) {
         const t = performance.now();
         try {
-          const predictions = await api.predict(records);
-          return { predictions, model: info.model, model_version: info.version, latency_ms: round(performance.now() - t), backend: info.backend };
+          const { predictions, backend, moved } = await api.predict(records);
+          if (moved) info = { ...info, backend, reason: moved.reason, threads: moved.threads };
+          return { predictions, model: info.model, model_version: info.version, latency_ms: round(performance.now() - t), backend };
         } catch (e) {
           const err = fromWireError(e);
           // The request's fault (4xx) is the caller's to fix; a broken local backend is not.

@@ -56,10 +56,21 @@ export interface WorkerLoadResult {
   readonly metadata: ModelMetadata;
 }
 
+/** What `predict` resolves with: the predictions and the backend that made them. */
+export interface WorkerPredictResult {
+  readonly predictions: PredictionView[];
+  readonly backend: Exclude<LocalBackend, 'server'>;
+  /**
+   * Set on the first answer after the model left WebGPU because the device refused a run
+   * (under `auto`): the new `info().reason` and WASM threads.
+   */
+  readonly moved?: { readonly reason: string; readonly threads: number };
+}
+
 /** The worker's API. Every method rejects with a `WireError` (code, status, message). */
 export interface BrowserWorkerApi {
   load(req: WorkerLoadRequest): Promise<WorkerLoadResult>;
-  predict(records: readonly FeatureRecord[]): Promise<PredictionView[]>;
+  predict(records: readonly FeatureRecord[]): Promise<WorkerPredictResult>;
   close(): Promise<void>;
 }
 
@@ -110,7 +121,11 @@ export function createBrowserWorkerApi(opts: {
 } = {}): BrowserWorkerApi {
   const g = opts.global ?? globalThis;
   let engine: Engine | undefined;
-  let current: { name: string; version: string; outputs: boolean } | undefined;
+  let current: {
+    name: string; version: string; outputs: boolean; backend: Exclude<LocalBackend, 'server'>;
+    /** What `explain` needs again should the model move. */
+    req: WorkerLoadRequest; threads: number; coi: boolean;
+  } | undefined;
 
   const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
     try {
@@ -152,9 +167,9 @@ export function createBrowserWorkerApi(opts: {
       // The request, not the backend it resolved to: under `auto` a model WebGPU cannot run
       // (an operator missing, float16 on a device without shader-f16) goes on to WASM.
       const model = await engine.models.load({ source: bytes, name, version: req.version, config: req.config, backend: REQUESTS[req.backend] });
-      current = { name: model.name, version: model.version, outputs: req.outputs === true };
       const statuses = engine.backends.status();
       const chosen = model.backend.id as Exclude<LocalBackend, 'server'>;
+      current = { name: model.name, version: model.version, outputs: req.outputs === true, backend: chosen, req, threads, coi };
       const adapter = statuses.find((s) => s.id === 'web-webgpu' && s.state === 'available')?.info?.['adapter'];
       return {
         name: model.name, version: model.version, backend: chosen,
@@ -166,8 +181,16 @@ export function createBrowserWorkerApi(opts: {
     }),
     predict: guard(async (records: readonly FeatureRecord[]) => {
       if (!engine || !current) throw Errors.MODEL_NOT_FOUND('no model is loaded in this worker');
-      const results = await engine.models.get(current.name, current.version).predict(records);
-      return results.map((r) => view(r, current!.outputs));
+      const model = engine.models.get(current.name, current.version);
+      const results = await model.predict(records);
+      const predictions = results.map((r) => view(r, current!.outputs));
+      const now = model.backend.id as Exclude<LocalBackend, 'server'>;
+      if (now === current.backend) return { predictions, backend: now };
+      // The WebGPU device refused a run and the model moved on (Model's `next`): say so once.
+      current.backend = now;
+      const { req, threads, coi } = current;
+      const why = model.metadata.skippedBackends?.findLast((k) => k.backend === 'web-webgpu')?.reason;
+      return { predictions, backend: now, moved: { reason: explain(req, now, engine.backends.status(), threads, coi, why), threads: now === 'web-wasm' ? threads : 1 } };
     }),
     close: guard(async () => {
       await engine?.close();

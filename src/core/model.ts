@@ -5,7 +5,7 @@
  * @module
  */
 import { Errors, isOmniserveError } from '../errors.ts';
-import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
+import type { Backend, BackendId, InferenceHandle, SessionOptions } from '../backends/types.ts';
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
@@ -65,9 +65,30 @@ export type WarmupReport =
   | { readonly skipped: string }
   | { readonly failed: string };
 
+/**
+ * Where a model goes when its backend's device refuses a run: the request's next backend
+ * after `after` (undefined when there is none, or the request pinned one).
+ */
+export type NextBackend = (after: BackendId) => Promise<Backend | undefined>;
+
+/** What moving to another backend mid-flight needs: the bytes the session was made from. */
+interface MoveSource {
+  readonly bytes: Uint8Array;
+  readonly session: SessionOptions | undefined;
+  readonly next: NextBackend;
+}
+
 /** One model version, ready to predict. */
 export class Model {
-  readonly #handle: InferenceHandle;
+  #handle: InferenceHandle;
+  #backend: Backend;
+  #metadata: ModelMetadata;
+  /** Set while runs on web-webgpu may still move to the next backend (see {@link Model.create}'s `next`). */
+  #source: MoveSource | undefined;
+  /** The move in progress: runs the device refused meanwhile wait for it. */
+  #moving: Promise<InferenceHandle | undefined> | undefined;
+  /** Sessions left behind by a move, freed once no run is in flight. */
+  #left: InferenceHandle[] = [];
   readonly #inputs: InputPlan[];
   readonly #outputs: OutputPlan;
   readonly #batchCap: number;
@@ -81,11 +102,13 @@ export class Model {
     readonly name: string,
     readonly version: string,
     readonly config: ModelConfig,
-    readonly backend: Backend,
+    backend: Backend,
     handle: InferenceHandle,
-    readonly metadata: ModelMetadata,
+    metadata: ModelMetadata,
   ) {
     this.#handle = handle;
+    this.#backend = backend;
+    this.#metadata = metadata;
     this.#inputs = planInputs(handle.inputs, config);
     this.#outputs = planOutputs(handle.outputs, config);
     const batchDim = handle.inputs[0]?.shape[0];
@@ -102,13 +125,21 @@ export class Model {
     config?: unknown;
     session?: SessionOptions;
     skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
+    /**
+     * The request's next backend (not given when the request pinned one). On web-webgpu a
+     * run the device refuses after the load (the warm-up passed, or there was none) moves
+     * the model there: a session is made from the same bytes, the run is retried on it, and
+     * every later run goes there (metadata's `backend` and `skippedBackends` say so).
+     */
+    next?: NextBackend;
   }): Promise<Model> {
     // A ZipMap's probabilities (a sequence of maps no binding returns) are served from the
     // tensor going into it, post-processed as probabilities unless the config says otherwise.
     const zipmaps = findZipMaps(opts.bytes);
     const config = parseModelConfig(withZipMapDefaults(opts.config ?? {}, zipmaps), `model ${opts.name}`);
     if (opts.bytes.byteLength === 0) throw Errors.INVALID_MODEL(`model ${opts.name}: the model file is empty`);
-    const handle = await opts.backend.createSession(exposeZipMapInputs(opts.bytes, zipmaps.map((z) => z.tensor)), opts.session);
+    const exposed = exposeZipMapInputs(opts.bytes, zipmaps.map((z) => z.tensor));
+    const handle = await opts.backend.createSession(exposed, opts.session);
     const skippedOutputs = handle.skippedOutputs?.map((o) => {
       const z = zipmaps.find((x) => x.output === o.name);
       return z ? { name: o.name, reason: `a ZipMap sequence of maps, which onnxruntime's JavaScript bindings cannot return; its probabilities are the tensor output "${z.tensor}"` } : o;
@@ -130,11 +161,25 @@ export class Model {
       };
       const model = new Model(opts.name, opts.version, config, opts.backend, handle, meta);
       meta.warmup = await model.#warmup(config.warmup);
+      // From here on, a refused run moves the model (a refused warm-up failed the load above,
+      // and the registry loaded it on the next backend). Only web-webgpu runs are ever refused
+      // by their device (the error scopes of onnxruntime.ts).
+      if (opts.next && opts.backend.id === 'web-webgpu') model.#source = { bytes: exposed, session: opts.session, next: opts.next };
       return model;
     } catch (e) {
       await handle.release();
       throw e;
     }
+  }
+
+  /** The backend the model runs on: the one it loaded on, or the one a refused run moved it to. */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
+  /** What describes this version; `backend` and `skippedBackends` change if a refused run moves it. */
+  get metadata(): ModelMetadata {
+    return this.#metadata;
   }
 
   /** Ordered feature names per input (features mode only). */
@@ -214,7 +259,9 @@ export class Model {
     this.#released = true;
     this.#retiring = true;
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-    await this.#handle.release();
+    await this.#moving;
+    this.#source = undefined;
+    await Promise.all([this.#handle, ...this.#left.splice(0)].map((h) => h.release()));
   }
 
   async #warmup(runs: number): Promise<WarmupReport> {
@@ -253,15 +300,73 @@ export class Model {
   async #run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
     this.#inflight++;
     try {
-      return await this.#handle.run(feeds);
+      const handle = this.#handle;
+      try {
+        return await handle.run(feeds);
+      } catch (e) {
+        return await (await this.#afterRefusal(handle, e)).run(feeds);
+      }
     } finally {
-      if (--this.#inflight === 0) this.#idle?.();
+      if (--this.#inflight === 0) {
+        for (const h of this.#left.splice(0)) void h.release().catch(() => {});
+        this.#idle?.();
+      }
     }
+  }
+
+  /**
+   * The session to retry a failed run on: when the device refused the run on web-webgpu and
+   * the request allows another backend, the model moves there (once: concurrent refused runs
+   * share the move); otherwise the run's error stands.
+   */
+  async #afterRefusal(failed: InferenceHandle, e: unknown): Promise<InferenceHandle> {
+    if (!isOmniserveError(e, 'INFERENCE_FAILED') || e.details?.['deviceRefused'] !== true) throw e;
+    if (this.#handle !== failed) return this.#handle;
+    if (!this.#moving) {
+      if (!this.#source || this.#released) throw e;
+      this.#moving = this.#moveOn(this.#source, e.message).finally(() => (this.#moving = undefined));
+    }
+    const moved = await this.#moving;
+    if (!moved) throw e;
+    return moved;
+  }
+
+  /** Makes a session on the request's next backend and switches to it; undefined when none can take the model. */
+  async #moveOn(src: MoveSource, reason: string): Promise<InferenceHandle | undefined> {
+    // Whatever happens, this is the only try: a model that cannot move keeps its errors.
+    this.#source = undefined;
+    const from = this.#backend.id;
+    const next = await src.next(from);
+    if (!next) return undefined;
+    let handle: InferenceHandle;
+    try {
+      handle = await next.createSession(src.bytes, src.session);
+    } catch {
+      return undefined;
+    }
+    if (!sameSignature(handle.inputs, this.#handle.inputs) || !sameSignature(handle.outputs, this.#handle.outputs) || this.#released) {
+      await handle.release();
+      return undefined;
+    }
+    this.#left.push(this.#handle);
+    this.#handle = handle;
+    this.#backend = next;
+    this.#metadata = {
+      ...this.#metadata,
+      backend: next.id,
+      skippedBackends: [...(this.#metadata.skippedBackends ?? []), { backend: from, reason: `the device refused a run after the load: ${reason}` }],
+    };
+    return handle;
   }
 
   #assertLive(): void {
     if (this.#released) throw Errors.MODEL_NOT_FOUND(`model ${this.name} version ${this.version} was unloaded`);
   }
+}
+
+/** The same tensors by name, dtype and shape: a session another backend made of the same bytes. */
+function sameSignature(a: readonly TensorSpec[], b: readonly TensorSpec[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.name === b[i]!.name && s.dtype === b[i]!.dtype && s.shape.join() === b[i]!.shape.join());
 }
 
 function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): void {

@@ -80,7 +80,11 @@ export class ModelRegistry {
     let model: Model;
     for (;;) {
       try {
-        model = await Model.create({ name, version, bytes, backend, config, session: opts.session, skippedBackends: skipped });
+        // `next`: a run the device refuses later moves the model on too (Model.create).
+        model = await Model.create({
+          name, version, bytes, backend, config, session: opts.session, skippedBackends: skipped,
+          next: (after) => this.#backends.next(request, after),
+        });
         break;
       } catch (e) {
         // A backend built without some operators (onnxruntime-web's WebGPU build has no

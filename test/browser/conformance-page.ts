@@ -11,6 +11,7 @@ import { files } from 'omniserve:conformance-fixtures';
 import { detectHost } from '../../src/backends/host.ts';
 import type { OrtModule } from '../../src/backends/onnxruntime.ts';
 import { createWebBackends } from '../../src/backends/web.ts';
+import { createBrowserWorkerApi } from '../../runtimes/browser/worker-api.ts';
 import { createEngine, isOmniserveError, tensorFromNumbers, type RuntimeAdapter } from '../../src/index.ts';
 import { bundledFixtures } from '../conformance/bundled-fixtures.ts';
 import { runConformance } from '../conformance/conformance.case.ts';
@@ -39,12 +40,15 @@ for (const backend of ['web-wasm', 'web-webgpu'] as const) {
  * A WebGPU device that claims `shader-f16` without having it (SwiftShader's, seen through a
  * proxy that answers yes for every feature), so the load-time float16 check lets a Cast to
  * float16 through and the device rejects its pipeline at run time: what omniserve must do
- * with GPU work the device refuses, whatever the cause. Three loads of the Cast round trip:
+ * with GPU work the device refuses, whatever the cause. Four loads of the Cast round trip:
  * pinned (the warm-up's refusal fails the load), `auto` over that WebGPU and WASM (it lands
- * on WASM), and pinned without a warm-up (the refusal fails the run). Each answers what it
- * gave: an error's code, message and details, or the backend and the numbers it answered.
+ * on WASM), pinned without a warm-up (the refusal fails the run), and `auto` without a
+ * warm-up (the refused run moves the model to WASM and is answered there). Each answers what
+ * it gave: an error's code, message and details, or the backend and the numbers it answered.
+ * Last, the last case through the browser client's worker API: its first answer says the
+ * model moved, and why.
  */
-async function refusedRun(): Promise<Record<string, { code?: string; message?: string; details?: unknown; backend?: string; skipped?: unknown; answered?: number[] }>> {
+async function refusedRun(): Promise<Record<string, unknown>> {
   const real = await import('onnxruntime-web') as unknown as OrtModule;
   const realGpu = real.env.webgpu as unknown as { device: object | Promise<object> };
   const webgpu = {
@@ -76,7 +80,28 @@ async function refusedRun(): Promise<Record<string, { code?: string; message?: s
       await engine.close();
     }
   };
-  return { pinned: await attempt('web-webgpu'), auto: await attempt('auto'), noWarmup: await attempt('web-webgpu', { warmup: 0 }) };
+  // The browser client's worker API (here on the page): its answers say when the model moved.
+  const viaWorkerApi = async () => {
+    const api = createBrowserWorkerApi({ loadWebGpu: async () => lying, loadWasm: () => import('onnxruntime-web/wasm') as unknown as Promise<OrtModule> });
+    try {
+      const loaded = await api.load({
+        model: { bytes: fixtures.bytes('models/half-inside.onnx') }, backend: 'auto', config: { warmup: 0 },
+        wasmPaths, limitBytes: 1 << 26, threads: 1, cacheName: false, outputs: true,
+      });
+      const record = { x: [0.1, 1.5, -2.5, 1000.7] };
+      const first = await api.predict([record]);
+      const second = await api.predict([record]);
+      return { loadedOn: loaded.backend, first: { backend: first.backend, moved: first.moved, y: first.predictions[0]?.outputs?.['y'] }, second: { backend: second.backend, moved: second.moved } };
+    } catch (e) {
+      return isOmniserveError(e) ? { code: e.code, message: e.message } : { message: String((e as { message?: unknown }).message ?? e) };
+    } finally {
+      await api.close();
+    }
+  };
+  return {
+    pinned: await attempt('web-webgpu'), auto: await attempt('auto'), noWarmup: await attempt('web-webgpu', { warmup: 0 }),
+    autoNoWarmup: await attempt('auto', { warmup: 0 }), workerApi: await viaWorkerApi(),
+  };
 }
 
 (globalThis as { conformance?: unknown }).conformance = {

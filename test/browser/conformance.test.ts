@@ -89,9 +89,10 @@ describe('conformance in Chromium', { timeout: 900_000 }, () => {
   }
 
   // Last: it leaves an invalid pipeline in onnxruntime-web's cache for the page.
-  test('GPU work the WebGPU device refuses: the load fails (auto moves to WASM), a run fails; never zeros', { timeout: 120_000 }, async () => {
+  test('GPU work the WebGPU device refuses: the load fails (auto moves to WASM), a run fails pinned and moves to WASM under auto; never zeros', { timeout: 120_000 }, async () => {
+    type WorkerGot = { message?: string; loadedOn?: string; first?: { backend: string; moved?: { reason: string; threads: number }; y?: number[] }; second?: { backend: string; moved?: unknown } };
     type Got = { code?: string; message?: string; details?: Record<string, unknown>; backend?: string; skipped?: { backend: string; reason: string }[]; answered?: number[] };
-    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<Record<string, unknown>> } }).conformance.refusedRun()) as Record<'pinned' | 'auto' | 'noWarmup', Got>;
+    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { refusedRun(): Promise<Record<string, unknown>> } }).conformance.refusedRun()) as Record<'pinned' | 'auto' | 'noWarmup' | 'autoNoWarmup', Got> & { workerApi: WorkerGot };
     const refused = /WebGPU device refused the run's GPU work \(validation\)/;
     // Pinned: the warm-up's refusal fails the load, naming the device's reason.
     assert.equal(r.pinned.code, 'INVALID_MODEL', JSON.stringify(r.pinned));
@@ -107,5 +108,21 @@ describe('conformance in Chromium', { timeout: 900_000 }, () => {
     assert.equal(r.noWarmup.code, 'INFERENCE_FAILED', JSON.stringify(r.noWarmup));
     assert.equal(r.noWarmup.details?.['deviceRefused'], true);
     assert.match(r.noWarmup.message!, refused);
+    // auto, no warm-up: the model loads on WebGPU; its first run is refused, so it moves to
+    // WASM, which answers that run; metadata says why.
+    assert.equal(r.autoNoWarmup.backend, 'web-wasm', JSON.stringify(r.autoNoWarmup));
+    assert.deepEqual(r.autoNoWarmup.answered, [0.0999755859375, 1.5, -2.5, 1000.5]);
+    assert.equal(r.autoNoWarmup.skipped?.[0]?.backend, 'web-webgpu');
+    assert.match(r.autoNoWarmup.skipped![0]!.reason, /^the device refused a run after the load: /);
+    assert.match(r.autoNoWarmup.skipped![0]!.reason, refused);
+    // The same through the browser client's worker API: loaded on WebGPU, answered by WASM,
+    // and the first answer tells the client (info().backend and reason follow it).
+    const w = r.workerApi;
+    assert.equal(w.loadedOn, 'web-webgpu', JSON.stringify(w));
+    assert.equal(w.first?.backend, 'web-wasm');
+    assert.deepEqual(w.first?.y, [0.0999755859375, 1.5, -2.5, 1000.5]);
+    assert.match(w.first?.moved?.reason ?? '', /^WASM-SIMD, 1 thread .*WebGPU not used: the device refused a run after the load: .*refused the run's GPU work \(validation\)/);
+    assert.equal(w.second?.backend, 'web-wasm');
+    assert.equal(w.second?.moved, undefined, 'said once');
   });
 });
