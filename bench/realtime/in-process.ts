@@ -12,7 +12,7 @@
  * Seen 2026-11-26 (2 loaded cores): Bun 5.5 µs (health) vs 27-32 µs (predict, features in
  * the body); Deno 9-10 vs 58-62 µs.
  *
- *   node --import tsx bench/realtime/in-process.ts [--seconds 3] [--redis redis://127.0.0.1:6379 [--client-cache]]
+ *   node --import tsx bench/realtime/in-process.ts [--seconds 3] [--redis redis://127.0.0.1:6379 [--client-cache] [--floor]]
  *   bun bench/realtime/in-process.ts ...     deno run -A bench/realtime/in-process.ts ...
  * @module
  */
@@ -24,11 +24,14 @@ import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
 import { parseServerConfig } from '../../src/config/schema.ts';
 import { ROOT } from './servers.ts';
 import { fixtureRows, ITEMS, USERS } from './seed-redis.ts';
+import { createFloorApp } from './floor-app.ts';
 
 const { values: args } = parseArgs({ options: {
   seconds: { type: 'string', default: '3' }, redis: { type: 'string' }, concurrency: { type: 'string', default: '64' },
   // The Redis store's clientCache: after the warm-up every hash is held (the lookups' cost without Redis).
   'client-cache': { type: 'boolean', default: false },
+  // Also the hand-written floor (floor-app.ts) on the same Redis: what omniserve adds, without sockets.
+  floor: { type: 'boolean', default: false },
 } });
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
@@ -45,13 +48,18 @@ const body = () => (args.redis
   ? JSON.stringify({ user_id: (Math.random() * USERS) | 0, item_id: (Math.random() * ITEMS) | 0 })
   : featureBody);
 
+if (args.floor && !args.redis) throw new Error('--floor needs --redis');
+const floor = args.floor ? await createFloorApp({ redis: args.redis! }) : undefined;
+const post = (fetch: (r: Request) => Response | Promise<Response>) => () => {
+  const b = body();
+  return fetch(new Request('http://x/predict', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(b.length) }, body: b }));
+};
+
 type Case = { name: string; one: () => Response | Promise<Response> };
 const cases: Case[] = [
   { name: 'GET /v2/health/live (router + response only)', one: () => app.fetch(new Request('http://x/v2/health/live')) },
-  { name: `POST /predict (${args.redis ? (args['client-cache'] ? 'Redis features, clientCache' : 'Redis features') : 'features in the body'})`, one: () => {
-    const b = body();
-    return app.fetch(new Request('http://x/predict', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(b.length) }, body: b }));
-  } },
+  { name: `POST /predict (${args.redis ? (args['client-cache'] ? 'Redis features, clientCache' : 'Redis features') : 'features in the body'})`, one: post(app.fetch) },
+  ...(floor ? [{ name: 'POST /predict, hand-written floor (Redis)', one: post(floor.app.fetch) }] : []),
 ];
 
 async function measure(c: Case, s: number): Promise<{ rps: number; cpuUs: number }> {
@@ -78,4 +86,5 @@ for (let round = 1; round <= 2; round++) {
   }
 }
 await built.close();
+await floor?.close();
 process.exit(0);
