@@ -107,29 +107,43 @@ export async function serveCommand(
   });
 }
 
-/** Counts requests in flight so shutdown can wait for them. */
+/**
+ * Counts requests in flight so shutdown can wait for them. A promise chain, not an async
+ * function: every request passes here, and an async layer is a promise and a microtask more
+ * (with the metrics middleware's, 2-4 µs of server CPU per request on Bun under bench/realtime).
+ */
 function trackRequests(fetch: (req: Request) => Response | Promise<Response>) {
   let active = 0;
   let last = Date.now();
+  // `last` moves when a request ends: one in flight keeps `quiet` waiting anyway.
+  const ended = (res: Response): Response => {
+    active--;
+    last = Date.now();
+    if (t.draining) {
+      try {
+        res.headers.set('Connection', 'close');
+      } catch {
+        // Immutable headers (a passed-through response): the host closes idle sockets anyway.
+      }
+    }
+    return res;
+  };
+  const failed = (e: unknown): never => {
+    active--;
+    last = Date.now();
+    throw e;
+  };
   const t = {
     draining: false,
-    async fetch(req: Request): Promise<Response> {
-      // `last` moves when a request ends: one in flight keeps `quiet` waiting anyway.
+    fetch(req: Request): Response | Promise<Response> {
       active++;
+      let res: Response | Promise<Response>;
       try {
-        const res = await fetch(req);
-        if (t.draining) {
-          try {
-            res.headers.set('Connection', 'close');
-          } catch {
-            // Immutable headers (a passed-through response): the host closes idle sockets anyway.
-          }
-        }
-        return res;
-      } finally {
-        active--;
-        last = Date.now();
+        res = fetch(req);
+      } catch (e) {
+        return failed(e);
       }
+      return res instanceof Promise ? res.then(ended, failed) : ended(res);
     },
     /** Resolves once nothing is in flight and nothing arrived for `ms`. */
     async quiet(ms: number): Promise<void> {
