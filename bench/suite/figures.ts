@@ -74,7 +74,11 @@ function core(j: Json): Figure[] {
   return out;
 }
 
-/** bench/realtime: req/s against a Hono hello-world; heavy MLP rows/s against raw in-process. */
+/**
+ * bench/realtime: req/s against a Hono hello-world (omniserve's variants and the hand-written
+ * floor), omniserve's against the floor's (what omniserve adds to the job); heavy MLP rows/s
+ * against raw in-process.
+ */
 function realtime(j: Json): Figure[] {
   const out: Figure[] = [];
   const titles = new Map<string, string>((j.settings?.variants ?? []).map((v: Json) => [v.id, v.title]));
@@ -87,6 +91,16 @@ function realtime(j: Json): Figure[] {
         metric: 'req/s, Redis features', unit: 'req/s', value: s.requestsPerSec, baseline: 'Hono hello-world', baselineValue: hello?.requestsPerSec,
         ...(id === 'omniserve' ? { goalRatio: j.goals?.ratio?.[h.host] } : {}),
         p50Ms: s.p50Ms, p99Ms: s.p99Ms, ...(s.problems?.length ? { flagged: s.problems.join('; ') } : {}),
+      }));
+    }
+    const floor = h.summary?.floor;
+    const omni = h.summary?.omniserve;
+    if (floor && omni) {
+      const problems = [...(omni.problems ?? []), ...(floor.problems ?? [])];
+      out.push(...fig({
+        scenario: 'realtime', runtime: h.host, backend: 'auto', case: `${titles.get('omniserve') ?? 'omniserve'} against the hand-written floor`,
+        metric: 'req/s, Redis features', unit: 'req/s', value: omni.requestsPerSec, baseline: 'hand-written floor (floor.ts)', baselineValue: floor.requestsPerSec,
+        p50Ms: omni.p50Ms, p99Ms: omni.p99Ms, ...(problems.length ? { flagged: problems.join('; ') } : {}),
       }));
     }
   }

@@ -33,6 +33,18 @@ describe('bench suite', () => {
     assert.equal(heavy.backend, 'native-cpu');
   });
 
+  test('with the hand-written floor in the run: its ratio to hello-world, and omniserve against it', () => {
+    const j = realtimeRun(6000, 30000);
+    j.settings.variants.push({ id: 'floor', title: 'hand-written floor' });
+    (j.realtime[0]!.summary as Record<string, unknown>)['floor'] = { requestsPerSec: 7500, p50Ms: 4, p99Ms: 8, problems: [] };
+    const figs = EXTRACT.realtime!(j).filter((f) => f.metric.startsWith('req/s'));
+    assert.deepEqual(figs.map((f) => [f.case, f.baseline, f.ratio, f.goalRatio]), [
+      ['omniserve (default)', 'Hono hello-world', 0.2, 0.4],
+      ['hand-written floor', 'Hono hello-world', 0.25, undefined],
+      ['omniserve (default) against the hand-written floor', 'hand-written floor (floor.ts)', 0.8, undefined],
+    ]);
+  });
+
   test('core, async and batch results become figures; a zero or missing baseline gives none', () => {
     const core = EXTRACT.core!({ pairs: [
       { pair: 'bun:web-wasm', status: 'ok', report: { results: [
