@@ -13,7 +13,7 @@ import type { BackendRequest } from '../../src/backends/registry.ts';
 import type { BackendStatus } from '../../src/backends/types.ts';
 import { createWebBackends } from '../../src/backends/web.ts';
 import type { FeatureRecord } from '../../src/core/features.ts';
-import type { ModelMetadata } from '../../src/core/model.ts';
+import type { Model, ModelMetadata } from '../../src/core/model.ts';
 import type { PredictionResult } from '../../src/core/postprocess.ts';
 import { Errors } from '../../src/errors.ts';
 import { toWireError } from '../../workers/inference.worker.ts';
@@ -112,6 +112,17 @@ function explain(req: WorkerLoadRequest, chosen: Exclude<LocalBackend, 'server'>
   return `WASM-SIMD, ${wasmThreads}; WebGPU not used: ${gpuSkipped ?? gpu?.reason ?? 'not probed'}`;
 }
 
+/**
+ * Where `model` runs, as the client reports it: the backend, the reason (why it and not the
+ * better ones; for WebGPU skipped, the model's own reason when it gave one) and WASM threads.
+ */
+function whereItRuns(model: Model, req: WorkerLoadRequest, statuses: readonly BackendStatus[], threads: number, coi: boolean):
+{ backend: Exclude<LocalBackend, 'server'>; reason: string; threads: number } {
+  const backend = model.backend.id as Exclude<LocalBackend, 'server'>;
+  const skipped = model.metadata.skippedBackends?.findLast((k) => k.backend === 'web-webgpu')?.reason;
+  return { backend, reason: explain(req, backend, statuses, threads, coi, skipped), threads: backend === 'web-wasm' ? threads : 1 };
+}
+
 /** Builds the worker's API. `global` is where `navigator`/`crossOriginIsolated` are read (tests pass their own). */
 export function createBrowserWorkerApi(opts: {
   readonly global?: typeof globalThis;
@@ -168,13 +179,11 @@ export function createBrowserWorkerApi(opts: {
       // (an operator missing, float16 on a device without shader-f16) goes on to WASM.
       const model = await engine.models.load({ source: bytes, name, version: req.version, config: req.config, backend: REQUESTS[req.backend] });
       const statuses = engine.backends.status();
-      const chosen = model.backend.id as Exclude<LocalBackend, 'server'>;
-      current = { name: model.name, version: model.version, outputs: req.outputs === true, backend: chosen, req, threads, coi };
+      const runs = whereItRuns(model, req, statuses, threads, coi);
+      current = { name: model.name, version: model.version, outputs: req.outputs === true, backend: runs.backend, req, threads, coi };
       const adapter = statuses.find((s) => s.id === 'web-webgpu' && s.state === 'available')?.info?.['adapter'];
       return {
-        name: model.name, version: model.version, backend: chosen,
-        reason: explain(req, chosen, statuses, threads, coi, model.metadata.skippedBackends?.find((k) => k.backend === 'web-webgpu')?.reason),
-        threads: chosen === 'web-wasm' ? threads : 1, crossOriginIsolated: coi,
+        name: model.name, version: model.version, ...runs, crossOriginIsolated: coi,
         ...(typeof adapter === 'string' ? { adapter } : {}),
         backends: statuses, file, metadata: model.metadata,
       };
@@ -184,13 +193,11 @@ export function createBrowserWorkerApi(opts: {
       const model = engine.models.get(current.name, current.version);
       const results = await model.predict(records);
       const predictions = results.map((r) => view(r, current!.outputs));
-      const now = model.backend.id as Exclude<LocalBackend, 'server'>;
-      if (now === current.backend) return { predictions, backend: now };
+      if (model.backend.id === current.backend) return { predictions, backend: current.backend };
       // The WebGPU device refused a run and the model moved on (Model's `next`): say so once.
-      current.backend = now;
-      const { req, threads, coi } = current;
-      const why = model.metadata.skippedBackends?.findLast((k) => k.backend === 'web-webgpu')?.reason;
-      return { predictions, backend: now, moved: { reason: explain(req, now, engine.backends.status(), threads, coi, why), threads: now === 'web-wasm' ? threads : 1 } };
+      const { backend, reason, threads } = whereItRuns(model, current.req, engine.backends.status(), current.threads, current.coi);
+      current.backend = backend;
+      return { predictions, backend, moved: { reason, threads } };
     }),
     close: guard(async () => {
       await engine?.close();

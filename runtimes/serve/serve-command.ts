@@ -116,9 +116,12 @@ function trackRequests(fetch: (req: Request) => Response | Promise<Response>) {
   let active = 0;
   let last = Date.now();
   // `last` moves when a request ends: one in flight keeps `quiet` waiting anyway.
-  const ended = (res: Response): Response => {
+  const end = (): void => {
     active--;
     last = Date.now();
+  };
+  const ended = (res: Response): Response => {
+    end();
     if (t.draining) {
       try {
         res.headers.set('Connection', 'close');
@@ -129,8 +132,7 @@ function trackRequests(fetch: (req: Request) => Response | Promise<Response>) {
     return res;
   };
   const failed = (e: unknown): never => {
-    active--;
-    last = Date.now();
+    end();
     throw e;
   };
   const t = {

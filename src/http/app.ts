@@ -56,20 +56,20 @@ export function createApp(o: AppOptions & { readonly demo?: DemoFiles }): Hono<A
   if (m) {
     // A promise chain, not an async function with try/finally: one promise and microtask
     // less per request. next() settles once the handler's error (if any) became c.res
-    // through onError (Hono's compose), so `failed` only sees errors of onError itself.
-    const done = (c: Context<AppEnv>): void => {
+    // through onError (Hono's compose), so it rejects only with errors of onError itself.
+    const done = (c: Context<AppEnv>, t0: number): void => {
       m.inFlight.dec();
-      const t0 = c.get('t0')!;
       const route = c.req.routePath || 'unmatched';
       const model = c.get('model') ?? '';
       m.requestsTotal.inc({ model, version: c.get('modelVersion') ?? '', route, status: statusText(c.res.status) });
       m.requestLatency.observe({ model, route }, (performance.now() - t0) / 1000);
     };
     app.use((c, next) => {
-      c.set('t0', performance.now());
+      const t0 = performance.now();
+      c.set('t0', t0);
       m.inFlight.inc();
-      return next().then(() => done(c), (e: unknown) => {
-        done(c);
+      return next().then(() => done(c, t0), (e: unknown) => {
+        done(c, t0);
         throw e;
       });
     });
