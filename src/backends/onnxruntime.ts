@@ -214,11 +214,18 @@ async function refusedGpuWork(device: GpuErrorScopes): Promise<void> {
   const oom = await device.popErrorScope().catch(() => null);
   const invalid = await device.popErrorScope().catch(() => null);
   const e = oom ?? invalid;
-  if (e) throw new GpuRefusal(`the WebGPU device refused the run's GPU work (${oom ? 'out of memory' : 'validation'}): ${e.message}`);
+  if (e) throw new GpuRefusal(`the WebGPU device refused the run's GPU work (${oom ? 'out of memory' : 'validation'}): ${e.message}`, oom !== null);
 }
 
-/** What {@link refusedGpuWork} throws; the run's INFERENCE_FAILED then has `details.deviceRefused`. */
-class GpuRefusal extends Error {}
+/**
+ * What {@link refusedGpuWork} throws; the run's INFERENCE_FAILED then has `details.deviceRefused`,
+ * and `details.outOfMemory` when the device could not allocate (a smaller batch may fit).
+ */
+class GpuRefusal extends Error {
+  constructor(message: string, readonly outOfMemory: boolean) {
+    super(message);
+  }
+}
 
 type FromGpuBuffer = (buffer: GpuBufferLike, o: { dataType: string; dims: readonly number[] }) => OrtTensor;
 
@@ -311,7 +318,9 @@ function wrapSession(ort: OrtModule, session: InferenceSession, id: BackendId, n
       try {
         result = await (take ? take(() => runOnGpu(feeds)) : runOnce(feeds));
       } catch (e) {
-        throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, { backend: id, ...(e instanceof GpuRefusal ? { deviceRefused: true } : {}) }, e);
+        throw Errors.INFERENCE_FAILED(`inference failed on ${id}: ${messageOf(e)}`, {
+          backend: id, ...(e instanceof GpuRefusal ? { deviceRefused: true, ...(e.outOfMemory ? { outOfMemory: true } : {}) } : {}),
+        }, e);
       }
       const out: Record<string, TensorData> = {};
       for (const spec of outputs) {

@@ -1,5 +1,7 @@
 // A model whose WebGPU device refuses a run after the load moves to the request's next
 // backend, retries the run there and stays; pinned, or with nowhere to go, the error stands.
+// A batch the device cannot take whole (out of memory, or over a size limit) is first run
+// in parts on the same device.
 // The refusing device is simulated here (a "web-webgpu" backend over onnxruntime-node's CPU
 // session whose runs fail as onnxruntime.ts reports a device refusal), so every rule can be
 // driven; test/browser/conformance.test.ts shows the same move in Chromium on a real
@@ -31,6 +33,12 @@ interface Device {
   released: number;
   /** Refuse with a plain run failure instead (not the device's refusal). */
   plainFailure?: boolean;
+  /** After `allow` runs, refuse only runs of more rows than this, as out of memory (`details.outOfMemory`). */
+  maxRows?: number;
+  /** With `maxRows`: refuse as a validation error instead (a buffer over the device's limit), without `details.outOfMemory`. */
+  validation?: boolean;
+  /** Rows of every run the device was given, refused or not. */
+  sizes?: number[];
 }
 
 /** A web-webgpu backend whose sessions are the CPU's, refusing runs as `device` says. */
@@ -44,7 +52,19 @@ function refusingGpu(cpu: Backend, device: Device): Backend {
       const handle: InferenceHandle = {
         inputs: inner.inputs, outputs: inner.outputs,
         async run(feeds) {
-          if (device.runs++ >= device.allow) {
+          const rows = Object.values(feeds)[0]!.dims[0]!;
+          device.sizes?.push(rows);
+          if (device.maxRows !== undefined && device.runs++ >= device.allow) {
+            if (rows <= device.maxRows) return inner.run(feeds);
+            device.refused++;
+            if (device.validation) {
+              throw Errors.INFERENCE_FAILED("inference failed on web-webgpu: the WebGPU device refused the run's GPU work (validation): buffer size over the limit (simulated)",
+                { backend: 'web-webgpu', deviceRefused: true });
+            }
+            throw Errors.INFERENCE_FAILED("inference failed on web-webgpu: the WebGPU device refused the run's GPU work (out of memory): simulated",
+              { backend: 'web-webgpu', deviceRefused: true, outOfMemory: true });
+          }
+          if (device.maxRows === undefined && device.runs++ >= device.allow) {
             device.refused++;
             if (device.plainFailure) throw Errors.INFERENCE_FAILED('inference failed on web-webgpu: out of range', { backend: 'web-webgpu' });
             throw Errors.INFERENCE_FAILED("inference failed on web-webgpu: WebGPU device refused the run's GPU work (out-of-memory): simulated",
@@ -155,5 +175,73 @@ test('a refused warm-up still fails the load and auto loads on the next backend 
     assert.equal(m.backend.id, 'native-cpu');
     assert.match(m.metadata.skippedBackends![0]!.reason, /cannot run on web-webgpu/);
     assert.doesNotMatch(m.metadata.skippedBackends![0]!.reason, /after the load/);
+  });
+});
+
+// Out of memory on a batch: the run is split along the batch dimension on the same device.
+const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => row(from + i));
+const matchGolden = (results: readonly { outputs: Record<string, unknown> }[], from = 0) =>
+  results.forEach((r, i) => assert.ok(Math.abs((r.outputs['logit'] as number) - golden.outputs.logit.data[from + i]!) < 1e-4, `row ${from + i}: ${JSON.stringify(r.outputs)}`));
+
+test('auto: a batch the device has no memory for is run in halves on the same device, and later batches go in parts at once', T, async () => {
+  const device: Device = { allow: 1, runs: 0, refused: 0, released: 0, maxRows: 8, sizes: [] };
+  await withEngine('auto', device, async (e, cpuSessions) => {
+    const m = await e.models.load({ source: BYTES, name: 'bc' });
+    matchGolden(await m.predict(rows(0, 32)));
+    assert.equal(m.backend.id, 'web-webgpu', 'no move: every part ran on the "GPU"');
+    assert.equal(cpuSessions(), 0);
+    assert.equal(m.metadata.skippedBackends, undefined);
+    // 32 refused, 16 refused, 8 + 8, then the second 16 goes in parts at once: 8 + 8 twice more.
+    assert.deepEqual(device.sizes!.slice(1), [32, 16, 8, 8, 8, 8]);
+    assert.equal(device.refused, 2);
+    device.sizes!.length = 0;
+    matchGolden(await m.predict(rows(5, 20)), 5);
+    assert.deepEqual(device.sizes, [8, 8, 4], 'the size that failed is remembered: no refused run first');
+    assert.equal(device.refused, 2);
+    matchGolden(await m.predict(rows(2, 3)), 2);
+  });
+});
+
+test('pinned, a batch too large for the device is still answered, in parts', T, async () => {
+  const device: Device = { allow: 1, runs: 0, refused: 0, released: 0, maxRows: 5, sizes: [] };
+  await withEngine('web-webgpu', device, async (e) => {
+    const m = await e.models.load({ source: BYTES, name: 'bc' });
+    matchGolden(await m.predict(rows(0, 32)));
+    assert.equal(m.backend.id, 'web-webgpu');
+    assert.ok(device.sizes!.slice(1).every((n, i) => n <= 5 || i < 3), JSON.stringify(device.sizes));
+    assert.equal(device.sizes!.slice(1).filter((n) => n <= 5).reduce((a, b) => a + b, 0), 32, 'every row ran once');
+  });
+});
+
+test('auto: when even one row is refused for memory, the model moves to the next backend as before', T, async () => {
+  const device: Device = { allow: 1, runs: 0, refused: 0, released: 0, maxRows: 0, sizes: [] };
+  await withEngine('auto', device, async (e, cpuSessions) => {
+    const m = await e.models.load({ source: BYTES, name: 'bc' });
+    matchGolden(await m.predict(rows(0, 4)));
+    assert.equal(m.backend.id, 'native-cpu');
+    assert.equal(cpuSessions(), 1);
+    assert.match(m.metadata.skippedBackends![0]!.reason, /after the load: .*out of memory/);
+  });
+});
+
+test('a refusal that is not for memory splits a run larger than one the device answered (a size limit), and no other run', T, async () => {
+  // The warm-up answered one row: a refused run of 32 may be over a size limit, so it is split.
+  const sized: Device = { allow: 1, runs: 0, refused: 0, released: 0, maxRows: 8, validation: true, sizes: [] };
+  await withEngine('auto', sized, async (e, cpuSessions) => {
+    const m = await e.models.load({ source: BYTES, name: 'bc' });
+    matchGolden(await m.predict(rows(0, 32)));
+    assert.equal(m.backend.id, 'web-webgpu');
+    assert.equal(cpuSessions(), 0);
+    assert.deepEqual(sized.sizes!.slice(1), [32, 16, 8, 8, 8, 8]);
+  });
+  // No warm-up, so nothing answered yet: a refusal then is the device's, whatever the size
+  // (a feature it lacks): the model moves at once, with no split tried.
+  const lacking: Device = { allow: 0, runs: 0, refused: 0, released: 0, sizes: [] };
+  await withEngine('auto', lacking, async (e) => {
+    const m = await e.models.load({ source: BYTES, name: 'bc', config: { warmup: 0 } });
+    assert.equal(m.backend.id, 'web-webgpu');
+    matchGolden(await m.predict(rows(0, 32)));
+    assert.deepEqual(lacking.sizes, [32], 'one refused run, then the next backend');
+    assert.equal(m.backend.id, 'native-cpu');
   });
 });

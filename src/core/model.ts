@@ -4,13 +4,13 @@
  * `Model.create()` does the work.
  * @module
  */
-import { Errors, isOmniserveError } from '../errors.ts';
+import { Errors, isOmniserveError, type OmniserveError } from '../errors.ts';
 import type { Backend, BackendId, InferenceHandle, SessionOptions } from '../backends/types.ts';
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
 import { exposeZipMapInputs, findZipMaps, type ZipMapInfo } from './onnx-zipmap.ts';
-import { allocate, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+import { allocate, concatRows, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
 export interface ModelMetadata {
@@ -89,6 +89,15 @@ export class Model {
   #moving: Promise<InferenceHandle | undefined> | undefined;
   /** Sessions left behind by a move, freed once no run is in flight. */
   #left: InferenceHandle[] = [];
+  /**
+   * The most rows a run of `handle` takes since its device ran out of memory on a larger one:
+   * bigger runs go in parts of at most this many rows (see {@link Model.#runSplit}).
+   */
+  #rowCap: { readonly handle: InferenceHandle; readonly rows: number } | undefined;
+  /** A split run's outputs could not be joined (they do not lead with the rows): never split again. */
+  #noSplit = false;
+  /** The most rows a run of `handle` has answered (web-webgpu only: what makes a refused larger run worth splitting). */
+  #fitRows: { readonly handle: InferenceHandle; readonly rows: number } | undefined;
   readonly #inputs: InputPlan[];
   readonly #outputs: OutputPlan;
   readonly #batchCap: number;
@@ -300,18 +309,87 @@ export class Model {
   async #run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
     this.#inflight++;
     try {
-      const handle = this.#handle;
-      try {
-        return await handle.run(feeds);
-      } catch (e) {
-        return await (await this.#afterRefusal(handle, e)).run(feeds);
-      }
+      return await this.#runSplit(feeds);
     } finally {
       if (--this.#inflight === 0) {
         for (const h of this.#left.splice(0)) void h.release().catch(() => {});
         this.#idle?.();
       }
     }
+  }
+
+  /**
+   * One run, in parts when the device cannot take it whole. A run the device refused for
+   * want of memory (web-webgpu: `details.outOfMemory`), or refused otherwise when it is
+   * larger than a run the device has answered (a buffer over the device's size limit, a
+   * validation error), is split in halves along the batch dimension, each half run (and
+   * split again if it too is refused), and the outputs joined: the same answers, from the
+   * same device. The size that failed is remembered, so later
+   * runs larger than half of it go in parts at once instead of failing first. Only when
+   * one row is refused, or the run cannot be split (a fixed batch dimension, inputs that
+   * disagree on their first dimension, outputs that do not lead with the rows), does the
+   * refusal go on to {@link Model.#afterRefusal}: the move to the next backend, or the error.
+   */
+  async #runSplit(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    const handle = this.#handle;
+    const cap = this.#rowCap?.handle === handle && !this.#noSplit ? this.#rowCap.rows : undefined;
+    if (cap !== undefined) {
+      const rows = leadingRows(feeds);
+      if (rows !== undefined && rows > cap) {
+        const joined = await this.#inParts(feeds, rows, cap);
+        if (joined) return joined;
+      }
+    }
+    try {
+      const out = await handle.run(feeds);
+      if (this.#backend.id === 'web-webgpu') this.#fitted(handle, feeds);
+      return out;
+    } catch (e) {
+      const rows = this.#splittable(handle, e) ? leadingRows(feeds) : undefined;
+      if (rows !== undefined && rows > 1 && this.#worthSplitting(handle, e as OmniserveError, rows)) {
+        const half = Math.ceil(rows / 2);
+        if (this.#rowCap?.handle !== handle || this.#rowCap.rows > half) this.#rowCap = { handle, rows: half };
+        const joined = await this.#inParts(feeds, rows, half);
+        if (joined) return joined;
+      }
+      return await (await this.#afterRefusal(handle, e)).run(feeds);
+    }
+  }
+
+  /** A refusal by `handle`'s device that splitting the run may get past. */
+  #splittable(handle: InferenceHandle, e: unknown): e is OmniserveError {
+    return isOmniserveError(e, 'INFERENCE_FAILED') && e.details?.['deviceRefused'] === true && this.#handle === handle && !this.#noSplit && this.#fixedBatch() === undefined;
+  }
+
+  /**
+   * Out of memory, or another refusal of a run larger than one the device has answered: a
+   * size limit (a buffer over the device's maximum), not a feature it lacks, which no split
+   * gets past (a run refused with nothing answered before moves at once).
+   */
+  #worthSplitting(handle: InferenceHandle, e: OmniserveError, rows: number): boolean {
+    if (e.details?.['outOfMemory'] === true) return true;
+    return this.#fitRows?.handle === handle && this.#fitRows.rows < rows;
+  }
+
+  /** Records that `handle` answered a run of these feeds' rows. */
+  #fitted(handle: InferenceHandle, feeds: Readonly<Record<string, TensorData>>): void {
+    const rows = leadingRows(feeds);
+    if (rows !== undefined && (this.#fitRows?.handle !== handle || this.#fitRows.rows < rows)) this.#fitRows = { handle, rows };
+  }
+
+  /** `feeds` run in parts of at most `size` rows, outputs joined; undefined when an output does not lead with its part's rows. */
+  async #inParts(feeds: Readonly<Record<string, TensorData>>, rows: number, size: number): Promise<Record<string, TensorData> | undefined> {
+    const parts: Record<string, TensorData>[] = [];
+    for (let at = 0; at < rows; at += size) {
+      const n = Math.min(size, rows - at);
+      const out = await this.#runSplit(sliceRows(feeds, rows, at, n));
+      if (!Object.values(out).every((t) => t.dims[0] === n)) {
+        this.#noSplit = true;
+        return undefined;
+      }
+      parts.push(out);
+    }
+    return joinRows(parts, rows);
   }
 
   /**
@@ -362,6 +440,34 @@ export class Model {
   #assertLive(): void {
     if (this.#released) throw Errors.MODEL_NOT_FOUND(`model ${this.name} version ${this.version} was unloaded`);
   }
+}
+
+/** The first dimension every input shares (the batch), or undefined when they disagree or there is none. */
+function leadingRows(feeds: Readonly<Record<string, TensorData>>): number | undefined {
+  let rows: number | undefined;
+  for (const t of Object.values(feeds)) {
+    const d = t.dims[0];
+    if (d === undefined || (rows !== undefined && d !== rows)) return undefined;
+    rows = d;
+  }
+  return rows;
+}
+
+/** Rows `[at, at + n)` of every input (copies: a part must not share memory a backend may keep). */
+function sliceRows(feeds: Readonly<Record<string, TensorData>>, rows: number, at: number, n: number): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const width = t.data.length / rows;
+    out[name] = { dtype: t.dtype, data: t.data.slice(at * width, (at + n) * width), dims: [n, ...t.dims.slice(1)] } as TensorData;
+  }
+  return out;
+}
+
+/** Outputs of consecutive parts joined along the first dimension. */
+function joinRows(parts: readonly Record<string, TensorData>[], rows: number): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  for (const name of Object.keys(parts[0]!)) out[name] = concatRows(parts.map((p) => p[name]!), rows);
+  return out;
 }
 
 /** The same tensors by name, dtype and shape: a session another backend made of the same bytes. */

@@ -86,6 +86,19 @@ export function allocate(dtype: DType, length: number): TensorArray | string[] {
   return dtype === 'string' ? new Array<string>(length).fill('') : new CTORS[dtype](length);
 }
 
+/** Tensors of one dtype and inner dims joined along the first dimension, `rows` in all. */
+export function concatRows(parts: readonly TensorData[], rows: number): TensorData {
+  const first = parts[0]!;
+  const data = allocate(first.dtype, (first.data.length / first.dims[0]!) * rows);
+  let at = 0;
+  for (const t of parts) {
+    if (Array.isArray(data)) for (let i = 0; i < t.data.length; i++) data[at + i] = (t.data as string[])[i]!;
+    else (data as unknown as { set(a: ArrayLike<unknown>, offset: number): void }).set(t.data, at);
+    at += t.data.length;
+  }
+  return { dtype: first.dtype, data, dims: [rows, ...first.dims.slice(1)] };
+}
+
 /** Number of elements of `dims`. */
 export function sizeOf(dims: readonly number[]): number {
   let n = 1;

@@ -8,7 +8,7 @@
  * @module
  */
 import type { FeatureRecord, FeatureRow } from '../core/features.ts';
-import { allocate, type TensorData } from '../core/tensor.ts';
+import { concatRows, type TensorData } from '../core/tensor.ts';
 
 /** One tensor request: its feeds, its rows, and what it may be merged with. */
 export interface TensorJob {
@@ -103,18 +103,6 @@ export async function runTensorJobs(records: readonly FeatureRow[], infer: Infer
 /** The jobs' feeds concatenated along the leading dimension (same names, dtypes, inner dims). */
 function concatJobs(jobs: readonly TensorJob[], total: number): Record<string, TensorData> {
   const out: Record<string, TensorData> = {};
-  for (const name of Object.keys(jobs[0]!.feeds)) {
-    const t0 = jobs[0]!.feeds[name]!;
-    const width = t0.data.length / t0.dims[0]!;
-    const data = allocate(t0.dtype, total * width);
-    let at = 0;
-    for (const j of jobs) {
-      const t = j.feeds[name]!;
-      if (Array.isArray(data)) for (let i = 0; i < t.data.length; i++) data[at + i] = (t.data as string[])[i]!;
-      else (data as unknown as { set(a: ArrayLike<unknown>, offset: number): void }).set(t.data, at);
-      at += t.data.length;
-    }
-    out[name] = { dtype: t0.dtype, data, dims: [total, ...t0.dims.slice(1)] };
-  }
+  for (const name of Object.keys(jobs[0]!.feeds)) out[name] = concatRows(jobs.map((j) => j.feeds[name]!), total);
   return out;
 }

@@ -104,8 +104,68 @@ async function refusedRun(): Promise<Record<string, unknown>> {
   };
 }
 
+/**
+ * A batch too large for the device: a WebGPU device (seen through a proxy) on which buffers
+ * omniserve makes of more than 8 KiB, once armed after the load, are asked for at more than
+ * the device's `maxBufferSize`. The device refuses them (a validation error, in the run's
+ * error scope), so the feeder's input buffer for 256 rows of the breast-cancer model (30 KiB)
+ * is refused, as for 128, while 64 rows (7.5 KiB) fit. Under `auto` and pinned, the 256 rows
+ * must be answered on WebGPU, in parts, equal to WASM's answers; a second batch goes in parts
+ * at once (no oversized buffer asked for again).
+ */
+async function oversizedRun(): Promise<Record<string, unknown>> {
+  const real = await import('onnxruntime-web') as unknown as OrtModule;
+  const realGpu = real.env.webgpu as unknown as { device: object | Promise<object> };
+  let armed = false;
+  let oversized = 0;
+  const webgpu = {
+    get device() {
+      return Promise.resolve(realGpu.device).then((d) => new Proxy(d, {
+        get(t, k) {
+          const device = t as { createBuffer(d: { size: number }): unknown; limits: { maxBufferSize: number } };
+          if (k === 'createBuffer') {
+            return (desc: { size: number }) => {
+              if (!armed || desc.size <= 8192) return device.createBuffer(desc);
+              oversized++;
+              return device.createBuffer({ ...desc, size: device.limits.maxBufferSize + 16 });
+            };
+          }
+          const v = Reflect.get(t, k, t) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      }));
+    },
+  };
+  const limited = { ...real, env: Object.assign(Object.create(real.env) as object, { webgpu }) } as unknown as OrtModule;
+  const records = Array.from({ length: 256 }, (_, i) => ({ features: Array.from({ length: 30 }, (_, j) => 10 + 8 * Math.sin(i * 31 + j)) }));
+  const logits = (rs: readonly { outputs: Record<string, unknown> }[]) => rs.map((r) => r.outputs['logit'] as number);
+  const score = async (request: 'web-webgpu' | 'auto' | 'web-wasm') => {
+    const backends = createWebBackends({
+      threads: 1, wasm: { wasmPaths }, loadWebGpu: async () => limited,
+      loadWasm: () => import('onnxruntime-web/wasm') as unknown as Promise<OrtModule>,
+    });
+    const engine = createEngine({ host: detectHost(globalThis), backends, readFile: fixtures.readFile }, { backend: request });
+    try {
+      const model = await engine.models.load({ source: fixtures.source('models/breast-cancer.onnx') });
+      armed = true;
+      oversized = 0;
+      const first = logits(await model.predict(records));
+      const afterFirst = oversized;
+      const second = logits(await model.predict(records.slice(0, 200)));
+      return { backend: model.backend.id, skipped: model.metadata.skippedBackends, first, second, oversized: afterFirst, oversizedAgain: oversized - afterFirst };
+    } catch (e) {
+      return isOmniserveError(e) ? { code: e.code, message: e.message, details: e.details } : { message: String(e) };
+    } finally {
+      armed = false;
+      await engine.close();
+    }
+  };
+  return { wasm: await score('web-wasm'), auto: await score('auto'), pinned: await score('web-webgpu') };
+}
+
 (globalThis as { conformance?: unknown }).conformance = {
   refusedRun,
+  oversizedRun,
   names: [...cases.keys()],
   async run(name: string): Promise<{ ok: boolean; error?: string }> {
     const fn = cases.get(name);

@@ -88,6 +88,25 @@ describe('conformance in Chromium', { timeout: 900_000 }, () => {
     });
   }
 
+  // A batch over the device's buffer limit (a real validation refusal of the input buffer
+  // omniserve makes) is answered on WebGPU in halves, as WASM answers it; later batches go in
+  // parts at once.
+  test('a batch the WebGPU device cannot take whole is answered on it in parts, under auto and pinned', { timeout: 120_000 }, async () => {
+    type Scored = { backend?: string; skipped?: unknown; first?: number[]; second?: number[]; oversized?: number; oversizedAgain?: number; code?: string; message?: string };
+    const r = await page.evaluate(() => (globalThis as unknown as { conformance: { oversizedRun(): Promise<unknown> } }).conformance.oversizedRun()) as Record<'wasm' | 'auto' | 'pinned', Scored>;
+    assert.equal(r.wasm.backend, 'web-wasm', JSON.stringify(r.wasm));
+    assert.equal(r.wasm.first?.length, 256);
+    for (const [name, got] of [['auto', r.auto], ['pinned', r.pinned]] as const) {
+      const shown = JSON.stringify({ ...got, first: got.first?.slice(0, 3), second: got.second?.slice(0, 3) });
+      assert.equal(got.backend, 'web-webgpu', `${name}: ${shown}`);
+      assert.equal(got.skipped, undefined, `${name}: ${shown}`);
+      assert.ok(got.oversized! >= 1, `${name}: the device was asked for an oversized buffer: ${shown}`);
+      assert.equal(got.oversizedAgain, 0, `${name}: the second batch went in parts at once: ${shown}`);
+      got.first!.forEach((x, i) => assert.ok(Math.abs(x - r.wasm.first![i]!) < 1e-3, `${name} row ${i}: ${x} vs ${r.wasm.first![i]}`));
+      got.second!.forEach((x, i) => assert.ok(Math.abs(x - r.wasm.first![i]!) < 1e-3, `${name} second batch row ${i}: ${x} vs ${r.wasm.first![i]}`));
+    }
+  });
+
   // Last: it leaves an invalid pipeline in onnxruntime-web's cache for the page.
   test('GPU work the WebGPU device refuses: the load fails (auto moves to WASM), a run fails pinned and moves to WASM under auto; never zeros', { timeout: 120_000 }, async () => {
     type WorkerGot = { message?: string; loadedOn?: string; first?: { backend: string; moved?: { reason: string; threads: number }; y?: number[] }; second?: { backend: string; moved?: unknown } };
