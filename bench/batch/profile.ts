@@ -68,7 +68,7 @@ for (let u = 0; u < Number(values.units); u++) {
   const cols = await time('feature columns (zero-copy views)', () => FEATURES.map((f) => numericValues(table.getChild(f)!)!));
   const scores = await time('score: tensor + infer + post (scoreColumns, batch 131072)', () => scoreColumns(model, fi, cols, rows, RG));
   const data = new Float32Array(rows * FEATURES.length);
-  await time('  of which infer alone (1 thread)', () => model.infer({ [fi.input]: { dtype: 'float32', data: data.fill(0.5), dims: [rows, FEATURES.length] } }));
+  await time('  of which infer alone (1 thread)', () => model.infer({ [fi.inputs[0]!.input]: { dtype: 'float32', data: data.fill(0.5), dims: [rows, FEATURES.length] } }));
   const parts = await time('encode: Arrow → parquet-wasm', () => encodeUnit(table, scores, ctx));
   await time('write: temporary file + rename', () => writeAtomic(join(ROOT, `.tmp/prof/out-${u}.parquet`), parts[0]!.bytes));
   // The first version's read and encode, same rows, same run.

@@ -13,7 +13,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as arrow from 'apache-arrow';
@@ -38,7 +38,7 @@ const rows = Number(values.rows);
 const files = Number(values.files);
 const workers = Number(values.workers);
 const rowGroup = Number(values['row-group']);
-const dir = values.dir ? join(ROOT, values.dir) : join(ROOT, '.tmp/bench-batch');
+const dir = values.dir ? resolve(ROOT, values.dir) : join(ROOT, '.tmp/bench-batch');
 mkdirSync(join(dir, 'in'), { recursive: true });
 
 // 1. Input: float32 features (what the model takes), one file at a time so generation stays

@@ -6,7 +6,7 @@
  */
 import { Errors } from '../errors.ts';
 import type { Model } from '../core/model.ts';
-import { floatProblem, numericData, toHalf, type TensorData } from '../core/tensor.ts';
+import { allocate, floatProblem, integerProblem, isBigDType, numericData, toHalf, type DType, type TensorArray, type TensorData } from '../core/tensor.ts';
 import { planOutputs, type OutputPlan, type OutputValue, type PredictionResult } from '../core/postprocess.ts';
 
 /** Predictions and probabilities of a unit's rows. */
@@ -24,64 +24,74 @@ export interface ScratchBuffers {
   take(bytes: number): ArrayBuffer;
 }
 
-/** The one features-mode input a batch model is fed through, with its ordered columns. */
-export interface FeatureInput {
+/** A dtype batch scoring feeds from numeric columns. */
+export type ColumnDType = Exclude<DType, 'string'>;
+
+/** One features-mode input of a batch model and where its columns sit among {@link FeatureInput.features}. */
+export interface InputColumns {
   readonly input: string;
-  readonly dtype: 'float16' | 'float32' | 'float64';
+  readonly dtype: ColumnDType;
+  /** Its columns, in the input's feature order. */
   readonly features: readonly string[];
+  /** Index of its first column in {@link FeatureInput.features}. */
+  readonly from: number;
 }
 
-/** Which input and columns `model` is fed from; INVALID_CONFIG when it cannot be fed from columns. */
+/** How a batch model is fed from columns: every input's features, input by input. */
+export interface FeatureInput {
+  /** Every column the model is fed from, input by input (the columns a unit reads). */
+  readonly features: readonly string[];
+  readonly inputs: readonly InputColumns[];
+}
+
+/**
+ * How `model` is fed from columns; INVALID_CONFIG when it cannot be: every input needs a
+ * "features" list in the model config and a numeric dtype (float inputs take any finite
+ * number; integer and bool inputs take integers in their range, checked per value).
+ */
 export function featureInput(model: Model): FeatureInput {
-  const entries = Object.entries(model.features);
-  const spec = model.metadata.inputs[0];
-  if (entries.length !== 1 || model.metadata.inputs.length !== 1 || !spec) {
-    throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring needs one input with a "features" list in the model config; it has ${model.metadata.inputs.length} input(s) and features for ${entries.length}`);
+  const inputs: InputColumns[] = [];
+  const features: string[] = [];
+  for (const spec of model.metadata.inputs) {
+    const list = model.features[spec.name];
+    if (!list) {
+      throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring feeds every input from columns, and input "${spec.name}" has no "features" list in the model config`);
+    }
+    const dtype = model.config.inputs[spec.name]?.dtype ?? spec.dtype;
+    if (dtype === 'string') {
+      throw Errors.INVALID_CONFIG(`model ${model.name}: input "${spec.name}" is string; batch scoring feeds numeric inputs (float, integer, bool)`);
+    }
+    inputs.push({ input: spec.name, dtype, features: list, from: features.length });
+    features.push(...list);
   }
-  const [input, features] = entries[0]!;
-  const dtype = model.config.inputs[input]?.dtype ?? spec.dtype;
-  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') {
-    throw Errors.INVALID_CONFIG(`model ${model.name}: input "${input}" is ${dtype}; batch scoring feeds float16, float32 or float64 inputs`);
-  }
+  if (inputs.length === 0) throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring needs an input with a "features" list in the model config; the model has none`);
   const plan = planOutputs(model.metadata.outputs, model.config);
   const first = model.metadata.outputs[0];
   if ((!plan.primary || plan.primary.config.postprocess === 'none') && first?.dtype === 'string') {
     throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring writes a numeric prediction column, and the prediction would be the string output "${first.name}"; give a numeric output a postprocess`);
   }
-  return { input, dtype, features };
+  return { features, inputs };
 }
 
 /**
  * Scores `rows` rows of the feature columns `cols` (in `fi.features` order) in calls of
- * `batchSize` rows. The tensor is filled from the columns in blocks of 512 rows (the block
- * stays in cache; `fill`), and outputs are post-processed column-wise (`postColumns`), so no
- * per-row object is made. `firstRow` is the file row of row 0, so errors name rows as the
- * user sees them.
+ * `batchSize` rows. Each input's tensor is filled from its columns in blocks of 512 rows
+ * (the block stays in cache; `fill`), and outputs are post-processed column-wise
+ * (`postColumns`), so no per-row object is made. `firstRow` is the file row of row 0, so
+ * errors name rows as the user sees them.
  */
 export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly ArrayLike<number>[], rows: number, batchSize: number, firstRow = 0, buffers?: ScratchBuffers): Promise<Scores> {
   const f64 = (n: number) => buffers ? new Float64Array(buffers.take(n * 8), 0, n) : new Float64Array(n);
   const prediction = f64(rows);
   const probability = f64(rows);
-  const width = cols.length;
-  // float16 is filled as float64 and rounded once from there (float32 first would round twice).
-  const Data = fi.dtype === 'float32' ? Float32Array : Float64Array;
-  const tensor = buffers?.take(Math.min(batchSize, rows) * width * Data.BYTES_PER_ELEMENT);
+  const fillers = fi.inputs.map((ic) => inputFiller(ic, cols.slice(ic.from, ic.from + ic.features.length), Math.min(batchSize, rows), buffers));
   const plan = planOutputs(model.metadata.outputs, model.config);
   let hasProbability = false;
   let inferMs = 0;
-  let data: Float32Array | Float64Array | undefined;
-  let half: Uint16Array | undefined;
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
-    if (!data || data.length !== n * width) data = tensor ? new Data(tensor, 0, n * width) : new Data(n * width);
-    fill(data, cols, start, n, width, fi, firstRow);
-    let feed: Float32Array | Float64Array | Uint16Array = data;
-    if (fi.dtype === 'float16') {
-      if (!half || half.length !== n * width) half = new Uint16Array(n * width);
-      toHalfRows(data, half, width, fi, firstRow + start);
-      feed = half;
-    }
-    const feeds: Record<string, TensorData> = { [fi.input]: { dtype: fi.dtype, data: feed, dims: [n, width] } };
+    const feeds: Record<string, TensorData> = {};
+    for (const f of fillers) feeds[f.input] = f.fill(start, n, firstRow);
     const ti = performance.now();
     // fill() has checked every value.
     const out = await model.infer(feeds, { finiteChecked: true });
@@ -93,12 +103,39 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
 }
 
 /**
+ * Fills one input's tensor for rows [start, start + n) of its columns, reusing its arrays
+ * between calls. float32 and float64 are filled directly; float16 and the integer dtypes
+ * are filled as float64 and converted once from there (float16 through float32 would round
+ * twice), each value checked against the dtype and named by row and column when it fails.
+ */
+function inputFiller(ic: InputColumns, cols: readonly ArrayLike<number>[], maxRows: number, buffers?: ScratchBuffers) {
+  const width = cols.length;
+  const Data = ic.dtype === 'float32' ? Float32Array : Float64Array;
+  const scratch = buffers?.take(maxRows * width * Data.BYTES_PER_ELEMENT);
+  let data: Float32Array | Float64Array | undefined;
+  let converted: TensorArray | undefined;
+  return {
+    input: ic.input,
+    fill(start: number, n: number, firstRow: number): TensorData {
+      if (!data || data.length !== n * width) data = scratch ? new Data(scratch, 0, n * width) : new Data(n * width);
+      fill(data, cols, start, n, width, ic.features, firstRow);
+      const dims = [n, width];
+      if (ic.dtype === 'float32' || ic.dtype === 'float64') return { dtype: ic.dtype, data, dims };
+      if (!converted || converted.length !== n * width) converted = allocate(ic.dtype, n * width);
+      if (ic.dtype === 'float16') toHalfRows(data, converted as Uint16Array, width, ic.features, firstRow + start);
+      else toIntegerRows(data, converted, ic.dtype, width, ic.features, firstRow + start);
+      return { dtype: ic.dtype, data: converted, dims };
+    },
+  };
+}
+
+/**
  * Rows [start, start + n) of the columns into the row-major `data`, in blocks of 512 rows
  * (the block stays in cache) and eight columns at a time, then four, two and one for the
  * rest (eight loads and eight adjacent stores per row: 4 at a time was 1.5-2.5x faster than
  * one, 8 at a time another ~15 %). A NaN or infinite value throws naming its row and column.
  */
-function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number>[], start: number, n: number, width: number, fi: FeatureInput, firstRow: number): void {
+function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number>[], start: number, n: number, width: number, names: readonly string[], firstRow: number): void {
   for (let b = 0; b < n; b += 512) {
     const e = Math.min(n, b + 512);
     let j = 0;
@@ -108,7 +145,7 @@ function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number
         const k = start + r;
         const x0 = c0[k]!, x1 = c1[k]!, x2 = c2[k]!, x3 = c3[k]!, x4 = c4[k]!, x5 = c5[k]!, x6 = c6[k]!, x7 = c7[k]!;
         // One comparison for eight values: a NaN or ±Infinity among them makes the sum NaN.
-        if (!(x0 - x0 + x1 - x1 + x2 - x2 + x3 - x3 + x4 - x4 + x5 - x5 + x6 - x6 + x7 - x7 === 0)) throw badAmong(cols, j, 8, k, fi, firstRow);
+        if (!(x0 - x0 + x1 - x1 + x2 - x2 + x3 - x3 + x4 - x4 + x5 - x5 + x6 - x6 + x7 - x7 === 0)) throw badAmong(cols, j, 8, k, names, firstRow);
         data[o] = x0; data[o + 1] = x1; data[o + 2] = x2; data[o + 3] = x3; data[o + 4] = x4; data[o + 5] = x5; data[o + 6] = x6; data[o + 7] = x7;
       }
     }
@@ -117,7 +154,7 @@ function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number
       for (let r = b, o = b * width + j; r < e; r++, o += width) {
         const k = start + r;
         const x0 = c0[k]!, x1 = c1[k]!, x2 = c2[k]!, x3 = c3[k]!;
-        if (!(x0 - x0 + x1 - x1 + x2 - x2 + x3 - x3 === 0)) throw badAmong(cols, j, 4, k, fi, firstRow);
+        if (!(x0 - x0 + x1 - x1 + x2 - x2 + x3 - x3 === 0)) throw badAmong(cols, j, 4, k, names, firstRow);
         data[o] = x0; data[o + 1] = x1; data[o + 2] = x2; data[o + 3] = x3;
       }
     }
@@ -126,7 +163,7 @@ function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number
       for (let r = b, o = b * width + j; r < e; r++, o += width) {
         const k = start + r;
         const x0 = c0[k]!, x1 = c1[k]!;
-        if (!(x0 - x0 + x1 - x1 === 0)) throw badAmong(cols, j, 2, k, fi, firstRow);
+        if (!(x0 - x0 + x1 - x1 === 0)) throw badAmong(cols, j, 2, k, names, firstRow);
         data[o] = x0; data[o + 1] = x1;
       }
     }
@@ -134,7 +171,7 @@ function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number
       const col = cols[j]!;
       for (let r = b, o = b * width + j; r < e; r++, o += width) {
         const x = col[start + r]!;
-        if (!(x - x === 0)) throw badFeature(fi.features[j]!, firstRow + start + r, x);
+        if (!(x - x === 0)) throw badFeature(names[j]!, firstRow + start + r, x);
         data[o] = x;
       }
     }
@@ -142,12 +179,12 @@ function fill(data: Float32Array | Float64Array, cols: readonly ArrayLike<number
 }
 
 /** The error for the first bad value among columns [j, j + count) at column row `k`. */
-function badAmong(cols: readonly ArrayLike<number>[], j: number, count: number, k: number, fi: FeatureInput, firstRow: number) {
+function badAmong(cols: readonly ArrayLike<number>[], j: number, count: number, k: number, names: readonly string[], firstRow: number) {
   for (let c = j; c < j + count; c++) {
     const x = cols[c]![k]!;
-    if (!(x - x === 0)) return badFeature(fi.features[c]!, firstRow + k, x);
+    if (!(x - x === 0)) return badFeature(names[c]!, firstRow + k, x);
   }
-  return badFeature(fi.features[j]!, firstRow + k, NaN);
+  return badFeature(names[j]!, firstRow + k, NaN);
 }
 
 /**
@@ -249,17 +286,31 @@ function firstOutput(outputs: Record<string, OutputValue>): number {
 }
 
 /** Rounds checked finite values to float16 bits; a magnitude past ±65504 names its row and column. */
-function toHalfRows(data: Float64Array | Float32Array, half: Uint16Array, width: number, fi: FeatureInput, firstRow: number): void {
+function toHalfRows(data: Float64Array | Float32Array, half: Uint16Array, width: number, names: readonly string[], firstRow: number): void {
   for (let i = 0; i < data.length; i++) {
     const x = data[i]!;
     const problem = floatProblem(x, 'float16');
-    if (problem) {
-      const j = i % width;
-      throw Errors.INVALID_FEATURE_VALUE(`row ${firstRow + (i - j) / width}: column "${fi.features[j]}" is ${x}; ${problem}`,
-        { row: firstRow + (i - j) / width, feature: fi.features[j] });
-    }
+    if (problem) throw badValue(names, width, i, firstRow, x, problem);
     half[i] = toHalf(x);
   }
+}
+
+/** Checked finite values into an integer or bool array; a fraction or a value out of the dtype's range names its row and column. */
+function toIntegerRows(data: Float64Array | Float32Array, out: TensorArray, dtype: ColumnDType, width: number, names: readonly string[], firstRow: number): void {
+  const big = isBigDType(dtype);
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    const problem = integerProblem(x, dtype);
+    if (problem) throw badValue(names, width, i, firstRow, x, problem);
+    if (big) (out as BigInt64Array)[i] = BigInt(x);
+    else (out as Int32Array)[i] = x;
+  }
+}
+
+function badValue(names: readonly string[], width: number, i: number, firstRow: number, x: number, problem: string) {
+  const j = i % width;
+  const row = firstRow + (i - j) / width;
+  return Errors.INVALID_FEATURE_VALUE(`row ${row}: column "${names[j]}" is ${x}; ${problem}`, { row, feature: names[j] });
 }
 
 function badFeature(column: string, row: number, value: unknown) {

@@ -76,7 +76,7 @@ test('a float16 model is scored from the columns: values rounded once to half pr
   try {
     const model = await engine.models.load({ source: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx'), backend: 'cpu' });
     const fi = featureInput(model);
-    assert.equal(fi.dtype, 'float16');
+    assert.equal(fi.inputs[0]!.dtype, 'float16');
     const n = RECORDS.length;
     const cols = fi.features.map((f) => Float64Array.from(RECORDS, (r) => r[f]!));
     const s = await scoreColumns(model, fi, cols, n, 200, 1000);
@@ -109,5 +109,5 @@ test('batch scoring refuses a model whose prediction would be a string output, n
   }) as unknown as Parameters<typeof featureInput>[0];
   assert.throws(() => featureInput(model({})), (e: unknown) => isOmniserveError(e, 'INVALID_CONFIG') && /string output "label"/.test((e as Error).message));
   // With a numeric output post-processed, the prediction comes from it: accepted.
-  assert.equal(featureInput(model({ p: { postprocess: 'softmax' } })).input, 'x');
+  assert.equal(featureInput(model({ p: { postprocess: 'softmax' } })).inputs[0]!.input, 'x');
 });
