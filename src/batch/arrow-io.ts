@@ -58,6 +58,17 @@ export function numericValues(v: arrow.Vector): NumericArray | undefined {
   return a as NumericArray;
 }
 
+/**
+ * A string column's values (UTF-8, plain or large, or dictionary-encoded as Parquet writers
+ * often store them), or undefined when the column holds something else.
+ */
+export function stringValues(v: arrow.Vector): string[] | undefined {
+  const t = v.type;
+  const text = (x: arrow.DataType) => arrow.DataType.isUtf8(x) || arrow.DataType.isLargeUtf8(x);
+  if (!text(t) && !(arrow.DataType.isDictionary(t) && text(t.dictionary))) return undefined;
+  return Array.from(v as Iterable<string>);
+}
+
 /** The first null row of `v`, or -1. */
 export function firstNull(v: arrow.Vector): number {
   if (v.nullCount === 0) return -1;

@@ -24,13 +24,13 @@ export interface ScratchBuffers {
   take(bytes: number): ArrayBuffer;
 }
 
-/** A dtype batch scoring feeds from numeric columns. */
-export type ColumnDType = Exclude<DType, 'string'>;
+/** A column as scoring reads it: numbers (any numeric Parquet type), or strings for a string input. */
+export type FeatureColumn = ArrayLike<number> | readonly string[];
 
 /** One features-mode input of a batch model and where its columns sit among {@link FeatureInput.features}. */
 export interface InputColumns {
   readonly input: string;
-  readonly dtype: ColumnDType;
+  readonly dtype: DType;
   /** Its columns, in the input's feature order. */
   readonly features: readonly string[];
   /** Index of its first column in {@link FeatureInput.features}. */
@@ -46,8 +46,9 @@ export interface FeatureInput {
 
 /**
  * How `model` is fed from columns; INVALID_CONFIG when it cannot be: every input needs a
- * "features" list in the model config and a numeric dtype (float inputs take any finite
- * number; integer and bool inputs take integers in their range, checked per value).
+ * "features" list in the model config (float inputs take any finite number; integer and
+ * bool inputs take integers in their range, checked per value; string inputs take string
+ * columns).
  */
 export function featureInput(model: Model): FeatureInput {
   const inputs: InputColumns[] = [];
@@ -58,9 +59,6 @@ export function featureInput(model: Model): FeatureInput {
       throw Errors.INVALID_CONFIG(`model ${model.name}: batch scoring feeds every input from columns, and input "${spec.name}" has no "features" list in the model config`);
     }
     const dtype = model.config.inputs[spec.name]?.dtype ?? spec.dtype;
-    if (dtype === 'string') {
-      throw Errors.INVALID_CONFIG(`model ${model.name}: input "${spec.name}" is string; batch scoring feeds numeric inputs (float, integer, bool)`);
-    }
     inputs.push({ input: spec.name, dtype, features: list, from: features.length });
     features.push(...list);
   }
@@ -80,7 +78,7 @@ export function featureInput(model: Model): FeatureInput {
  * (`postColumns`), so no per-row object is made. `firstRow` is the file row of row 0, so
  * errors name rows as the user sees them.
  */
-export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly ArrayLike<number>[], rows: number, batchSize: number, firstRow = 0, buffers?: ScratchBuffers): Promise<Scores> {
+export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonly FeatureColumn[], rows: number, batchSize: number, firstRow = 0, buffers?: ScratchBuffers): Promise<Scores> {
   const f64 = (n: number) => buffers ? new Float64Array(buffers.take(n * 8), 0, n) : new Float64Array(n);
   const prediction = f64(rows);
   const probability = f64(rows);
@@ -108,8 +106,23 @@ export async function scoreColumns(model: Model, fi: FeatureInput, cols: readonl
  * are filled as float64 and converted once from there (float16 through float32 would round
  * twice), each value checked against the dtype and named by row and column when it fails.
  */
-function inputFiller(ic: InputColumns, cols: readonly ArrayLike<number>[], maxRows: number, buffers?: ScratchBuffers) {
-  const width = cols.length;
+function inputFiller(ic: InputColumns, columns: readonly FeatureColumn[], maxRows: number, buffers?: ScratchBuffers): { input: string; fill(start: number, n: number, firstRow: number): TensorData } {
+  const width = columns.length;
+  if (ic.dtype === 'string') {
+    const sc = columns as readonly (readonly string[])[];
+    return {
+      input: ic.input,
+      fill(start, n) {
+        const data = new Array<string>(n * width);
+        for (let j = 0; j < width; j++) {
+          const col = sc[j]!;
+          for (let r = 0, o = j; r < n; r++, o += width) data[o] = col[start + r]!;
+        }
+        return { dtype: 'string', data, dims: [n, width] };
+      },
+    };
+  }
+  const cols = columns as readonly ArrayLike<number>[];
   const Data = ic.dtype === 'float32' ? Float32Array : Float64Array;
   const scratch = buffers?.take(maxRows * width * Data.BYTES_PER_ELEMENT);
   let data: Float32Array | Float64Array | undefined;
@@ -121,7 +134,7 @@ function inputFiller(ic: InputColumns, cols: readonly ArrayLike<number>[], maxRo
       fill(data, cols, start, n, width, ic.features, firstRow);
       const dims = [n, width];
       if (ic.dtype === 'float32' || ic.dtype === 'float64') return { dtype: ic.dtype, data, dims };
-      if (!converted || converted.length !== n * width) converted = allocate(ic.dtype, n * width);
+      if (!converted || converted.length !== n * width) converted = allocate(ic.dtype as Exclude<DType, 'string'>, n * width);
       if (ic.dtype === 'float16') toHalfRows(data, converted as Uint16Array, width, ic.features, firstRow + start);
       else toIntegerRows(data, converted, ic.dtype, width, ic.features, firstRow + start);
       return { dtype: ic.dtype, data: converted, dims };
@@ -296,7 +309,7 @@ function toHalfRows(data: Float64Array | Float32Array, half: Uint16Array, width:
 }
 
 /** Checked finite values into an integer or bool array; a fraction or a value out of the dtype's range names its row and column. */
-function toIntegerRows(data: Float64Array | Float32Array, out: TensorArray, dtype: ColumnDType, width: number, names: readonly string[], firstRow: number): void {
+function toIntegerRows(data: Float64Array | Float32Array, out: TensorArray, dtype: DType, width: number, names: readonly string[], firstRow: number): void {
   const big = isBigDType(dtype);
   for (let i = 0; i < data.length; i++) {
     const x = data[i]!;

@@ -8,7 +8,7 @@ import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData } from 'hypar
 import { Errors, isOmniserveError, messageOf } from '../errors.ts';
 import type { Model } from '../core/model.ts';
 import * as arrow from 'apache-arrow/Arrow.dom';
-import { bytesFile, decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, predictionColumns, readRows, takeRows, type ParquetSource } from './arrow-io.ts';
+import { bytesFile, decodeRowGroup, encodeParquet, firstNull, numericValues, openParquet, stringValues, predictionColumns, readRows, takeRows, type ParquetSource } from './arrow-io.ts';
 import { cellValue, encodeUnit, partitionGroups, type OutputContext } from './output.ts';
 import { canCopy, encodedColumnsOf, rowGroupRange, spliceParquet } from './splice.ts';
 import { LITTLE_ENDIAN, predictionChunks, type EncodedColumn } from './new-columns.ts';
@@ -16,7 +16,7 @@ import { toWatermark, type WorkUnit } from './plan.ts';
 import type { EnrichSpec } from './config.ts';
 import { enrichKey, enrichTable } from './enrich.ts';
 import type { FeatureStore } from '../features/types.ts';
-import { scoreColumns, validateScores, type FeatureInput } from './score.ts';
+import { scoreColumns, validateScores, type FeatureColumn, type FeatureInput } from './score.ts';
 import { plainValues } from './plain-pages.ts';
 import { statsOf, type PredictionStats } from './stats.ts';
 
@@ -158,7 +158,12 @@ export class UnitRunner {
   readonly #open = new Map<string, Promise<OpenInput>>();
   readonly #spare: ArrayBuffer[] = [];
   #store: Promise<FeatureStore> | undefined;
-  constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {}
+  /** Per column of `fi.features`: true when it feeds a string input. */
+  readonly #textColumns: readonly boolean[];
+
+  constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {
+    this.#textColumns = fi.inputs.flatMap((ic) => ic.features.map(() => ic.dtype === 'string'));
+  }
 
   /** Processes `unit`; failures come back as a result with `error`, never as a rejection. */
   async run(unit: WorkUnit): Promise<UnitResult> {
@@ -208,8 +213,8 @@ export class UnitRunner {
     const direct = new Map<string, Float32Array | Float64Array>();
     if (rgBytes && !wm) {
       const copies = buffers.slab(this.fi.features.length * total * 8);
-      for (const f of this.fi.features) {
-        if (enrich?.fields.includes(f)) continue;
+      for (const [i, f] of this.fi.features.entries()) {
+        if (enrich?.fields.includes(f) || this.#textColumns[i]) continue;
         const k = input.metadata.schema.findIndex((e, i) => i > 0 && e.name === f);
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
         let values: Float32Array | Float64Array | undefined;
@@ -254,17 +259,18 @@ export class UnitRunner {
     if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich));
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
     const t1 = performance.now();
-    const cols = this.fi.features.map((f) => {
+    const cols = this.fi.features.map((f, i): FeatureColumn => {
       const d = direct.get(f);
       if (d) return d;
       const v = table.getChild(f)!;
+      const text = this.#textColumns[i] === true;
       const nul = firstNull(v);
       if (nul >= 0) {
         const from = enrich?.fields.includes(f) ? ` (the feature store has no "${f}" for ${enrichKey(table, enrich, nul) ?? `a null ${enrich.keyColumn}`})` : '';
-        throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(nul)}: column "${f}" is null${from}; features must be finite numbers`, { row: fileRow(nul), feature: f });
+        throw Errors.INVALID_FEATURE_VALUE(`row ${fileRow(nul)}: column "${f}" is null${from}; features must be ${text ? 'strings' : 'finite numbers'}`, { row: fileRow(nul), feature: f });
       }
-      const values = numericValues(v);
-      if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; features must be numbers`, { feature: f });
+      const values = text ? stringValues(v) : numericValues(v);
+      if (!values) throw Errors.INVALID_FEATURE_VALUE(`column "${f}" is ${v.type}; ${text ? 'it feeds a string input: features must be strings' : 'features must be numbers'}`, { feature: f });
       return values;
     });
     const scores = await scoreColumns(this.model, this.fi, cols, rows, this.s.batchSize, kept ? 0 : unit.rowStart, buffers);

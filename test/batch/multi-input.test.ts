@@ -1,7 +1,7 @@
 // Batch scoring of a model fed through more than one input, of more than one dtype: the
-// wine-mixed fixture (13 float32 measurements + 3 int64 bucket ids). Columns fill each
-// input; integer inputs take integral values in range, checked and named per value; a
-// string input is refused up front. In-process (scoreColumns, runBatch) and as the
+// wine-mixed fixture (13 float32 measurements + 3 int64 bucket ids), and wine-categorical's
+// string input from a string column. Columns fill each input; integer inputs take integral
+// values in range, checked and named per value. In-process (scoreColumns, runBatch) and as the
 // `omniserve batch` process with a worker thread.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,10 +86,48 @@ describe('batch scoring, several inputs', () => {
     await bad('color_intensity_bucket', 30, NaN, 'row 1030: column "color_intensity_bucket" is NaN; features must be finite numbers');
   });
 
-  test('a model with a string input is refused up front, naming the input', async () => {
+  test('a string input is fed from a string column (wine-categorical: five measurements and a colour band)', async () => {
     const config = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/models/wine-categorical.config.json'), 'utf8')) as unknown;
     const m = await engine.models.load({ source: join(ROOT, 'test/fixtures/models/wine-categorical.onnx'), config, backend: 'cpu' });
-    assert.throws(() => featureInput(m), (e: unknown) => isOmniserveError(e, 'INVALID_CONFIG') && /input "color_band" is string/.test((e as Error).message));
+    const records = (JSON.parse(readFileSync(join(ROOT, 'test/fixtures/goldens/wine-categorical.json'), 'utf8')) as { records: Record<string, number | string>[] }).records;
+    const fi = featureInput(m);
+    assert.deepEqual(fi.inputs.map((i) => [i.input, i.dtype, i.from]), [['numeric', 'float32', 0], ['color_band', 'string', 5]]);
+    const cols = fi.features.map((f) => (f === 'color_band' ? records.map((r) => r[f] as string) : Float64Array.from(records, (r) => r[f] as number)));
+    const s = await scoreColumns(m, fi, cols, records.length, 7);
+    const want = await m.predict(records);
+    for (let i = 0; i < records.length; i++) assert.ok(Math.abs(s.probability[i]! - want[i]!.probability!) < 1e-9 && s.prediction[i] === want[i]!.prediction, `row ${i}`);
+    // The band is what the string input carries: another band moves the probabilities.
+    const other = cols.map((c, j) => (j === 5 ? (c as string[]).map((b) => (b === 'pale' ? 'deep' : 'pale')) : c));
+    const t = await scoreColumns(m, fi, other, records.length, 7);
+    assert.ok(t.probability.some((p, i) => Math.abs(p - s.probability[i]!) > 1e-3), 'the string input reaches the model');
+
+    // Through runBatch: the band as a Parquet STRING column; as numbers it is refused, named.
+    const write = (path: string, band: 'text' | 'number') => {
+      const cols: ColumnSource[] = [{ name: 'id', data: BigInt64Array.from(records, (_, i) => BigInt(i)) }];
+      for (const f of fi.inputs[0]!.features) cols.push({ name: f, data: Float64Array.from(records, (r) => r[f] as number) });
+      cols.push(band === 'text' ? { name: 'color_band', data: records.map((r) => r['color_band'] as string), type: 'STRING' } : { name: 'color_band', data: Float64Array.from(records, (_, i) => i) });
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, new Uint8Array(parquetWriteBuffer({ columnData: cols, rowGroupSize: 10 })));
+    };
+    const host = nodeBatchHost();
+    const run = (dir: string) => runBatch({
+      inputs: [join(dir, 'in/w.parquet')], outDir: join(dir, 'out'), config: parseBatchConfig({ model: { path: MODEL }, unitRows: 10, batchSize: 4 }),
+      model: { name: m.name, version: m.version, features: fi.features }, newRunId: () => 'run-band-0001',
+      executor: async (st) => { const r = new UnitRunner(m, fi, host, st); return { capacity: 1, run: (u) => r.run(u), close: async () => {} }; },
+    }, host);
+    const dir = tempDir(); dirs.push(dir);
+    write(join(dir, 'in/w.parquet'), 'text');
+    const ok = await run(dir);
+    assert.equal(ok.status, 'committed');
+    const out = await readOutput(join(dir, 'out'));
+    assert.equal(out.length, records.length);
+    for (const r of out) assert.equal(r['prediction'], want[Number(r['id'])]!.prediction, `id ${r['id']}`);
+    const bad = tempDir(); dirs.push(bad);
+    write(join(bad, 'in/w.parquet'), 'number');
+    const summary = await run(bad);
+    assert.notEqual(summary.status, 'committed');
+    const manifest = readFileSync(join(bad, 'out/_manifest.json'), 'utf8');
+    assert.match(manifest, /column \\"color_band\\" is Float64; it feeds a string input: features must be strings/);
   });
 
   /** The golden rows `copies` times over as Parquet: the buckets as INT32, INT64 and DOUBLE columns. */
