@@ -295,3 +295,42 @@ describe('browser demo (Chromium, omniserve serve --demo)', { timeout: 120_000 }
     }
   });
 });
+
+// The same demo served by Bun and Deno: `serve --demo` builds the client bundle with esbuild
+// on that host, serves it through Bun.serve / Deno.serve, and the page runs it against the
+// goldens, with the server's answers from that host.
+describe('browser demo served by Bun and Deno', { timeout: 240_000 }, () => {
+  for (const host of SERVE_HOSTS.slice(1)) {
+    test(`${host.name}: serve --demo builds and serves the page, its assets and the model; the page answers the goldens, as does the server`, { timeout: 120_000 }, async () => {
+      const config = join(tmp, `omniserve-${host.name}.json`);
+      writeFileSync(config, JSON.stringify({ server: { port: 0, host: '127.0.0.1' }, models: [{ path: join(ROOT, 'test/fixtures/models/digits.onnx') }] }));
+      const other = await startServe(host, config, { extraArgs: ['--demo'] });
+      try {
+        const url = `${other.url}/demo/`;
+        const html = await fetch(url);
+        assert.equal(html.status, 200);
+        assert.equal(html.headers.get('cross-origin-embedder-policy'), 'require-corp');
+        await html.body?.cancel();
+        const bundle = await fetch(`${url}lib/omniserve-browser.js`);
+        assert.equal(bundle.status, 200, `${host.name}: the client bundle was built`);
+        assert.match(await bundle.text(), /export\{.*createLocalModel/, `${host.name}: the bundle exports the client`);
+        const model = await fetch(`${url}models/digits.onnx`);
+        const bytes = new Uint8Array(await model.arrayBuffer());
+        assert.deepEqual(bytes, new Uint8Array(readFileSync(join(ROOT, 'models/digits.onnx'))));
+        assert.match(model.headers.get('repr-digest') ?? '', /^sha-256=:[A-Za-z0-9+/]+=*:$/);
+        assert.equal((await fetch(`${url}lib/ort/../../package.json`)).status, 404);
+        const { page, snap } = await openDemo(chrome, `${url}?backend=wasm`);
+        try {
+          assert.equal(snap.info?.backend, 'web-wasm', explain(chrome, snap));
+          assertGolden(snap.local!.predictions, `${host.name} page`);
+          assertGolden(snap.server!.predictions, `${host.name} server`);
+          assert.match(snap.ui.agreement, /^32\/32 predictions equal the server's/);
+        } finally {
+          await page.close();
+        }
+      } finally {
+        await other.stop();
+      }
+    });
+  }
+});
