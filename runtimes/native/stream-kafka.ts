@@ -165,8 +165,16 @@ export async function startKafkaStream(
     kafkaJS: { groupId: cfg.groupId, autoCommit: false, fromBeginning: cfg.autoOffsetReset === 'earliest' },
     'js.consumer.max.batch.size': cfg.batchSize,
     ...(metrics ? { 'statistics.interval.ms': 1000, stats_cb: (d: unknown) => readLag(d, cfg.inputTopic, assigned, lag) } : {}),
+    ...(cfg.rebalance === 'cooperative' ? { 'partition.assignment.strategy': 'cooperative-sticky' } : {}),
+    // Works for both protocols: under cooperative-sticky, librdkafka passes only the
+    // partitions that move (incremental assign and revoke), and the partitions kept are
+    // never touched here.
     rebalance_cb: async (err: { code: number }, assignment: { topic: string; partition: number }[]) => {
       const mine = assignment.filter((a) => a.topic === cfg.inputTopic);
+      if (err.code === ASSIGN_PARTITIONS || err.code === REVOKE_PARTITIONS) {
+        const kind = err.code === ASSIGN_PARTITIONS ? 'assign' : 'revoke';
+        log(`omniserve stream: rebalance (${cfg.rebalance}): ${kind} ${JSON.stringify(mine.map((a) => a.partition).sort((x, y) => x - y))}`);
+      }
       if (err.code === ASSIGN_PARTITIONS) {
         metrics?.rebalances.inc({ kind: 'assign' });
         for (const a of mine) assigned.add(a.partition);

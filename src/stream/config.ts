@@ -71,6 +71,13 @@ const Stream = v.strictObject({
   ssl: v.optional(v.union([v.boolean(), v.record(v.string(), v.unknown())])),
   /** KafkaJS-style SASL: `{mechanism, username, password}` (OMNISERVE_KAFKA_SASL_PASSWORD overrides the password). */
   sasl: v.optional(v.looseObject({ mechanism: Name, username: v.optional(v.string()), password: v.optional(v.string()) })),
+  /**
+   * How the group shares partitions when members join or leave. `eager` (librdkafka's
+   * default range/round-robin): every member gives up all its partitions and gets a new
+   * share. `cooperative` (cooperative-sticky, KIP-429): members keep the partitions that
+   * stay theirs and go on scoring them; only the partitions that move are revoked.
+   */
+  rebalance: v.optional(v.picklist(['eager', 'cooperative']), 'eager'),
   /** Extra librdkafka properties for both consumer and producer. */
   rdkafka: v.optional(RdkafkaProps, {}),
 });

@@ -21,18 +21,21 @@ describe('stream config', () => {
     assert.equal(cfg.stream.batchSize, 500);
     assert.equal(cfg.stream.lingerMs, 20);
     assert.equal(cfg.stream.autoOffsetReset, 'earliest');
+    assert.equal(cfg.stream.rebalance, 'eager');
+    assert.equal(parseStreamConfig({ stream: { ...base, rebalance: 'cooperative' }, models: [{ path: 'm.onnx' }] }).stream.rebalance, 'cooperative');
     assert.equal(cfg.models[0]!.threads, 2);
     assert.equal(cfg.backend, 'auto');
   });
 
   test('errors name the path of each bad field', () => {
     try {
-      parseStreamConfig({ stream: { ...base, batchSize: 0, inputTopic: '' }, models: [] }, 'x.json');
+      parseStreamConfig({ stream: { ...base, batchSize: 0, inputTopic: '', rebalance: 'sticky' }, models: [] }, 'x.json');
       assert.fail('no error');
     } catch (e) {
       assert.ok(isOmniserveError(e, 'INVALID_CONFIG'));
       assert.match(e.message, /stream\.batchSize/);
       assert.match(e.message, /stream\.inputTopic/);
+      assert.match(e.message, /stream\.rebalance/);
       assert.match(e.message, /models: at least one model/);
     }
   });
