@@ -50,6 +50,13 @@ export interface LocalModelOptions {
   readonly outputs?: boolean;
   /** Give up on local loading after this long (default 120 s) and fall back or fail. */
   readonly loadTimeoutMs?: number;
+  /**
+   * Web Workers running the model (default 1), each with its own copy of it: concurrent
+   * `predict()` calls go to the least busy one. More than one helps where each runs WASM on
+   * one thread (a page that is not cross-origin isolated) on a device with cores to spare;
+   * the first loads (and caches) the model, the others then load it from the cache.
+   */
+  readonly workers?: number;
 }
 
 /** A model ready to score records. */
@@ -134,22 +141,45 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
     : undefined;
 
   let info: LocalModelInfo;
-  let worker: Worker | undefined;
-  let api: Comlink.Remote<BrowserWorkerApi> | undefined;
+  /** The model's workers and the calls each has in flight. */
+  let pool: { worker: Worker; api: Comlink.Remote<BrowserWorkerApi>; busy: number }[] = [];
+  const count = o.workers ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw Errors.INVALID_REQUEST(`workers must be a whole number of at least 1, not ${String(o.workers)}`);
 
   const useServer = (reason: string, fallback?: OmniserveError): void => {
     info = {
       backend: 'server', requested, reason, model: name, version: o.version ?? info?.version ?? '',
-      threads: 0, crossOriginIsolated: coi, backends: info?.backends ?? [], loadMs: round(performance.now() - t0),
+      threads: 0, crossOriginIsolated: coi, backends: info?.backends ?? [], loadMs: round(performance.now() - t0), workers: 0,
       ...(info?.file ? { file: info.file } : {}),
       ...(fallback ? { fallback: { code: fallback.code, message: fallback.message } } : {}),
     };
   };
-  const stopWorker = () => {
-    if (api) api[Comlink.releaseProxy]();
-    worker?.terminate();
-    api = undefined;
-    worker = undefined;
+  const stopWorkers = () => {
+    for (const w of pool) {
+      w.api[Comlink.releaseProxy]();
+      w.worker.terminate();
+    }
+    pool = [];
+  };
+  /** Starts one worker and loads the model in it; the worker is in `pool` (to be stopped) from the start. */
+  const startWorker = async (source: WorkerModelSource, backend: Exclude<BackendChoice, 'server'>, index: number): Promise<WorkerLoadResult> => {
+    const worker = new Worker(o.workerUrl ?? new URL('./inference.worker.js', import.meta.url), { type: 'module', name: `omniserve-inference${index ? `-${index}` : ''}` });
+    const api = Comlink.wrap<BrowserWorkerApi>(worker);
+    pool.push({ worker, api, busy: 0 });
+    const watch = watchWorker(worker, o.loadTimeoutMs ?? 120_000);
+    try {
+      return await Promise.race([watch.failed, api.load({
+        model: source, name, config, backend,
+        ...(o.version !== undefined ? { version: o.version } : {}),
+        wasmPaths: new URL(String(o.wasmPaths ?? new URL('./ort/', import.meta.url)), globalThis.location?.href).href,
+        limitBytes: o.maxModelBytes ?? defaultModelLimit(),
+        ...(o.cache !== undefined ? { cacheName: o.cache } : {}),
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
+        ...(o.outputs ? { outputs: true } : {}),
+      })]);
+    } finally {
+      watch.stop();
+    }
   };
 
   if (requested === 'server') {
@@ -160,31 +190,17 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
       const source: WorkerModelSource = typeof o.model === 'string' || o.model instanceof URL
         ? { url: new URL(String(o.model), globalThis.location?.href).href, ...(o.sha256 ? { sha256: o.sha256 } : {}), ...(o.size !== undefined ? { size: o.size } : {}) }
         : { bytes: o.model instanceof Uint8Array ? o.model : new Uint8Array(o.model) };
-      worker = new Worker(o.workerUrl ?? new URL('./inference.worker.js', import.meta.url), { type: 'module', name: 'omniserve-inference' });
-      api = Comlink.wrap<BrowserWorkerApi>(worker);
-      const watch = watchWorker(worker, o.loadTimeoutMs ?? 120_000);
-      let loaded: WorkerLoadResult;
-      try {
-        loaded = await Promise.race([watch.failed, api.load({
-          model: source, name, config, backend: requested,
-          ...(o.version !== undefined ? { version: o.version } : {}),
-          wasmPaths: new URL(String(o.wasmPaths ?? new URL('./ort/', import.meta.url)), globalThis.location?.href).href,
-          limitBytes: o.maxModelBytes ?? defaultModelLimit(),
-          ...(o.cache !== undefined ? { cacheName: o.cache } : {}),
-          ...(o.threads !== undefined ? { threads: o.threads } : {}),
-          ...(o.outputs ? { outputs: true } : {}),
-        })]);
-      } finally {
-        watch.stop();
-      }
+      const loaded = await startWorker(source, requested, 0);
+      // The others after the first: a URL model is in the cache by then (one download).
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => startWorker(source, requested, i + 1)));
       info = {
         backend: loaded.backend, requested, reason: loaded.reason, model: loaded.name, version: loaded.version,
         threads: loaded.threads, crossOriginIsolated: loaded.crossOriginIsolated,
         ...(loaded.adapter ? { adapter: loaded.adapter } : {}),
-        backends: loaded.backends, file: loaded.file, loadMs: round(performance.now() - t0),
+        backends: loaded.backends, file: loaded.file, loadMs: round(performance.now() - t0), workers: pool.length,
       };
     } catch (e) {
-      stopWorker();
+      stopWorkers();
       const err = isOmniserveError(e) ? e : fromWireError(e);
       if (!server) throw err;
       useServer(`local inference failed (${err.code}: ${err.message}); records go to ${o.serverUrl}`, err);
@@ -193,18 +209,28 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
 
   return {
     async predict(records) {
-      if (info.backend !== 'server' && api) {
+      if (info.backend !== 'server' && pool.length > 0) {
         const t = performance.now();
+        // The least busy worker (the first among equals).
+        let w = pool[0]!;
+        for (const x of pool) if (x.busy < w.busy) w = x;
+        const index = pool.indexOf(w);
+        w.busy++;
         try {
-          const { predictions, backend, moved } = await api.predict(records);
+          const { predictions, backend, moved } = await w.api.predict(records);
           if (moved) info = { ...info, backend, reason: moved.reason, threads: moved.threads };
-          return { predictions, model: info.model, model_version: info.version, latency_ms: round(performance.now() - t), backend };
+          return {
+            predictions, model: info.model, model_version: info.version, latency_ms: round(performance.now() - t), backend,
+            ...(pool.length > 1 ? { worker: index } : {}),
+          };
         } catch (e) {
           const err = fromWireError(e);
           // The request's fault (4xx) is the caller's to fix; a broken local backend is not.
           if (err.status < 500 || !server) throw err;
-          stopWorker();
+          stopWorkers();
           useServer(`local inference failed (${err.code}: ${err.message}); records go to ${o.serverUrl}`, err);
+        } finally {
+          w.busy--;
         }
       }
       if (!server) throw Errors.BACKEND_UNAVAILABLE('this model was closed');
@@ -214,12 +240,14 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
     },
     info: () => info,
     async close() {
-      try {
-        await api?.close();
-      } catch {
-        // A worker that already failed has nothing to free.
-      }
-      stopWorker();
+      await Promise.all(pool.map(async (w) => {
+        try {
+          await w.api.close();
+        } catch {
+          // A worker that already failed has nothing to free.
+        }
+      }));
+      stopWorkers();
     },
   };
 }

@@ -29,6 +29,8 @@ export interface PredictResponse {
   model_version: string;
   latency_ms: number;
   backend: LocalBackend;
+  /** Which of the model's workers answered (0-based), with `workers` above 1. */
+  worker?: number;
 }
 
 /** Where the model bytes came from and what was checked. */
@@ -64,4 +66,6 @@ export interface LocalModelInfo {
   readonly fallback?: { readonly code: string; readonly message: string };
   /** Milliseconds from `createLocalModel` to ready. */
   readonly loadMs: number;
+  /** Web Workers running the model (0 when only the server is used). */
+  readonly workers: number;
 }

@@ -154,6 +154,33 @@ describe('browser demo (Chromium, omniserve serve --demo)', { timeout: 120_000 }
     await page.close();
   });
 
+  test('workers: 2 — concurrent predict() calls spread over two workers, every answer equal to the goldens', async () => {
+    const page = await chrome.newPage();
+    try {
+      await page.goto(demoUrl);
+      const r = await page.evaluate(async (records) => {
+        const lib = await import(new URL('lib/omniserve-browser.js', location.href).href);
+        const bad = await lib.createLocalModel({ model: 'models/digits.onnx', config: 'models/digits.config.json', backend: 'wasm', workers: 0 })
+          .then(() => 'accepted', (e: { code?: string }) => e.code);
+        const m = await lib.createLocalModel({ model: 'models/digits.onnx', config: 'models/digits.config.json', backend: 'wasm', workers: 2, threads: 1, outputs: true });
+        try {
+          // Eight calls of four records at once.
+          const parts = await Promise.all(Array.from({ length: 8 }, (_, k) => m.predict(records.slice(k * 4, k * 4 + 4))));
+          return { bad, info: m.info(), workers: parts.map((p: { worker?: number }) => p.worker), predictions: parts.flatMap((p: { predictions: unknown[] }) => p.predictions) };
+        } finally {
+          await m.close();
+        }
+      }, golden.records) as { bad: string; info: { workers: number; backend: string }; workers: (number | undefined)[]; predictions: Prediction[] };
+      assert.equal(r.bad, 'INVALID_REQUEST');
+      assert.equal(r.info.workers, 2);
+      assert.equal(r.info.backend, 'web-wasm');
+      assert.deepEqual([...new Set(r.workers)].sort(), [0, 1], `answered by workers ${JSON.stringify(r.workers)}`);
+      assertGolden(r.predictions, 'two workers');
+    } finally {
+      await page.close();
+    }
+  });
+
   test('the drawing pad: a 0 drawn with the mouse is classified locally and by the server, the same', async () => {
     const { page, snap } = await openDemo(chrome, `${demoUrl}?backend=wasm`);
     assert.equal(snap.info?.backend, 'web-wasm', explain(chrome, snap));
