@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { allWasmAssets } from '../../wasm/assets.ts';
 import { resolveWasmAsset } from '../../runtimes/native/wasm-assets.ts';
+import { BROWSER_BUNDLE } from '../../runtimes/browser/host/build.ts';
 import { caseNames } from '../conformance/conformance.case.ts';
 import { fixtureModule } from '../conformance/fixture-module.ts';
 import { launchChromium, type RunningChromium } from './chromium.ts';
@@ -26,15 +27,10 @@ async function bundlePage(): Promise<Uint8Array> {
   const { build } = await import('esbuild');
   const fixtures = await fixtureModule();
   const result = await build({
+    // As the browser client is built.
+    ...BROWSER_BUNDLE,
+    conditions: [...BROWSER_BUNDLE.conditions],
     entryPoints: [ENTRY],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    // As the browser client is built (runtimes/browser/host/build.ts).
-    conditions: ['onnxruntime-web-use-extern-wasm', 'browser', 'import'],
-    target: 'es2022',
-    write: false,
-    logLevel: 'error',
     plugins: [{
       name: 'conformance-fixtures',
       setup(b) {

@@ -38,28 +38,38 @@ export interface BuildBrowserOptions {
   readonly minify?: boolean;
 }
 
+/**
+ * How browser code is bundled (the client here, the Chromium conformance page in
+ * test/browser): ES modules for the browser, onnxruntime-web's build that loads its WASM
+ * from `wasmPaths` rather than embedding it.
+ */
+export const BROWSER_BUNDLE = Object.freeze({
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  conditions: ['onnxruntime-web-use-extern-wasm', 'browser', 'import'],
+  target: 'es2022',
+  logLevel: 'error',
+  write: false,
+} as const);
+
 /** Bundles the client; resolves with every output file. */
 export async function buildBrowser(o: BuildBrowserOptions = {}): Promise<BuiltFile[]> {
   // esbuild is a dev dependency: only building needs it.
   const { build } = await import('esbuild');
   const outdir = o.outDir ? resolve(o.outDir) : join(ROOT, '.tmp/browser-memory');
   const result = await build({
+    ...BROWSER_BUNDLE,
+    conditions: [...BROWSER_BUNDLE.conditions],
     entryPoints: { ...BROWSER_ENTRIES },
     outdir,
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'browser',
-    conditions: ['onnxruntime-web-use-extern-wasm', 'browser', 'import'],
-    target: 'es2022',
     // Chunks beside the entries: `import.meta.url` in shared code then points at the folder
     // the worker script and `ort/` live in, whichever chunk the code lands in.
     chunkNames: '[name]-[hash]',
     minify: o.minify ?? true,
     sourcemap: false,
     legalComments: 'none',
-    logLevel: 'error',
-    write: false,
   });
   const files = result.outputFiles.map((f) => ({ path: relative(outdir, f.path).split('\\').join('/'), bytes: f.contents }));
   if (o.outDir) {
