@@ -1,8 +1,9 @@
 /**
  * Enrichment from the feature store: a unit's distinct keys (`<prefix>:<key column>`) are
  * looked up in bulk, `chunk` keys per `getMany` call (a few calls in flight), and the asked
- * fields become double columns of the unit's table. A missing entity or field is null; a
- * value that is not a number is null too. Read-only: the store is never written.
+ * fields become double columns of the unit's table (string columns for the fields that feed
+ * a string input). A missing entity or field is null; a value that is not a number (for a
+ * double column) is null too. Read-only: the store is never written.
  * @module
  */
 import * as arrow from 'apache-arrow/Arrow.dom';
@@ -20,8 +21,8 @@ export function enrichKey(table: arrow.Table, spec: EnrichSpec, i: number): stri
   return `${spec.prefix}:${v instanceof Date ? v.toISOString() : String(v)}`;
 }
 
-/** `table` plus one double column per `spec.fields`, filled from `store`. */
-export async function enrichTable(table: arrow.Table, spec: EnrichSpec, store: FeatureStore): Promise<arrow.Table> {
+/** `table` plus one double column per `spec.fields` (a string column for those in `text`), filled from `store`. */
+export async function enrichTable(table: arrow.Table, spec: EnrichSpec, store: FeatureStore, text: ReadonlySet<string> = new Set()): Promise<arrow.Table> {
   const rows = table.numRows;
   const slotOf = new Int32Array(rows).fill(-1);
   const keys: string[] = [];
@@ -47,6 +48,14 @@ export async function enrichTable(table: arrow.Table, spec: EnrichSpec, store: F
   const cols: Record<string, arrow.Vector> = {};
   for (const f of table.schema.fields) cols[f.name] = table.getChild(f.name)!;
   for (const field of spec.fields) {
+    if (text.has(field)) {
+      const values = Array.from({ length: rows }, (_, i) => {
+        const v = slotOf[i]! < 0 ? undefined : found[slotOf[i]!]?.[field];
+        return v === null || v === undefined ? null : String(v);
+      });
+      cols[field] = arrow.vectorFromArray(values, new arrow.Utf8());
+      continue;
+    }
     const data = new Float64Array(rows);
     const valid = new Uint8Array(Math.ceil(rows / 8));
     let nulls = 0;

@@ -161,8 +161,12 @@ export class UnitRunner {
   /** Per column of `fi.features`: true when it feeds a string input. */
   readonly #textColumns: readonly boolean[];
 
+  /** The features that feed a string input (enriched as string columns). */
+  readonly #textFeatures: ReadonlySet<string>;
+
   constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {
     this.#textColumns = fi.inputs.flatMap((ic) => ic.features.map(() => ic.dtype === 'string'));
+    this.#textFeatures = new Set(fi.inputs.filter((ic) => ic.dtype === 'string').flatMap((ic) => ic.features));
   }
 
   /** Processes `unit`; failures come back as a result with `error`, never as a rejection. */
@@ -256,7 +260,7 @@ export class UnitRunner {
       }
     }
     if (rows === 0) return { rows: 0, outputs: [], stats: statsOf(new Float64Array(0)) };
-    if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich));
+    if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich), this.#textFeatures);
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
     const t1 = performance.now();
     const cols = this.fi.features.map((f, i): FeatureColumn => {

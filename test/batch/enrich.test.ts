@@ -3,7 +3,8 @@
 // Model.predict on the full records, and a missing entity fails its unit naming the key.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { join } from 'node:path';
 import { createEngine, type Engine, type Model } from '../../src/index.ts';
 import { parseBatchConfig } from '../../src/batch/config.ts';
@@ -74,4 +75,34 @@ test('enrich: an entity missing from the store fails its unit and names the key'
   const s = await runBatch(options(dir, { store: { kind: 'redis', url: redis.url }, prefix: 'miss' }), host);
   assert.equal(s.status, 'failed');
   assert.match(s.manifest!.failedUnits[0]!.message, /row 1: column "worst_area" is null \(the feature store has no "worst_area" for miss:2\)/);
+});
+
+test('enrich a string input: the colour band of wine-categorical comes from Redis as a string column', async () => {
+  const root = join(import.meta.dirname, '../..');
+  const config = JSON.parse(readFileSync(join(root, 'test/fixtures/models/wine-categorical.config.json'), 'utf8')) as unknown;
+  const m = await engine.models.load({ source: join(root, 'test/fixtures/models/wine-categorical.onnx'), config, backend: 'cpu' });
+  const records = (JSON.parse(readFileSync(join(root, 'test/fixtures/goldens/wine-categorical.json'), 'utf8')) as { records: Record<string, number | string>[] }).records;
+  const fi = featureInput(m);
+  await store.setMany(records.map((r, i) => [`band:${i}`, { color_band: r['color_band'] as string }] as const));
+  const dir = tempDir(); dirs.push(dir);
+  const cols: ColumnSource[] = [{ name: 'id', data: BigInt64Array.from(records, (_, i) => BigInt(i)) }];
+  for (const f of fi.inputs[0]!.features) cols.push({ name: f, data: Float64Array.from(records, (r) => r[f] as number) });
+  mkdirSync(join(dir, 'in'), { recursive: true });
+  writeFileSync(join(dir, 'in/a.parquet'), new Uint8Array(parquetWriteBuffer({ columnData: cols, rowGroupSize: 10 })));
+  const s = await runBatch({
+    inputs: [join(dir, 'in/a.parquet')], outDir: join(dir, 'out'),
+    config: parseBatchConfig({ model: { path: MODEL }, unitRows: 10, enrich: { store: { kind: 'redis', url: redis.url }, keyColumn: 'id', prefix: 'band', fields: ['color_band'], chunk: 8 } }),
+    model: { name: m.name, version: m.version, features: fi.features }, newRunId: () => 'run-enrich-band',
+    executor: async (st) => { const r = new UnitRunner(m, fi, host, st); return { capacity: 1, run: (u) => r.run(u), close: () => r.close() }; },
+  }, host);
+  assert.equal(s.status, 'committed', JSON.stringify(s.manifest?.failedUnits));
+  const want = await m.predict(records);
+  const rows = await readOutput(join(dir, 'out'));
+  assert.equal(rows.length, records.length);
+  for (const r of rows) {
+    const i = Number(r['id']);
+    assert.equal(r['color_band'], records[i]!['color_band'], 'the enriched string column is written');
+    assert.equal(r['prediction'], want[i]!.prediction, `row ${i}`);
+    assert.ok(Math.abs((r['probability'] as number) - want[i]!.probability!) < 1e-9, `row ${i}`);
+  }
 });
