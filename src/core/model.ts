@@ -4,13 +4,14 @@
  * `Model.create()` does the work.
  * @module
  */
-import { Errors, isOmniserveError, type OmniserveError } from '../errors.ts';
-import type { Backend, BackendId, InferenceHandle, SessionOptions } from '../backends/types.ts';
+import { Errors, isOmniserveError } from '../errors.ts';
+import type { Backend, InferenceHandle, SessionOptions } from '../backends/types.ts';
 import { fillInput, packRows, planInputs, type FeatureRow, type InputPlan } from './features.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
 import { planOutputs, toResults, type OutputPlan, type PredictionResult } from './postprocess.ts';
 import { exposeZipMapInputs, findZipMaps, type ZipMapInfo } from './onnx-zipmap.ts';
-import { allocate, concatRows, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
+import { ModelSession, type NextBackend } from './model-session.ts';
+import { allocate, firstNonFinite, firstNonFiniteHalf, fromHalf, isStaticDim, sizeOf, type TensorData, type TensorSpec } from './tensor.ts';
 
 /** What describes a model version to clients (OIP metadata, `/v1/models`). */
 export interface ModelMetadata {
@@ -65,42 +66,16 @@ export type WarmupReport =
   | { readonly skipped: string }
   | { readonly failed: string };
 
-/**
- * Where a model goes when its backend's device refuses a run: the request's next backend
- * after `after` (undefined when there is none, or the request pinned one).
- */
-export type NextBackend = (after: BackendId) => Promise<Backend | undefined>;
-
-/** What moving to another backend mid-flight needs: the bytes the session was made from. */
-interface MoveSource {
-  readonly bytes: Uint8Array;
-  readonly session: SessionOptions | undefined;
-  readonly next: NextBackend;
-}
-
 /** One model version, ready to predict. */
 export class Model {
-  #handle: InferenceHandle;
-  #backend: Backend;
+  /** The session runs go to, moved or split when its device refuses a run. */
+  readonly #session: ModelSession;
   #metadata: ModelMetadata;
-  /** Set while runs on web-webgpu may still move to the next backend (see {@link Model.create}'s `next`). */
-  #source: MoveSource | undefined;
-  /** The move in progress: runs the device refused meanwhile wait for it. */
-  #moving: Promise<InferenceHandle | undefined> | undefined;
-  /** Sessions left behind by a move, freed once no run is in flight. */
-  #left: InferenceHandle[] = [];
-  /**
-   * The most rows a run of `handle` takes since its device ran out of memory on a larger one:
-   * bigger runs go in parts of at most this many rows (see {@link Model.#runSplit}).
-   */
-  #rowCap: { readonly handle: InferenceHandle; readonly rows: number } | undefined;
-  /** A split run's outputs could not be joined (they do not lead with the rows): never split again. */
-  #noSplit = false;
-  /** The most rows a run of `handle` has answered (web-webgpu only: what makes a refused larger run worth splitting). */
-  #fitRows: { readonly handle: InferenceHandle; readonly rows: number } | undefined;
   readonly #inputs: InputPlan[];
   readonly #outputs: OutputPlan;
   readonly #batchCap: number;
+  /** The batch dimension when the model fixes it (it then takes exactly that many rows per run: we pad). */
+  readonly #fixedBatch: number | undefined;
   #released = false;
   #retiring = false;
   /** Runs in progress; release() waits for them so a reload never cuts one off. */
@@ -115,14 +90,20 @@ export class Model {
     handle: InferenceHandle,
     metadata: ModelMetadata,
   ) {
-    this.#handle = handle;
-    this.#backend = backend;
     this.#metadata = metadata;
+    const batchDim = handle.inputs[0]?.shape[0];
+    this.#fixedBatch = isStaticDim(batchDim) && batchDim > 0 ? batchDim : undefined;
+    this.#batchCap = this.#fixedBatch ?? config.maxBatchSize;
+    // A move (see ModelSession) shows in the metadata: the backend now, and why the old one was left.
+    this.#session = new ModelSession(handle, backend, this.#fixedBatch !== undefined, (from, to, reason) => {
+      this.#metadata = {
+        ...this.#metadata,
+        backend: to.id,
+        skippedBackends: [...(this.#metadata.skippedBackends ?? []), { backend: from, reason: `the device refused a run after the load: ${reason}` }],
+      };
+    });
     this.#inputs = planInputs(handle.inputs, config);
     this.#outputs = planOutputs(handle.outputs, config);
-    const batchDim = handle.inputs[0]?.shape[0];
-    // A model with a fixed batch dim takes exactly that many rows per run (we pad).
-    this.#batchCap = isStaticDim(batchDim) && batchDim > 0 ? batchDim : config.maxBatchSize;
   }
 
   /** Loads model bytes on a backend. Config errors surface here, not at first request. */
@@ -173,7 +154,7 @@ export class Model {
       // From here on, a refused run moves the model (a refused warm-up failed the load above,
       // and the registry loaded it on the next backend). Only web-webgpu runs are ever refused
       // by their device (the error scopes of onnxruntime.ts).
-      if (opts.next && opts.backend.id === 'web-webgpu') model.#source = { bytes: exposed, session: opts.session, next: opts.next };
+      if (opts.next && opts.backend.id === 'web-webgpu') model.#session.allowMoves({ bytes: exposed, session: opts.session, next: opts.next });
       return model;
     } catch (e) {
       await handle.release();
@@ -183,7 +164,7 @@ export class Model {
 
   /** The backend the model runs on: the one it loaded on, or the one a refused run moved it to. */
   get backend(): Backend {
-    return this.#backend;
+    return this.#session.backend;
   }
 
   /** What describes this version; `backend` and `skippedBackends` change if a refused run moves it. */
@@ -216,7 +197,7 @@ export class Model {
     const results: PredictionResult[] = [];
     for (let start = 0; start < records.length; start += this.#batchCap) {
       const end = Math.min(records.length, start + this.#batchCap);
-      const batch = this.#fixedBatch() ?? end - start;
+      const batch = this.#fixedBatch ?? end - start;
       const feeds: Record<string, TensorData> = {};
       for (const plan of this.#inputs) feeds[plan.name] = fillInput(plan, records, start, end, batch);
       const out = await this.#run(feeds);
@@ -232,7 +213,7 @@ export class Model {
    */
   async infer(feeds: Readonly<Record<string, TensorData>>, opts: InferOptions = {}): Promise<Record<string, TensorData>> {
     this.#assertLive();
-    const specs = this.#handle.inputs;
+    const specs = this.#session.handle.inputs;
     for (const name of Object.keys(feeds)) {
       if (!specs.some((s) => s.name === name)) {
         throw Errors.UNKNOWN_INPUT(`model ${this.name} has no input "${name}"; its inputs: ${specs.map((s) => s.name).join(', ')}`,
@@ -267,17 +248,16 @@ export class Model {
     if (this.#released) return;
     this.#released = true;
     this.#retiring = true;
+    this.#session.stopMoves();
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-    await this.#moving;
-    this.#source = undefined;
-    await Promise.all([this.#handle, ...this.#left.splice(0)].map((h) => h.release()));
+    await this.#session.release();
   }
 
   async #warmup(runs: number): Promise<WarmupReport> {
     if (runs === 0) return { skipped: 'warmup is 0' };
     const dynamic = this.#inputs.find((p) => p.dynamic);
     if (dynamic) return { skipped: `input "${dynamic.name}" has dynamic inner dimensions` };
-    const batch = this.#fixedBatch() ?? 1;
+    const batch = this.#fixedBatch ?? 1;
     const feeds: Record<string, TensorData> = {};
     let firstMs = 0;
     let lastMs = 0;
@@ -301,178 +281,21 @@ export class Model {
     return { runs, firstMs: round(firstMs), lastMs: round(lastMs) };
   }
 
-  #fixedBatch(): number | undefined {
-    const d = this.#handle.inputs[0]?.shape[0];
-    return isStaticDim(d) && d > 0 ? d : undefined;
-  }
-
   async #run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
     this.#inflight++;
     try {
-      return await this.#runSplit(feeds);
+      return await this.#session.run(feeds);
     } finally {
       if (--this.#inflight === 0) {
-        for (const h of this.#left.splice(0)) void h.release().catch(() => {});
+        this.#session.freeLeft();
         this.#idle?.();
       }
     }
   }
 
-  /**
-   * One run, in parts when the device cannot take it whole. A run the device refused for
-   * want of memory (web-webgpu: `details.outOfMemory`), or refused otherwise when it is
-   * larger than a run the device has answered (a buffer over the device's size limit, a
-   * validation error), is split in halves along the batch dimension, each half run (and
-   * split again if it too is refused), and the outputs joined: the same answers, from the
-   * same device. The size that failed is remembered, so later
-   * runs larger than half of it go in parts at once instead of failing first. Only when
-   * one row is refused, or the run cannot be split (a fixed batch dimension, inputs that
-   * disagree on their first dimension, outputs that do not lead with the rows), does the
-   * refusal go on to {@link Model.#afterRefusal}: the move to the next backend, or the error.
-   */
-  async #runSplit(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
-    const handle = this.#handle;
-    const cap = this.#rowCap?.handle === handle && !this.#noSplit ? this.#rowCap.rows : undefined;
-    if (cap !== undefined) {
-      const rows = leadingRows(feeds);
-      if (rows !== undefined && rows > cap) {
-        const joined = await this.#inParts(feeds, rows, cap);
-        if (joined) return joined;
-      }
-    }
-    try {
-      const out = await handle.run(feeds);
-      if (this.#backend.id === 'web-webgpu') this.#fitted(handle, feeds);
-      return out;
-    } catch (e) {
-      const rows = this.#splittable(handle, e) ? leadingRows(feeds) : undefined;
-      if (rows !== undefined && rows > 1 && this.#worthSplitting(handle, e as OmniserveError, rows)) {
-        const half = Math.ceil(rows / 2);
-        if (this.#rowCap?.handle !== handle || this.#rowCap.rows > half) this.#rowCap = { handle, rows: half };
-        const joined = await this.#inParts(feeds, rows, half);
-        if (joined) return joined;
-      }
-      return await (await this.#afterRefusal(handle, e)).run(feeds);
-    }
-  }
-
-  /** A refusal by `handle`'s device that splitting the run may get past. */
-  #splittable(handle: InferenceHandle, e: unknown): e is OmniserveError {
-    return isOmniserveError(e, 'INFERENCE_FAILED') && e.details?.['deviceRefused'] === true && this.#handle === handle && !this.#noSplit && this.#fixedBatch() === undefined;
-  }
-
-  /**
-   * Out of memory, or another refusal of a run larger than one the device has answered: a
-   * size limit (a buffer over the device's maximum), not a feature it lacks, which no split
-   * gets past (a run refused with nothing answered before moves at once).
-   */
-  #worthSplitting(handle: InferenceHandle, e: OmniserveError, rows: number): boolean {
-    if (e.details?.['outOfMemory'] === true) return true;
-    return this.#fitRows?.handle === handle && this.#fitRows.rows < rows;
-  }
-
-  /** Records that `handle` answered a run of these feeds' rows. */
-  #fitted(handle: InferenceHandle, feeds: Readonly<Record<string, TensorData>>): void {
-    const rows = leadingRows(feeds);
-    if (rows !== undefined && (this.#fitRows?.handle !== handle || this.#fitRows.rows < rows)) this.#fitRows = { handle, rows };
-  }
-
-  /** `feeds` run in parts of at most `size` rows, outputs joined; undefined when an output does not lead with its part's rows. */
-  async #inParts(feeds: Readonly<Record<string, TensorData>>, rows: number, size: number): Promise<Record<string, TensorData> | undefined> {
-    const parts: Record<string, TensorData>[] = [];
-    for (let at = 0; at < rows; at += size) {
-      const n = Math.min(size, rows - at);
-      const out = await this.#runSplit(sliceRows(feeds, rows, at, n));
-      if (!Object.values(out).every((t) => t.dims[0] === n)) {
-        this.#noSplit = true;
-        return undefined;
-      }
-      parts.push(out);
-    }
-    return joinRows(parts, rows);
-  }
-
-  /**
-   * The session to retry a failed run on: when the device refused the run on web-webgpu and
-   * the request allows another backend, the model moves there (once: concurrent refused runs
-   * share the move); otherwise the run's error stands.
-   */
-  async #afterRefusal(failed: InferenceHandle, e: unknown): Promise<InferenceHandle> {
-    if (!isOmniserveError(e, 'INFERENCE_FAILED') || e.details?.['deviceRefused'] !== true) throw e;
-    if (this.#handle !== failed) return this.#handle;
-    if (!this.#moving) {
-      if (!this.#source || this.#released) throw e;
-      this.#moving = this.#moveOn(this.#source, e.message).finally(() => (this.#moving = undefined));
-    }
-    const moved = await this.#moving;
-    if (!moved) throw e;
-    return moved;
-  }
-
-  /** Makes a session on the request's next backend and switches to it; undefined when none can take the model. */
-  async #moveOn(src: MoveSource, reason: string): Promise<InferenceHandle | undefined> {
-    // Whatever happens, this is the only try: a model that cannot move keeps its errors.
-    this.#source = undefined;
-    const from = this.#backend.id;
-    const next = await src.next(from);
-    if (!next) return undefined;
-    let handle: InferenceHandle;
-    try {
-      handle = await next.createSession(src.bytes, src.session);
-    } catch {
-      return undefined;
-    }
-    if (!sameSignature(handle.inputs, this.#handle.inputs) || !sameSignature(handle.outputs, this.#handle.outputs) || this.#released) {
-      await handle.release();
-      return undefined;
-    }
-    this.#left.push(this.#handle);
-    this.#handle = handle;
-    this.#backend = next;
-    this.#metadata = {
-      ...this.#metadata,
-      backend: next.id,
-      skippedBackends: [...(this.#metadata.skippedBackends ?? []), { backend: from, reason: `the device refused a run after the load: ${reason}` }],
-    };
-    return handle;
-  }
-
   #assertLive(): void {
     if (this.#released) throw Errors.MODEL_NOT_FOUND(`model ${this.name} version ${this.version} was unloaded`);
   }
-}
-
-/** The first dimension every input shares (the batch), or undefined when they disagree or there is none. */
-function leadingRows(feeds: Readonly<Record<string, TensorData>>): number | undefined {
-  let rows: number | undefined;
-  for (const t of Object.values(feeds)) {
-    const d = t.dims[0];
-    if (d === undefined || (rows !== undefined && d !== rows)) return undefined;
-    rows = d;
-  }
-  return rows;
-}
-
-/** Rows `[at, at + n)` of every input (copies: a part must not share memory a backend may keep). */
-function sliceRows(feeds: Readonly<Record<string, TensorData>>, rows: number, at: number, n: number): Record<string, TensorData> {
-  const out: Record<string, TensorData> = {};
-  for (const [name, t] of Object.entries(feeds)) {
-    const width = t.data.length / rows;
-    out[name] = { dtype: t.dtype, data: t.data.slice(at * width, (at + n) * width), dims: [n, ...t.dims.slice(1)] } as TensorData;
-  }
-  return out;
-}
-
-/** Outputs of consecutive parts joined along the first dimension. */
-function joinRows(parts: readonly Record<string, TensorData>[], rows: number): Record<string, TensorData> {
-  const out: Record<string, TensorData> = {};
-  for (const name of Object.keys(parts[0]!)) out[name] = concatRows(parts.map((p) => p[name]!), rows);
-  return out;
-}
-
-/** The same tensors by name, dtype and shape: a session another backend made of the same bytes. */
-function sameSignature(a: readonly TensorSpec[], b: readonly TensorSpec[]): boolean {
-  return a.length === b.length && a.every((s, i) => s.name === b[i]!.name && s.dtype === b[i]!.dtype && s.shape.join() === b[i]!.shape.join());
 }
 
 function checkTensor(spec: TensorSpec, t: TensorData, allowNonFinite: boolean): void {
