@@ -135,8 +135,7 @@ function inputFiller(ic: InputColumns, columns: readonly FeatureColumn[], maxRow
       const dims = [n, width];
       if (ic.dtype === 'float32' || ic.dtype === 'float64') return { dtype: ic.dtype, data, dims };
       if (!converted || converted.length !== n * width) converted = allocate(ic.dtype as Exclude<DType, 'string'>, n * width);
-      if (ic.dtype === 'float16') toHalfRows(data, converted as Uint16Array, width, ic.features, firstRow + start);
-      else toIntegerRows(data, converted, ic.dtype, width, ic.features, firstRow + start);
+      convertRows(data, converted, ic.dtype, width, ic.features, firstRow + start);
       return { dtype: ic.dtype, data: converted, dims };
     },
   };
@@ -298,25 +297,20 @@ function firstOutput(outputs: Record<string, OutputValue>): number {
   return NaN;
 }
 
-/** Rounds checked finite values to float16 bits; a magnitude past ±65504 names its row and column. */
-function toHalfRows(data: Float64Array | Float32Array, half: Uint16Array, width: number, names: readonly string[], firstRow: number): void {
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i]!;
-    const problem = floatProblem(x, 'float16');
-    if (problem) throw badValue(names, width, i, firstRow, x, problem);
-    half[i] = toHalf(x);
-  }
-}
-
-/** Checked finite values into an integer or bool array; a fraction or a value out of the dtype's range names its row and column. */
-function toIntegerRows(data: Float64Array | Float32Array, out: TensorArray, dtype: DType, width: number, names: readonly string[], firstRow: number): void {
+/**
+ * Checked finite values into a float16, integer or bool array (`integerProblem ??
+ * floatProblem`, as the record path checks): a fraction, a value out of the dtype's range
+ * or a float16 magnitude past ±65504 names its row and column.
+ */
+function convertRows(data: Float64Array | Float32Array, out: TensorArray, dtype: DType, width: number, names: readonly string[], firstRow: number): void {
   const big = isBigDType(dtype);
+  const half = dtype === 'float16';
   for (let i = 0; i < data.length; i++) {
     const x = data[i]!;
-    const problem = integerProblem(x, dtype);
+    const problem = integerProblem(x, dtype) ?? floatProblem(x, dtype);
     if (problem) throw badValue(names, width, i, firstRow, x, problem);
     if (big) (out as BigInt64Array)[i] = BigInt(x);
-    else (out as Int32Array)[i] = x;
+    else (out as Int32Array)[i] = half ? toHalf(x) : x;
   }
 }
 

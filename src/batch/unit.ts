@@ -158,14 +158,10 @@ export class UnitRunner {
   readonly #open = new Map<string, Promise<OpenInput>>();
   readonly #spare: ArrayBuffer[] = [];
   #store: Promise<FeatureStore> | undefined;
-  /** Per column of `fi.features`: true when it feeds a string input. */
-  readonly #textColumns: readonly boolean[];
-
-  /** The features that feed a string input (enriched as string columns). */
+  /** The features that feed a string input: read, and enriched, as string columns. */
   readonly #textFeatures: ReadonlySet<string>;
 
   constructor(readonly model: Model, readonly fi: FeatureInput, readonly files: BatchFiles, readonly s: UnitSettings) {
-    this.#textColumns = fi.inputs.flatMap((ic) => ic.features.map(() => ic.dtype === 'string'));
     this.#textFeatures = new Set(fi.inputs.filter((ic) => ic.dtype === 'string').flatMap((ic) => ic.features));
   }
 
@@ -217,8 +213,8 @@ export class UnitRunner {
     const direct = new Map<string, Float32Array | Float64Array>();
     if (rgBytes && !wm) {
       const copies = buffers.slab(this.fi.features.length * total * 8);
-      for (const [i, f] of this.fi.features.entries()) {
-        if (enrich?.fields.includes(f) || this.#textColumns[i]) continue;
+      for (const f of this.fi.features) {
+        if (enrich?.fields.includes(f) || this.#textFeatures.has(f)) continue;
         const k = input.metadata.schema.findIndex((e, i) => i > 0 && e.name === f);
         const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === f);
         let values: Float32Array | Float64Array | undefined;
@@ -263,11 +259,11 @@ export class UnitRunner {
     if (enrich) table = await enrichTable(table, enrich, await this.#featureStore(enrich), this.#textFeatures);
     const fileRow = (i: number) => unit.rowStart + (kept ? kept[i]! : i);
     const t1 = performance.now();
-    const cols = this.fi.features.map((f, i): FeatureColumn => {
+    const cols = this.fi.features.map((f): FeatureColumn => {
       const d = direct.get(f);
       if (d) return d;
       const v = table.getChild(f)!;
-      const text = this.#textColumns[i] === true;
+      const text = this.#textFeatures.has(f);
       const nul = firstNull(v);
       if (nul >= 0) {
         const from = enrich?.fields.includes(f) ? ` (the feature store has no "${f}" for ${enrichKey(table, enrich, nul) ?? `a null ${enrich.keyColumn}`})` : '';
