@@ -212,9 +212,9 @@ export async function createLocalModel(o: LocalModelOptions): Promise<LocalModel
       if (info.backend !== 'server' && pool.length > 0) {
         const t = performance.now();
         // The least busy worker (the first among equals).
-        let w = pool[0]!;
-        for (const x of pool) if (x.busy < w.busy) w = x;
-        const index = pool.indexOf(w);
+        let index = 0;
+        for (let k = 1; k < pool.length; k++) if (pool[k]!.busy < pool[index]!.busy) index = k;
+        const w = pool[index]!;
         w.busy++;
         try {
           const { predictions, backend, moved } = await w.api.predict(records);
