@@ -71,29 +71,45 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
   let cache: PredictionCache | undefined;
   const perModel: Record<string, { maxBatchSize?: number; maxDelayMs?: number; maxQueueRows?: number }> = {};
   const pools = new Map<string, WorkerPool>();
+  /** Session options of each pool's workers, for the versions loaded into it later. */
+  const poolSessions = new Map<string, { threads: number; spinning: boolean }>();
+  /** Worker threads the config entry being loaded at startup asks for (`models[].workers`). */
+  let starting: { workers: number; threads?: number; spinning: boolean } | undefined;
+  // Every version of a pooled model, at startup or reloaded later (admin routes), goes into
+  // its pool from the bytes the registry read, before it takes traffic.
+  engine.models.onLoad(async (model, bytes) => {
+    if (starting && starting.workers > 0 && !pools.has(model.name)) {
+      pools.set(model.name, createNodeWorkerPool({ size: starting.workers }));
+      // N workers each with every core would fight: unless told, split the cores between them.
+      const threads = starting.threads ?? Math.max(1, Math.floor(availableParallelism() / starting.workers));
+      poolSessions.set(model.name, { threads, spinning: starting.spinning });
+    }
+    const pool = pools.get(model.name);
+    if (!pool) return;
+    await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session: poolSessions.get(model.name)! });
+  });
+  const workersOf = new Map<string, number>();
   try {
-    for (const m of cfg.models) {
+    for (const [i, m] of cfg.models.entries()) {
       const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
       try {
         const source = at(m.path);
         const threads = m.threads ?? (await smallModel(source) ? 1 : undefined);
+        // Heavy model (`workers`): batches run in worker threads; the in-process Model answers metadata.
+        starting = { workers: m.workers, ...(m.threads ? { threads: m.threads } : {}), spinning: m.spinning };
         const model = await engine.models.load({
           source, name: m.name, version: m.version, config,
           backend: m.backend as never, default: m.default, session: { ...(threads ? { threads } : {}), spinning: m.spinning },
-        });
+        }).finally(() => { starting = undefined; });
+        // The versions of a model are served from one place: all in its pool, or all in-process.
+        const asked = workersOf.get(model.name);
+        if (asked !== undefined && asked !== m.workers) {
+          throw Errors.INVALID_CONFIG(`models[${i}].workers: ${m.workers}, but an earlier version of model ${model.name} asked for ${asked}; give every version of a model the same workers`,
+            { path: `models[${i}].workers` });
+        }
+        workersOf.set(model.name, m.workers);
         // One merged run should be one session run: batch as large as the model takes.
         perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
-        if (m.workers > 0) {
-          // Heavy model: batches run in worker threads; the in-process Model answers metadata.
-          const pool = createNodeWorkerPool({ size: m.workers });
-          pools.set(model.name, pool);
-          const bytes = new Uint8Array(await readFile(at(m.path)));
-          await pool.load({
-            bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id,
-            // N workers each with every core would fight: split the cores between them.
-            session: { threads: Math.max(1, Math.floor(availableParallelism() / m.workers)), spinning: m.spinning },
-          });
-        }
         metrics.modelLoads.inc({ model: model.name, result: 'ok' });
       } catch (e) {
         metrics.modelLoads.inc({ model: m.name ?? m.path, result: 'error' });
@@ -115,6 +131,12 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     perModelBatching: perModel,
     missingEntity: cfg.missingEntity,
     pools,
+  });
+  // After the serving core's own retire hook (which drains the version's batchers): a version
+  // unloaded, not replaced in place, leaves its pool too.
+  engine.models.onRetire(async (m) => {
+    const pool = pools.get(m.name);
+    if (pool && !engine.models.has(m.name, m.version)) await pool.unload(m.name, m.version).catch(() => {});
   });
   const queue = createJobQueue(cfg);
   const webhooks = createJobWebhooks(cfg, registry, options.webhooks);

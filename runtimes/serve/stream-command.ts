@@ -51,17 +51,21 @@ export async function streamCommand(
   let pool: WorkerPool | undefined;
   let store: FeatureStore | undefined;
   try {
+    // The bytes the registry read (a path or a URL), for the worker pool.
+    const bytesOf = new Map<Model, Uint8Array>();
+    engine.models.onLoad(async (m, b) => { bytesOf.set(m, b); });
     const { model, entry } = await loadModels(engine, cfg, baseDir);
     const s = cfg.stream;
     if (entry.workers > 0) {
       // Heavy model: runs go to worker threads, several at once; the cores are split between them.
       pool = createNodeWorkerPool({ size: entry.workers });
       await pool.load({
-        bytes: new Uint8Array(await readFile(at(baseDir, entry.path))), name: model.name, version: model.version,
+        bytes: bytesOf.get(model)!, name: model.name, version: model.version,
         config: model.config, backend: model.backend.id,
         session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)), spinning: entry.spinning },
       });
     }
+    bytesOf.clear();
     if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));
     const runPool = pool;
     const registry = s.metrics ? new MetricsRegistry({ onCollectError: (m, e) => io.stderr.write(`omniserve stream: metric ${m}: ${messageOf(e)}\n`) }) : undefined;

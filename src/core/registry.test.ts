@@ -257,6 +257,24 @@ test('list, default version, unload of one version and of all', T, () => withEng
   assert.deepEqual(e.models.list(), []);
 }));
 
+test('onLoad hooks get each new version and its bytes before it takes traffic; a failing hook fails the load and keeps the old one', T, () => withEngine(async (e) => {
+  const seen: string[] = [];
+  let refuse = false;
+  e.models.onLoad(async (m, bytes) => {
+    seen.push(`${m.name}@${m.version}:${bytes.byteLength}`);
+    assert.equal(e.models.has(m.name, m.version) && e.models.get(m.name, m.version) === m, false, 'not serving yet');
+    if (refuse) throw new Error('the pool refused it');
+  });
+  const v1 = await e.models.load({ source: BYTES, name: 'bc', version: '1' });
+  assert.deepEqual(seen, [`bc@1:${BYTES.byteLength}`]);
+  refuse = true;
+  await assert.rejects(e.models.load({ source: BYTES, name: 'bc', version: '1' }), /the pool refused it/);
+  await assert.rejects(e.models.load({ source: BYTES, name: 'bc', version: '2' }), /the pool refused it/);
+  assert.equal(e.models.get('bc'), v1, 'version 1 still serves');
+  assert.equal(e.models.has('bc', '2'), false);
+  close((await v1.predict([directRow(3)]))[0]!.outputs['logit'], golden.outputs.logit.data[3]!);
+}));
+
 test('a sidecar that is not JSON, or not a valid config, is INVALID_CONFIG', T, () => withEngine(async (e) => {
   const bad = modelDir('bad-json', 'bc.onnx', '{"inputs": {"features": ');
   const err = await rejectsCode('INVALID_CONFIG', () => e.models.load({ source: bad }));

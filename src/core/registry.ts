@@ -44,6 +44,7 @@ export class ModelRegistry {
   readonly #fetch: typeof fetch | undefined;
   readonly #defaultBackend: BackendRequest;
   readonly #retireHooks: ((m: Model) => Promise<void>)[] = [];
+  readonly #loadHooks: ((m: Model, bytes: Uint8Array) => Promise<void>)[] = [];
 
   constructor(opts: { backends: BackendRegistry; readFile?: ReadFile; fetch?: typeof fetch; backend?: BackendRequest }) {
     this.#backends = opts.backends;
@@ -58,6 +59,15 @@ export class ModelRegistry {
    */
   onRetire(hook: (m: Model) => Promise<void>): void {
     this.#retireHooks.push(hook);
+  }
+
+  /**
+   * Registers work to do with a new version's bytes before it takes traffic (a worker pool
+   * loads the same model here). A hook that throws fails the load: the new version is
+   * released and whatever was serving goes on serving.
+   */
+  onLoad(hook: (m: Model, bytes: Uint8Array) => Promise<void>): void {
+    this.#loadHooks.push(hook);
   }
 
   async #retire(m: Model): Promise<void> {
@@ -96,6 +106,12 @@ export class ModelRegistry {
         skipped.push({ backend: backend.id, reason: cleanReason(messageOf(e)) });
         backend = next;
       }
+    }
+    try {
+      for (const hook of this.#loadHooks) await hook(model, bytes);
+    } catch (e) {
+      await model.release();
+      throw e;
     }
     const entry = this.#models.get(name) ?? { versions: new Map<string, Model>(), latest: version };
     const old = entry.versions.get(version);

@@ -2,10 +2,17 @@
 // Open Inference Protocol infer (JSON and binary, alone and concurrent, so the tensor
 // batcher merges requests bound for the pool), metadata and /health. Every answer is
 // checked against the goldens; the in-process model of the same server answers alike.
+// Pooled models reload, take new versions and unload them under traffic (admin routes), and
+// load from a URL.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { binaryBody } from './binary-body.ts';
-import { BC_MODEL, WINE_MODEL, batchSizeSeries, bc, wine, logit, sigmoid, close, get, post, T, appHarness, type Json } from '../../test/support/http-app.ts';
+import {
+  BC_MODEL, WINE_MODEL, batchSizeSeries, bc, bcConfig, v2Config, wine, logit, sigmoid, close, get, post, call, steadyTraffic, T, appHarness, type Json,
+} from '../../test/support/http-app.ts';
 
 const { server } = appHarness();
 
@@ -67,5 +74,63 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     assert.equal(bad.status, 422, bad.text);
     assert.equal(bad.json['code'], 'SHAPE_MISMATCH');
     assert.equal((await post(s, '/predict', { features: bc.records[3] })).status, 200);
+  });
+
+  test('a pooled model reloads, takes a new version and unloads the old one under traffic, dropping no request', { timeout: 60_000 }, async () => {
+    const s = await server({ models: [{ path: BC_MODEL, name: 'bc', version: '1', workers: 1 }], server: { admin: true }, batching: { maxDelayMs: 1 } });
+    const pool = s.serving.options.pools!.get('bc')!;
+    const traffic = steadyTraffic((i) => post(s, '/v1/models/bc/predict', { features: bc.records[i % 32] }), (a, i) => {
+      assert.equal(a.status, 200, a.text);
+      close(a.json['probability'], sigmoid(logit(i % 32)), `row ${i % 32}`);
+      // Version 2's config labels its answers: the workers run the new config, not only the new session.
+      if (a.json['model_version'] === '2') assert.equal(a.json['label'], logit(i % 32) > 0 ? 'B' : 'M');
+    });
+    try {
+      for (let r = 0; r < 3; r++) {
+        await new Promise((res) => setTimeout(res, 100));
+        const a = await post(s, '/admin/models', { source: BC_MODEL, name: 'bc', version: '1' });
+        assert.equal(a.status, 201, a.text);
+      }
+      const callsBefore = pool.stats().workers[0]!.calls;
+      const v2 = await post(s, '/admin/models', { source: BC_MODEL, name: 'bc', version: '2', config: v2Config });
+      assert.equal(v2.status, 201, v2.text);
+      await new Promise((res) => setTimeout(res, 150));
+      const gone = await call(s, 'DELETE', '/admin/models/bc/versions/1');
+      assert.equal(gone.status, 200, gone.text);
+      await new Promise((res) => setTimeout(res, 150));
+      const { statuses, versions, sent } = await traffic.stop();
+      assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
+      assert.ok(sent > 30, `traffic kept flowing (${sent} requests)`);
+      assert.ok(versions.has('1') && versions.has('2'), `served versions ${[...versions]}`);
+      assert.ok(pool.stats().workers[0]!.calls > callsBefore, 'version 2 ran in the worker');
+      // The worker holds version 2 and no longer version 1.
+      const direct = await pool.predict('bc', '2', [bc.records[5]!]);
+      close(direct[0]!.probability, sigmoid(logit(5)), 'version 2 in the worker');
+      await assert.rejects(pool.predict('bc', '1', [bc.records[5]!]), /1/);
+      assert.equal((await post(s, '/v1/models/bc/versions/1/predict', { features: bc.records[0] })).status, 404);
+    } finally {
+      await traffic.stop().catch(() => {});
+    }
+  });
+
+  test('a pooled model loads from a URL; versions of one model cannot differ in workers', T, async () => {
+    const bytes = readFileSync(BC_MODEL);
+    const http = createServer((req, res) => {
+      if (req.url === '/models/bc-url.onnx') res.end(bytes);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/models/bc-url.onnx`;
+      const s = await server({ models: [{ path: url, name: 'bc-url', config: bcConfig, workers: 1 }] });
+      assert.ok(s.serving.options.pools?.has('bc-url'), 'served from a pool');
+      const a = await post(s, '/v1/models/bc-url/predict', { features: bc.records[9] });
+      assert.equal(a.status, 200, a.text);
+      close(a.json['probability'], sigmoid(logit(9)), 'row 9 from the URL model');
+      await assert.rejects(server({ models: [{ path: BC_MODEL, name: 'x', version: '1', workers: 1 }, { path: BC_MODEL, name: 'x', version: '2' }] }),
+        (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && /models\[1\]\.workers/.test(e.message));
+    } finally {
+      http.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseServerConfig } from '../config/schema.ts';
 import { buildServer } from '../../runtimes/serve/build-server.ts';
 import { createNativeRuntime } from '../../runtimes/native/runtime.ts';
+import { call, steadyTraffic } from '../../test/support/http-app.ts';
 
 const model = fileURLToPath(new URL('../../test/fixtures/models/breast-cancer.onnx', import.meta.url));
 const golden = JSON.parse(readFileSync(fileURLToPath(new URL('../../test/fixtures/goldens/breast-cancer.json', import.meta.url)), 'utf8'));
@@ -21,27 +22,12 @@ test('reloads and version switches under load drop no request', { timeout: 60_00
   const server = await buildServer(cfg, createNativeRuntime(), process.cwd());
   const post = (path: string, body: unknown, method = 'POST') =>
     server.app.request(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const statuses = new Map<number, number>();
-  const versions = new Set<string>();
-  let stop = false;
-  let sent = 0;
-  const client = async (k: number) => {
-    for (let i = k; !stop; i += 8) {
-      const res = await post('/v1/models/bc/predict', { features: golden.records[i % 32] });
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      const body = (await res.json()) as { model_version?: string; probability?: number; error?: string };
-      if (res.status === 200) {
-        versions.add(body.model_version!);
-        const want = 1 / (1 + Math.exp(-golden.outputs.logit.data[i % 32]));
-        assert.ok(Math.abs(body.probability! - want) < 1e-4, `probability of row ${i % 32}`);
-      } else {
-        assert.fail(`status ${res.status}: ${body.error}`);
-      }
-      sent++;
-    }
-  };
+  const traffic = steadyTraffic((i) => call(server, 'POST', '/v1/models/bc/predict', { features: golden.records[i % 32] }), (a, i) => {
+    assert.equal(a.status, 200, `status ${a.status}: ${a.json['error']}`);
+    const want = 1 / (1 + Math.exp(-golden.outputs.logit.data[i % 32]));
+    assert.ok(Math.abs(a.json['probability'] - want) < 1e-4, `probability of row ${i % 32}`);
+  });
   try {
-    const clients = Array.from({ length: 8 }, (_, k) => client(k));
     for (let r = 0; r < 5; r++) {
       await new Promise((res) => setTimeout(res, 100));
       const res = await post('/admin/models', { source: model, name: 'bc', version: '1' });
@@ -53,15 +39,14 @@ test('reloads and version switches under load drop no request', { timeout: 60_00
     res = await post('/admin/models/bc/versions/1', undefined, 'DELETE');
     assert.equal(res.status, 200, await res.text());
     await new Promise((r) => setTimeout(r, 150));
-    stop = true;
-    await Promise.all(clients);
+    const { statuses, versions, sent } = await traffic.stop();
     assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
     assert.ok(sent > 50, `traffic kept flowing (${sent} requests)`);
     assert.ok(versions.has('1') && versions.has('2'), `served versions ${[...versions]}`);
     const after = await post('/v1/models/bc/predict', { features: golden.records[0], version: '1' });
     assert.equal(after.status, 404, 'the unloaded version is gone');
   } finally {
-    stop = true;
+    await traffic.stop().catch(() => {});
     await server.close();
   }
 });

@@ -46,6 +46,34 @@ export async function batchSizeSeries(s: BuiltServer, model: string): Promise<{ 
   return { rows: v('omniserve_batch_size_rows_sum'), runs: v('omniserve_batch_size_rows_count') };
 }
 
+/**
+ * Steady traffic for reload tests: `clients` loops, each sending row `i` (its own stride of
+ * the row numbers) through `send` and handing every answer to `check`, until `stop()`, which
+ * resolves with the statuses, the `model_version`s answered and the count sent.
+ */
+export function steadyTraffic(send: (i: number) => Promise<Answer>, check: (a: Answer, i: number) => void, clients = 8) {
+  const statuses = new Map<number, number>();
+  const versions = new Set<string>();
+  let sent = 0;
+  let stopped = false;
+  const loops = Array.from({ length: clients }, async (_, k) => {
+    for (let i = k; !stopped; i += clients) {
+      const a = await send(i);
+      statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+      if (a.status === 200) versions.add(a.json['model_version']);
+      check(a, i);
+      sent++;
+    }
+  });
+  return {
+    async stop(): Promise<{ statuses: Map<number, number>; versions: Set<string>; sent: number }> {
+      stopped = true;
+      await Promise.all(loops);
+      return { statuses, versions, sent };
+    },
+  };
+}
+
 export const post = (s: BuiltServer, path: string, body: unknown, headers?: Record<string, string>) => call(s, 'POST', path, body, headers);
 export const get = (s: BuiltServer, path: string, headers?: Record<string, string>) => call(s, 'GET', path, undefined, headers);
 

@@ -1,13 +1,14 @@
 /**
  * Model management over HTTP (enabled by `server.admin`; behind the bearer keys when set):
  * load or reload a version, make one the default, unload one. A reload swaps traffic to the
- * new session and releases the old one only after its queued and running work finished.
+ * new session and releases the old one only after its queued and running work finished. A
+ * model served from worker threads (`models[].workers`) gets its new versions in every worker
+ * before they take traffic, and an unloaded version leaves the workers too.
  * @module
  */
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { BACKEND_REQUESTS, type BackendRequest } from '../../backends/registry.ts';
-import { Errors } from '../../errors.ts';
 import { readJson, validate } from '../body.ts';
 import type { AppEnv, AppOptions } from '../types.ts';
 
@@ -28,9 +29,6 @@ export function adminRoutes(app: Hono<AppEnv>, o: AppOptions): void {
   const limit = o.maxBodyBytes ?? 1 << 20;
   app.post('/admin/models', async (c) => {
     const body = validate(LoadBody, await readJson(c, limit, o.sizedBodyFrom));
-    if (body.name && o.serving.options.pools?.has(body.name)) {
-      throw Errors.NOT_IMPLEMENTED(`model ${body.name} runs in worker threads; reloading it at run time is not supported yet (restart the server)`);
-    }
     const m = await models.load({ ...body, backend: body.backend as BackendRequest | undefined });
     c.set('model', m.name);
     c.set('modelVersion', m.version);
