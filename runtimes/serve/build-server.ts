@@ -87,6 +87,8 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     const pool = pools.get(model.name);
     if (!pool) return;
     await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session: poolSessions.get(model.name)! });
+    // Its runs go to the pool: free the in-process session (the model would sit in memory twice).
+    await model.runElsewhere('worker threads (models[].workers)');
   });
   const workersOf = new Map<string, number>();
   try {

@@ -64,6 +64,7 @@ export async function streamCommand(
         config: model.config, backend: model.backend.id,
         session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)), spinning: entry.spinning },
       });
+      await model.runElsewhere('worker threads (models[].workers)');
     }
     bytesOf.clear();
     if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));

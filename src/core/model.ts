@@ -77,6 +77,8 @@ export class Model {
   /** The batch dimension when the model fixes it (it then takes exactly that many rows per run: we pad). */
   readonly #fixedBatch: number | undefined;
   #released = false;
+  /** Why this version's session was freed while it stays loaded ({@link Model.runElsewhere}). */
+  #elsewhere: string | undefined;
   #retiring = false;
   /** Runs in progress; release() waits for them so a reload never cuts one off. */
   #inflight = 0;
@@ -250,7 +252,26 @@ export class Model {
     this.#retiring = true;
     this.#session.stopMoves();
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#elsewhere === undefined) await this.#session.release();
+  }
+
+  /**
+   * Frees this version's session but keeps it loaded: its metadata, config and input plans
+   * still answer, and its runs go elsewhere (a worker pool holds the model; a heavy model
+   * would otherwise sit in memory twice). A run here afterwards fails with INTERNAL naming
+   * `where`.
+   */
+  async runElsewhere(where: string): Promise<void> {
+    if (this.#released || this.#elsewhere !== undefined) return;
+    this.#elsewhere = where;
+    this.#session.stopMoves();
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#session.release();
+  }
+
+  /** Where this version's runs go instead of its own session ({@link Model.runElsewhere}), if anywhere. */
+  get elsewhere(): string | undefined {
+    return this.#elsewhere;
   }
 
   async #warmup(runs: number): Promise<WarmupReport> {
@@ -282,6 +303,9 @@ export class Model {
   }
 
   async #run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    if (this.#elsewhere !== undefined) {
+      throw Errors.INTERNAL(`model ${this.name} version ${this.version} runs in ${this.#elsewhere}, not in this thread`, { model: this.name, version: this.version });
+    }
     this.#inflight++;
     try {
       return await this.#session.run(feeds);

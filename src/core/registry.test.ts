@@ -275,6 +275,20 @@ test('onLoad hooks get each new version and its bytes before it takes traffic; a
   close((await v1.predict([directRow(3)]))[0]!.outputs['logit'], golden.outputs.logit.data[3]!);
 }));
 
+test('runElsewhere frees the session but keeps the version loaded: metadata answers, a run here is INTERNAL, release still works', T, () => withEngine(async (e) => {
+  const m = await e.models.load({ source: MODEL, name: 'bc', version: '1' });
+  const meta = m.metadata;
+  await m.runElsewhere('a test pool');
+  assert.equal(m.elsewhere, 'a test pool');
+  assert.deepEqual(m.metadata, meta);
+  assert.equal(e.models.get('bc'), m);
+  const err = await rejectsCode('INTERNAL', () => m.predict([directRow(0)]));
+  assert.match(err.message, /runs in a test pool/);
+  await rejectsCode('INTERNAL', () => m.infer({ features: { dtype: 'float32', data: new Float32Array(golden.inputs.features.data.slice(0, 30)), dims: [1, 30] } }));
+  await e.models.unload('bc');
+  assert.equal(e.models.has('bc'), false);
+}));
+
 test('a sidecar that is not JSON, or not a valid config, is INVALID_CONFIG', T, () => withEngine(async (e) => {
   const bad = modelDir('bad-json', 'bc.onnx', '{"inputs": {"features": ');
   const err = await rejectsCode('INVALID_CONFIG', () => e.models.load({ source: bad }));

@@ -22,6 +22,9 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     const health = await get(s, '/health');
     assert.equal(health.status, 200, health.text);
     assert.deepEqual((health.json['models'] as Json[]).map((m) => m['name']).sort(), ['breast-cancer', 'wine-mixed']);
+    // The in-process copies only answer metadata: their sessions are freed.
+    assert.match(s.engine.models.get('breast-cancer').elsewhere ?? '', /worker threads/);
+    assert.match(s.engine.models.get('wine-mixed').elsewhere ?? '', /worker threads/);
 
     const one = await post(s, '/predict', { features: bc.records[7] });
     assert.equal(one.status, 200, one.text);
@@ -104,6 +107,7 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
       assert.ok(versions.has('1') && versions.has('2'), `served versions ${[...versions]}`);
       assert.ok(pool.stats().workers[0]!.calls > callsBefore, 'version 2 ran in the worker');
       // The worker holds version 2 and no longer version 1.
+      assert.ok(s.engine.models.get('bc', '2').elsewhere, 'version 2 runs in the pool only');
       const direct = await pool.predict('bc', '2', [bc.records[5]!]);
       close(direct[0]!.probability, sigmoid(logit(5)), 'version 2 in the worker');
       await assert.rejects(pool.predict('bc', '1', [bc.records[5]!]), /1/);
