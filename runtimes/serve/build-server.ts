@@ -19,6 +19,7 @@ import { Errors } from '../../src/errors.ts';
 import { createRedisCache } from '../native/redis-cache.ts';
 import { openFeatureStore } from '../native/feature-store.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
+import { chooseWorkers } from './auto-workers.ts';
 import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import { availableParallelism } from 'node:os';
 import type { JobQueue } from '../../src/queue/types.ts';
@@ -71,45 +72,48 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
   let cache: PredictionCache | undefined;
   const perModel: Record<string, { maxBatchSize?: number; maxDelayMs?: number; maxQueueRows?: number }> = {};
   const pools = new Map<string, WorkerPool>();
-  /** Session options of each pool's workers, for the versions loaded into it later. */
-  const poolSessions = new Map<string, { threads: number; spinning: boolean }>();
-  /** Worker threads the config entry being loaded at startup asks for (`models[].workers`). */
-  let starting: { workers: number; threads?: number; spinning: boolean } | undefined;
-  // Every version of a pooled model, at startup or reloaded later (admin routes), goes into
-  // its pool from the bytes the registry read, before it takes traffic.
+  /** Each pool's session options and where its runs go, for the versions loaded into it later. */
+  const poolSetup = new Map<string, { session: { threads: number; spinning: boolean }; runsIn: string }>();
+  /** The config entry being loaded at startup (`models[].workers`, `threads`, `spinning`). */
+  let starting: { workers: number | 'auto'; threads?: number; spinning: boolean } | undefined;
+  // Where a model's versions run is decided by its first: worker threads when its entry asks
+  // (`workers: N`) or, by default, when a batch run is slow enough to hold up other requests
+  // (auto-workers.ts). Every later version, at startup or loaded by the admin routes, goes to
+  // the same place: into the pool from the bytes the registry read, before it takes traffic.
   engine.models.onLoad(async (model, bytes) => {
-    if (starting && starting.workers > 0 && !pools.has(model.name)) {
-      pools.set(model.name, createNodeWorkerPool({ size: starting.workers }));
-      // N workers each with every core would fight: unless told, split the cores between them.
-      const threads = starting.threads ?? Math.max(1, Math.floor(availableParallelism() / starting.workers));
-      poolSessions.set(model.name, { threads, spinning: starting.spinning });
+    if (!pools.has(model.name) && !engine.models.has(model.name)) {
+      const choice = await chooseWorkers(model, starting?.workers ?? 'auto');
+      if (choice.workers > 0) {
+        pools.set(model.name, createNodeWorkerPool({ size: choice.workers }));
+        // N workers each with every core would fight: unless told, split the cores between them.
+        const threads = starting?.threads ?? Math.max(1, Math.floor(availableParallelism() / choice.workers));
+        poolSetup.set(model.name, { session: { threads, spinning: starting?.spinning ?? false }, runsIn: choice.runsIn! });
+      }
     }
     const pool = pools.get(model.name);
     if (!pool) return;
-    await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session: poolSessions.get(model.name)! });
+    const setup = poolSetup.get(model.name)!;
+    await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session: setup.session });
     // Its runs go to the pool: free the in-process session (the model would sit in memory twice).
-    await model.runElsewhere('worker threads (models[].workers)');
+    await model.runElsewhere(setup.runsIn);
   });
-  const workersOf = new Map<string, number>();
   try {
     for (const [i, m] of cfg.models.entries()) {
       const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
       try {
         const source = at(m.path);
         const threads = m.threads ?? (await smallModel(source) ? 1 : undefined);
-        // Heavy model (`workers`): batches run in worker threads; the in-process Model answers metadata.
         starting = { workers: m.workers, ...(m.threads ? { threads: m.threads } : {}), spinning: m.spinning };
         const model = await engine.models.load({
           source, name: m.name, version: m.version, config,
           backend: m.backend as never, default: m.default, session: { ...(threads ? { threads } : {}), spinning: m.spinning },
         }).finally(() => { starting = undefined; });
         // The versions of a model are served from one place: all in its pool, or all in-process.
-        const asked = workersOf.get(model.name);
-        if (asked !== undefined && asked !== m.workers) {
-          throw Errors.INVALID_CONFIG(`models[${i}].workers: ${m.workers}, but an earlier version of model ${model.name} asked for ${asked}; give every version of a model the same workers`,
+        const placed = pools.get(model.name)?.stats().size ?? 0;
+        if (m.workers !== 'auto' && m.workers !== placed) {
+          throw Errors.INVALID_CONFIG(`models[${i}].workers: ${m.workers}, but model ${model.name} runs in ${placed || 'no'} worker threads (set by its first version); give every version of a model the same workers`,
             { path: `models[${i}].workers` });
         }
-        workersOf.set(model.name, m.workers);
         // One merged run should be one session run: batch as large as the model takes.
         perModel[model.name] = { maxBatchSize: cfg.batching.maxBatchSize ?? model.config.maxBatchSize, ...m.batching };
         metrics.modelLoads.inc({ model: model.name, result: 'ok' });

@@ -26,6 +26,7 @@ import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createEnricher } from '../../src/stream/enrich.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
+import { chooseWorkers } from './auto-workers.ts';
 import { openFeatureStore } from '../native/feature-store.ts';
 
 /** Graceful stop's longest wait before giving up (uncommitted batches are fetched again). */
@@ -56,15 +57,17 @@ export async function streamCommand(
     engine.models.onLoad(async (m, b) => { bytesOf.set(m, b); });
     const { model, entry } = await loadModels(engine, cfg, baseDir);
     const s = cfg.stream;
-    if (entry.workers > 0) {
-      // Heavy model: runs go to worker threads, several at once; the cores are split between them.
-      pool = createNodeWorkerPool({ size: entry.workers });
+    // Heavy model (`workers`, or `auto` and a slow batch run): runs go to worker threads,
+    // several at once; the cores are split between them.
+    const { workers, runsIn } = await chooseWorkers(model, entry.workers);
+    if (workers > 0) {
+      pool = createNodeWorkerPool({ size: workers });
       await pool.load({
         bytes: bytesOf.get(model)!, name: model.name, version: model.version,
         config: model.config, backend: model.backend.id,
-        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / entry.workers)), spinning: entry.spinning },
+        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)), spinning: entry.spinning },
       });
-      await model.runElsewhere('worker threads (models[].workers)');
+      await model.runElsewhere(runsIn!);
     }
     bytesOf.clear();
     if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));
@@ -73,7 +76,7 @@ export async function streamCommand(
     const metrics = registry ? createStreamMetrics(registry) : undefined;
     const processor = new StreamProcessor(model, {
       batchSize: s.batchSize, lingerMs: s.lingerMs, concurrency: s.concurrency, keyField: s.keyField,
-      ...(runPool ? { predict: (r: readonly FeatureRecord[]) => runPool.predict(model.name, model.version, r), maxConcurrentRuns: entry.workers } : {}),
+      ...(runPool ? { predict: (r: readonly FeatureRecord[]) => runPool.predict(model.name, model.version, r), maxConcurrentRuns: workers } : {}),
       ...(store && s.enrich ? { enrich: createEnricher(store, s.enrich) } : {}),
       ...(metrics ? {
         onBatch: (rows: number, ms: number) => {

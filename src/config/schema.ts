@@ -41,8 +41,12 @@ const ModelEntry = v.strictObject({
    * CPU the event loop needed for the next requests' JSON, for no faster runs).
    */
   spinning: v.optional(v.boolean(), false),
-  /** Run this model in N worker threads (heavy models: the event loop never blocks). 0: in-process. */
-  workers: v.optional(NonNegInt, 0),
+  /**
+   * Run this model in N worker threads (heavy models: the event loop never blocks). 0:
+   * in-process. `auto` (default): one worker thread when a batch run takes long enough to hold
+   * up other requests (runtimes/serve/auto-workers.ts), else in-process.
+   */
+  workers: v.optional(v.union([NonNegInt, v.literal('auto')]), 'auto'),
 });
 
 /** A feature store's client-side cache (`featureStore.clientCache`). */

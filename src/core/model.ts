@@ -29,6 +29,8 @@ export interface ModelMetadata {
   readonly skippedBackends?: readonly { readonly backend: string; readonly reason: string }[];
   /** Graph outputs that are not tensors (ZipMap), so not fetched or answered. */
   readonly skippedOutputs?: readonly { readonly name: string; readonly reason: string }[];
+  /** Where this version's runs go when not to its own session: a worker pool ({@link Model.runElsewhere}). */
+  readonly runsIn?: string;
 }
 
 /**
@@ -264,6 +266,7 @@ export class Model {
   async runElsewhere(where: string): Promise<void> {
     if (this.#released || this.#elsewhere !== undefined) return;
     this.#elsewhere = where;
+    this.#metadata = { ...this.#metadata, runsIn: where };
     this.#session.stopMoves();
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#session.release();
@@ -274,16 +277,43 @@ export class Model {
     return this.#elsewhere;
   }
 
+  /**
+   * Milliseconds a run of `rows` rows of zeros takes here (the model's fixed batch when it has
+   * one, at most its maxBatchSize), the faster of two; undefined when inputs cannot be made up
+   * (dynamic inner dimensions) or the run fails. How long one batch holds the thread.
+   */
+  async timeRun(rows: number): Promise<number | undefined> {
+    const feeds = this.#zeros(this.#fixedBatch ?? Math.max(1, Math.min(rows, this.#batchCap)));
+    if (!feeds) return undefined;
+    let best = Infinity;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        await this.#run(feeds);
+        best = Math.min(best, performance.now() - t0);
+      }
+    } catch {
+      return undefined;
+    }
+    return best;
+  }
+
+  /** Zeros for every input, `batch` rows; undefined when an input has dynamic inner dimensions. */
+  #zeros(batch: number): Record<string, TensorData> | undefined {
+    if (this.#inputs.some((p) => p.dynamic)) return undefined;
+    const feeds: Record<string, TensorData> = {};
+    for (const p of this.#inputs) feeds[p.name] = { dtype: p.dtype, data: allocate(p.dtype, batch * p.rowSize), dims: [batch, ...p.rowShape] };
+    return feeds;
+  }
+
   async #warmup(runs: number): Promise<WarmupReport> {
     if (runs === 0) return { skipped: 'warmup is 0' };
     const dynamic = this.#inputs.find((p) => p.dynamic);
     if (dynamic) return { skipped: `input "${dynamic.name}" has dynamic inner dimensions` };
-    const batch = this.#fixedBatch ?? 1;
-    const feeds: Record<string, TensorData> = {};
+    const feeds = this.#zeros(this.#fixedBatch ?? 1)!;
     let firstMs = 0;
     let lastMs = 0;
     try {
-      for (const p of this.#inputs) feeds[p.name] = { dtype: p.dtype, data: allocate(p.dtype, batch * p.rowSize), dims: [batch, ...p.rowShape] };
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         await this.#run(feeds);

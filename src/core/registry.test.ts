@@ -280,7 +280,7 @@ test('runElsewhere frees the session but keeps the version loaded: metadata answ
   const meta = m.metadata;
   await m.runElsewhere('a test pool');
   assert.equal(m.elsewhere, 'a test pool');
-  assert.deepEqual(m.metadata, meta);
+  assert.deepEqual(m.metadata, { ...meta, runsIn: 'a test pool' });
   assert.equal(e.models.get('bc'), m);
   const err = await rejectsCode('INTERNAL', () => m.predict([directRow(0)]));
   assert.match(err.message, /runs in a test pool/);

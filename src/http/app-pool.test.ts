@@ -2,6 +2,7 @@
 // Open Inference Protocol infer (JSON and binary, alone and concurrent, so the tensor
 // batcher merges requests bound for the pool), metadata and /health. Every answer is
 // checked against the goldens; the in-process model of the same server answers alike.
+// By default (`workers: auto`) a model whose batch run is slow goes to a worker thread by itself.
 // Pooled models reload, take new versions and unload them under traffic (admin routes), and
 // load from a URL.
 import { describe, test } from 'node:test';
@@ -11,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binaryBody } from './binary-body.ts';
 import {
-  BC_MODEL, WINE_MODEL, batchSizeSeries, bc, bcConfig, v2Config, wine, logit, sigmoid, close, get, post, call, steadyTraffic, T, appHarness, type Json,
+  BC_MODEL, SLOW_MODEL, WINE_MODEL, batchSizeSeries, bc, bcConfig, v2Config, wine, logit, sigmoid, close, get, post, call, steadyTraffic, T, appHarness, type Json,
 } from '../../test/support/http-app.ts';
 
 const { server } = appHarness();
@@ -117,7 +118,7 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     }
   });
 
-  test('a pooled model loads from a URL; versions of one model cannot differ in workers', T, async () => {
+  test('a pooled model loads from a URL; versions of one model run in one place', T, async () => {
     const bytes = readFileSync(BC_MODEL);
     const http = createServer((req, res) => {
       if (req.url === '/models/bc-url.onnx') res.end(bytes);
@@ -131,10 +132,44 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
       const a = await post(s, '/v1/models/bc-url/predict', { features: bc.records[9] });
       assert.equal(a.status, 200, a.text);
       close(a.json['probability'], sigmoid(logit(9)), 'row 9 from the URL model');
-      await assert.rejects(server({ models: [{ path: BC_MODEL, name: 'x', version: '1', workers: 1 }, { path: BC_MODEL, name: 'x', version: '2' }] }),
-        (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && /models\[1\]\.workers/.test(e.message));
+      await assert.rejects(server({ models: [{ path: BC_MODEL, name: 'x', version: '1', workers: 1 }, { path: BC_MODEL, name: 'x', version: '2', workers: 0 }] }),
+        (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && /models\[1\]\.workers: 0/.test(e.message));
+      // A version left at `auto` goes where the model's first version runs.
+      const both = await server({ models: [{ path: BC_MODEL, name: 'y', version: '1', workers: 1 }, { path: BC_MODEL, name: 'y', version: '2' }] });
+      assert.ok(both.engine.models.get('y', '2').elsewhere, 'version 2 runs in the pool');
+      const y2 = await post(both, '/v1/models/y/predict', { features: bc.records[1], version: '2' });
+      assert.equal(y2.status, 200, y2.text);
+      assert.equal(y2.json['model_version'], '2');
     } finally {
       http.close();
     }
+  });
+
+  test('workers auto (the default): a model whose 64-row run is slow is served from a worker thread, a light one in-process', { timeout: 60_000 }, async () => {
+    const s = await server({ models: [{ path: SLOW_MODEL }, { path: BC_MODEL }] });
+    const slow = s.engine.models.get('slow-matmul');
+    assert.match(slow.elsewhere ?? '', /workers: auto; a 64-row run took \d+\.\d ms, over 10 ms/);
+    assert.equal(s.engine.models.get('breast-cancer').elsewhere, undefined, 'the light model stays in-process');
+    const health = await get(s, '/health');
+    const runsIn = Object.fromEntries((health.json['models'] as Json[]).map((m) => [m['name'], m['runs_in']]));
+    assert.match(runsIn['slow-matmul'] ?? '', /worker thread/);
+    assert.equal(runsIn['breast-cancer'], undefined);
+
+    const pool = s.serving.options.pools!.get('slow-matmul')!;
+    assert.equal(pool.stats().size, 1);
+    const rows = [Array.from({ length: 2048 }, (_, i) => i / 2048), Array.from({ length: 2048 }, (_, i) => (i % 7) - 3)];
+    const before = pool.stats().workers[0]!.calls;
+    const a = await post(s, '/v2/models/slow-matmul/infer', { inputs: [{ name: 'x', shape: [2, 2048], datatype: 'FP32', data: rows.flat() }] });
+    assert.equal(a.status, 200, a.text.slice(0, 300));
+    rows.forEach((r, k) => close(a.json['outputs'][0]['data'][k], r.reduce((x, y) => x + y, 0) / 2048, `row ${k}'s mean`));
+    assert.ok(pool.stats().workers[0]!.calls > before, 'the run went to the worker');
+    const light = await post(s, '/v1/models/breast-cancer/predict', { features: bc.records[2] });
+    assert.equal(light.status, 200, light.text);
+    close(light.json['probability'], sigmoid(logit(2)), 'row 2 in-process');
+
+    // Asked for in-process, it stays in-process.
+    const inProcess = await server({ models: [{ path: SLOW_MODEL, workers: 0 }] });
+    assert.equal(inProcess.engine.models.get('slow-matmul').elsewhere, undefined);
+    assert.equal(inProcess.serving.options.pools?.size ?? 0, 0);
   });
 });

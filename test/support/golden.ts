@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BC_MODEL = join(ROOT, 'test/fixtures/models/breast-cancer.onnx');
 export const WINE_MODEL = join(ROOT, 'test/fixtures/models/wine-mixed.onnx');
+/** A tiny file whose 64-row run takes ~100 ms (scripts/make-slow-fixture.py): its answer is the mean of the input row. */
+export const SLOW_MODEL = join(ROOT, 'test/fixtures/models/slow-matmul.onnx');
 
 export interface Golden {
   inputs: Record<string, { dims: number[]; data: number[] }>;

@@ -24,6 +24,7 @@ export function opsRoutes(app: Hono<AppEnv>, o: AppOptions): void {
           ...(d.metadata.warmup ? { warmup: d.metadata.warmup } : {}),
           ...(d.metadata.skippedBackends ? { skipped_backends: d.metadata.skippedBackends } : {}),
           ...(d.metadata.skippedOutputs ? { skipped_outputs: d.metadata.skippedOutputs } : {}),
+          ...(d.metadata.runsIn ? { runs_in: d.metadata.runsIn } : {}),
         };
       }),
       feature_store: store ? { kind: store.kind, ok: storeOk } : null,
