@@ -167,6 +167,17 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
     assert.equal(light.status, 200, light.text);
     close(light.json['probability'], sigmoid(logit(2)), 'row 2 in-process');
 
+    // Loaded at run time (admin routes) under a new name: the same rule; its next version follows it.
+    const admin = await server({ models: [{ path: BC_MODEL }], server: { admin: true } });
+    const loaded = await post(admin, '/admin/models', { source: SLOW_MODEL, name: 'later' });
+    assert.equal(loaded.status, 201, loaded.text);
+    assert.match(admin.engine.models.get('later').elsewhere ?? '', /workers: auto/);
+    assert.equal((await post(admin, '/admin/models', { source: SLOW_MODEL, name: 'later', version: '2' })).status, 201);
+    assert.ok(admin.engine.models.get('later', '2').elsewhere);
+    const later = await post(admin, '/v2/models/later/infer', { inputs: [{ name: 'x', shape: [1, 2048], datatype: 'FP32', data: rows[1] }] });
+    assert.equal(later.status, 200, later.text.slice(0, 300));
+    assert.equal(admin.serving.options.pools?.get('later')?.stats().size, 1);
+
     // Asked for in-process, it stays in-process.
     const inProcess = await server({ models: [{ path: SLOW_MODEL, workers: 0 }] });
     assert.equal(inProcess.engine.models.get('slow-matmul').elsewhere, undefined);

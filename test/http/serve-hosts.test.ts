@@ -44,6 +44,9 @@ before(() => {
       { path: join(ROOT, 'test/fixtures/models/breast-cancer.onnx') },
       { path: join(ROOT, 'test/fixtures/models/wine-mixed.onnx') },
       { path: join(ROOT, 'test/fixtures/models/breast-cancer-fp16.onnx') },
+      // Slow enough per batch that `workers: auto` serves it from a worker thread, which the
+      // SIGTERM tests below then see shut down with the server.
+      { path: join(ROOT, 'test/fixtures/models/slow-matmul.onnx') },
     ],
     // Relative to the config file.
     featureStore: { kind: 'memory', path: 'features.json' },
@@ -188,7 +191,7 @@ for (const host of SERVE_HOSTS) {
       assert.match(server!.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.ok(server!.port > 0);
       assert.equal(l['host'], host.name);
-      assert.deepEqual(l['models'], ['breast-cancer@1', 'wine-mixed@1', 'breast-cancer-fp16@1']);
+      assert.deepEqual(l['models'], ['breast-cancer@1', 'wine-mixed@1', 'breast-cancer-fp16@1', 'slow-matmul@1']);
     });
 
     for (const c of corpus) {
@@ -222,10 +225,18 @@ for (const host of SERVE_HOSTS) {
       const bytes = new Uint8Array(await res.arrayBuffer());
       const out = new Uint16Array(bytes.slice(Number(res.headers.get('inference-header-content-length'))).buffer);
       fp16.outputs.logit.bits.forEach((b, i) => assert.ok(Math.abs(out[i]! - b) <= 1, `fp16 logit[${i}]: bits ${out[i]}, numpy ${b}`));
+      // The slow model runs in a worker thread on this host (workers: auto), and answers.
+      const rows = [0, 1].map((k) => Array.from({ length: 2048 }, (_, i) => ((i * (k + 3)) % 11) - 5));
+      const slow = await postJson(`${server!.url}/v2/models/slow-matmul/infer`, { inputs: [{ name: 'x', shape: [2, 2048], datatype: 'FP32', data: rows.flat() }] });
+      assert.equal(slow.status, 200, JSON.stringify(slow.json));
+      const means = (slow.json['outputs'] as { data: number[] }[])[0]!.data;
+      rows.forEach((r, k) => assert.ok(Math.abs(means[k]! - r.reduce((a, b) => a + b, 0) / 2048) < 1e-4, `slow-matmul row ${k}: ${means[k]}`));
       const health = await fetch(`${server!.url}/health`, { signal: AbortSignal.timeout(10_000) });
-      const hj = (await health.json()) as { status: string };
+      const hj = (await health.json()) as { status: string; models: { name: string; runs_in?: string }[] };
       assert.equal(health.status, 200, JSON.stringify(hj));
       assert.equal(hj.status, 'healthy');
+      assert.match(hj.models.find((m) => m.name === 'slow-matmul')?.runs_in ?? '', /worker thread/, JSON.stringify(hj.models));
+      assert.equal(hj.models.find((m) => m.name === 'breast-cancer')?.runs_in, undefined);
       assert.ok(!server!.proc.hasExited(), 'the server is still running');
     });
 
