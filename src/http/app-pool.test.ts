@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binaryBody } from './binary-body.ts';
 import {
-  BC_MODEL, SLOW_MODEL, WINE_MODEL, batchSizeSeries, bc, bcConfig, v2Config, wine, logit, sigmoid, close, get, post, call, steadyTraffic, T, appHarness, type Json,
+  BC_MODEL, SLOW_MODEL, WINE_MODEL, batchSizeSeries, bc, bcConfig, v2Config, wine, logit, sigmoid, close, get, post, call, promtool, steadyTraffic, T, appHarness, type Json,
 } from '../../test/support/http-app.ts';
 
 const { server } = appHarness();
@@ -72,6 +72,16 @@ describe('models in a worker pool', { timeout: 120_000 }, () => {
       const l = wine.outputs['logits']!.data.slice(r * 3, r * 3 + 3);
       assert.equal(p['prediction'], l.indexOf(Math.max(...l)), `wine row ${r}`);
     });
+
+    // Prometheus sees the pools: workers by state, batches in them, restarts; promtool accepts it.
+    const scrape = (await get(s, '/metrics')).text;
+    assert.match(scrape, /^omniserve_model_workers\{model="breast-cancer",state="ready"\} 2$/m);
+    assert.match(scrape, /^omniserve_model_workers\{model="wine-mixed",state="ready"\} 1$/m);
+    assert.match(scrape, /^omniserve_model_workers\{model="breast-cancer",state="backoff"\} 0$/m);
+    assert.match(scrape, /^omniserve_model_worker_calls\{model="breast-cancer",where="waiting"\} 0$/m);
+    assert.match(scrape, /^# TYPE omniserve_model_worker_restarts_total counter\nomniserve_model_worker_restarts_total\{model="breast-cancer"\} 0$/m);
+    const lint = await promtool(scrape);
+    assert.equal(lint.code, 0, lint.out);
 
     // A bad tensor bound for the pool is a named 422 and the pool goes on.
     const bad = await post(s, '/v2/models/breast-cancer/infer', { inputs: [{ name: 'features', shape: [1, 29], datatype: 'FP32', data: data.slice(0, 29) }] });

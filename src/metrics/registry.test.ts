@@ -76,6 +76,20 @@ test('renders counters, gauges (set and collect) and labelled histograms exactly
   assert.throws(() => up.inc(), /collect/);
 });
 
+test('a collect counter renders the totals kept elsewhere, as a counter, and cannot be incremented', () => {
+  const r = new MetricsRegistry();
+  let restarts = new Map([['a', 0], ['b', 3]]);
+  const c = r.counter({ name: 'pool_restarts_total', help: 'Restarts.', labelNames: ['model'], collect: () => [...restarts].map(([model, n]) => [{ model }, n] as const) });
+  assert.equal(r.render(), [
+    '# HELP pool_restarts_total Restarts.', '# TYPE pool_restarts_total counter',
+    'pool_restarts_total{model="a"} 0', 'pool_restarts_total{model="b"} 3', '',
+  ].join('\n'));
+  restarts = new Map([['b', 4]]);
+  assert.equal(r.render().split('\n').filter((l) => !l.startsWith('#')).join('|'), 'pool_restarts_total{model="b"} 4|');
+  assert.throws(() => c.inc({ model: 'b' }), /counter pool_restarts_total is read from its collect callback/);
+  assert.throws(() => c.labels({ model: 'b' }), /collect/);
+});
+
 test('formats values and escapes label values the Prometheus way', () => {
   assert.equal(formatValue(Infinity), '+Inf');
   assert.equal(formatValue(-Infinity), '-Inf');

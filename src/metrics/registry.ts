@@ -20,11 +20,19 @@ export type Labels<L extends string> = { readonly [K in L]: string | number };
 /** What every metric is registered with. Label values are given later, as objects. */
 export interface MetricOptions<L extends string> { readonly name: string; readonly help: string; readonly labelNames?: readonly L[] }
 
-/** Options of a gauge; `collect` makes the gauge read-only and is called at render time. */
-export interface GaugeOptions<L extends string> extends MetricOptions<L> {
-  /** The gauge's whole content at render time: one value (no labels) or `[labels, value]` pairs. */
+/** Options of a counter or gauge; `collect` makes it read-only and is called at render time. */
+export interface ValueOptions<L extends string> extends MetricOptions<L> {
+  /**
+   * The metric's whole content at render time: one value (no labels) or `[labels, value]`
+   * pairs. For a counter, totals kept elsewhere (they must never go down).
+   */
   readonly collect?: () => number | Iterable<readonly [Labels<L>, number]>;
 }
+
+/** Options of a gauge. */
+export type GaugeOptions<L extends string> = ValueOptions<L>;
+/** Options of a counter. */
+export type CounterOptions<L extends string> = ValueOptions<L>;
 
 /** Options of a histogram; `buckets` are upper bounds, strictly increasing (+Inf is implied). */
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
@@ -133,49 +141,19 @@ interface ValueSeries { readonly labels: string; value: number }
 
 const line = (name: string, labels: string, v: number) => labels === '' ? `${name} ${formatValue(v)}` : `${name}{${labels}} ${formatValue(v)}`;
 
-/** A monotonically increasing count. */
-export class Counter<L extends string = never> extends Metric<L, ValueSeries> {
-  readonly type = 'counter';
-  protected create(labels: string): ValueSeries { return { labels, value: 0 }; }
-
-  /** Adds `value` (≥ 0, default 1). */
-  inc(labels?: Labels<L>, value = 1): void { this.#add(this.find(labels), value); }
-
-  /** A handle bound to one label set: no lookup per call. */
-  labels(labels: Labels<L>): { inc(value?: number): void } {
-    const s = this.find(labels);
-    return { inc: (value = 1) => this.#add(s, value) };
-  }
-
-  #add(s: ValueSeries, value: number): void {
-    if (!(value >= 0)) throw new RangeError(`counter ${this.name}: cannot add ${value}; counters only go up`);
-    s.value += value;
-  }
-
-  samples(out: string[]): void { for (const s of this.all()) out.push(line(this.name, s.labels, s.value)); }
-}
-
-/** A value that goes up and down, set by calls or read from `collect` at render time. */
-export class Gauge<L extends string = never> extends Metric<L, ValueSeries> {
-  readonly type = 'gauge';
-  readonly #collect: GaugeOptions<L>['collect'];
+/** A counter or gauge: one value per series, set by calls or read from `collect` at render time. */
+abstract class ValueMetric<L extends string> extends Metric<L, ValueSeries> {
+  readonly #collect: ValueOptions<L>['collect'];
   readonly #onCollectError: ((metric: string, error: unknown) => void) | undefined;
 
-  /** `onCollectError`: told when `collect` throws; the gauge then renders no samples that scrape. */
-  constructor(opts: GaugeOptions<L>, onCollectError?: (metric: string, error: unknown) => void) {
+  /** `onCollectError`: told when `collect` throws; the metric then renders no samples that scrape. */
+  constructor(opts: ValueOptions<L>, onCollectError?: (metric: string, error: unknown) => void) {
     super(opts);
     this.#collect = opts.collect;
     this.#onCollectError = onCollectError;
   }
 
   protected create(labels: string): ValueSeries { return { labels, value: 0 }; }
-
-  /** Sets a series to `v`. */
-  set(labels: Labels<L> | undefined, v: number): void { this.#writable().find(labels).value = v; }
-  /** Adds `v` (default 1). */
-  inc(labels?: Labels<L>, v = 1): void { this.#writable().find(labels).value += v; }
-  /** Subtracts `v` (default 1). */
-  dec(labels?: Labels<L>, v = 1): void { this.#writable().find(labels).value -= v; }
 
   samples(out: string[]): void {
     if (this.#collect) {
@@ -192,10 +170,42 @@ export class Gauge<L extends string = never> extends Metric<L, ValueSeries> {
     for (const s of this.#collect ? this.series : this.all()) out.push(line(this.name, s.labels, s.value));
   }
 
-  #writable(): this {
-    if (this.#collect) throw new TypeError(`gauge ${this.name} is read from its collect callback; it cannot be set`);
-    return this;
+  /** The series of `labels`, for a write; a metric read from `collect` takes none. */
+  protected writable(labels: Labels<L> | undefined): ValueSeries {
+    if (this.#collect) throw new TypeError(`${this.type} ${this.name} is read from its collect callback; it cannot be set`);
+    return this.find(labels);
   }
+}
+
+/** A monotonically increasing count. */
+export class Counter<L extends string = never> extends ValueMetric<L> {
+  readonly type = 'counter';
+
+  /** Adds `value` (≥ 0, default 1). */
+  inc(labels?: Labels<L>, value = 1): void { this.#add(this.writable(labels), value); }
+
+  /** A handle bound to one label set: no lookup per call. */
+  labels(labels: Labels<L>): { inc(value?: number): void } {
+    const s = this.writable(labels);
+    return { inc: (value = 1) => this.#add(s, value) };
+  }
+
+  #add(s: ValueSeries, value: number): void {
+    if (!(value >= 0)) throw new RangeError(`counter ${this.name}: cannot add ${value}; counters only go up`);
+    s.value += value;
+  }
+}
+
+/** A value that goes up and down, set by calls or read from `collect` at render time. */
+export class Gauge<L extends string = never> extends ValueMetric<L> {
+  readonly type = 'gauge';
+
+  /** Sets a series to `v`. */
+  set(labels: Labels<L> | undefined, v: number): void { this.writable(labels).value = v; }
+  /** Adds `v` (default 1). */
+  inc(labels?: Labels<L>, v = 1): void { this.writable(labels).value += v; }
+  /** Subtracts `v` (default 1). */
+  dec(labels?: Labels<L>, v = 1): void { this.writable(labels).value -= v; }
 }
 
 interface HistogramSeries { readonly labels: string; readonly counts: Float64Array; sum: number; count: number }
@@ -260,13 +270,13 @@ export class MetricsRegistry {
   readonly #names = new Map<string, string>();
   readonly #onCollectError: ((metric: string, error: unknown) => void) | undefined;
 
-  /** `onCollectError`: told when a gauge's collect throws (the scrape still succeeds). */
+  /** `onCollectError`: told when a counter's or gauge's collect throws (the scrape still succeeds). */
   constructor(opts: { onCollectError?: (metric: string, error: unknown) => void } = {}) {
     this.#onCollectError = opts.onCollectError;
   }
 
   /** Registers a counter (by Prometheus convention its name ends in `_total`). */
-  counter<L extends string = never>(opts: MetricOptions<L>): Counter<L> { return this.#register(new Counter(opts), []); }
+  counter<L extends string = never>(opts: CounterOptions<L>): Counter<L> { return this.#register(new Counter(opts, this.#onCollectError), []); }
 
   /** Registers a gauge. */
   gauge<L extends string = never>(opts: GaugeOptions<L>): Gauge<L> { return this.#register(new Gauge(opts, this.#onCollectError), []); }

@@ -23,8 +23,21 @@ export interface LoadedModelInfo {
   readonly loadedAt?: string;
 }
 
+/** A model's worker pool as the worker metrics need it (`WorkerPool.stats()` fits). */
+export interface WorkerPoolInfo {
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly restarts: number;
+  readonly workers: readonly { readonly state: string }[];
+}
+
+/** The states a pool's worker is counted in (`omniserve_model_workers{state}`). */
+const WORKER_STATES = ['ready', 'starting', 'backoff', 'stopped'] as const;
+
 /** Read at scrape time, so the gauges always show the live state (unloaded models vanish). */
 export interface ServingMetricsSources {
+  /** Worker pools of models served from worker threads: `[model, stats]` pairs. */
+  readonly pools?: () => Iterable<readonly [model: string, stats: WorkerPoolInfo]>;
   /** Rows waiting in each model's batcher: `[model, rows]` pairs. */
   readonly queueRows?: () => Iterable<readonly [model: string, rows: number]>;
   /** Every loaded model version. */
@@ -63,6 +76,12 @@ export interface ServingMetrics {
   readonly backendInfo: Gauge<'model' | 'version' | 'backend'>;
   /** `omniserve_model_loaded_timestamp_seconds{model, version}` (from `sources.models`). */
   readonly modelLoadedTime: Gauge<'model' | 'version'>;
+  /** `omniserve_model_workers{model, state}`: worker threads per state, for pooled models. */
+  readonly workers: Gauge<'model' | 'state'>;
+  /** `omniserve_model_worker_calls{model, where}`: batches running in or waiting for a worker. */
+  readonly workerCalls: Gauge<'model' | 'where'>;
+  /** `omniserve_model_worker_restarts_total{model}`. */
+  readonly workerRestarts: Counter<'model'>;
   /** Replaces the scrape-time sources (for when the serving core is built after the metrics). */
   setSources(sources: ServingMetricsSources): void;
   /** Async job metrics (`omniserve_jobs_*`, `omniserve_job_*`). */
@@ -150,6 +169,23 @@ export function createServingMetrics(registry: MetricsRegistry, sources: Serving
       name: 'omniserve_backend_info', help: 'Always 1: the backend each loaded model version runs on.',
       labelNames: ['model', 'version', 'backend'],
       collect: () => [...(src.models?.() ?? [])].map((m) => [{ model: m.name, version: m.version, backend: m.backend }, 1] as const),
+    }),
+    workers: registry.gauge({
+      name: 'omniserve_model_workers', help: 'Worker threads of models served from worker threads, by model and state (ready, starting, backoff after a crash, stopped).',
+      labelNames: ['model', 'state'],
+      collect: () => [...(src.pools?.() ?? [])].flatMap(([model, p]) =>
+        WORKER_STATES.map((state) => [{ model, state }, p.workers.filter((w) => w.state === state).length] as const)),
+    }),
+    workerCalls: registry.gauge({
+      name: 'omniserve_model_worker_calls', help: 'Batches of models served from worker threads, running in a worker or waiting for one, by model and where.',
+      labelNames: ['model', 'where'],
+      collect: () => [...(src.pools?.() ?? [])].flatMap(([model, p]) =>
+        [[{ model, where: 'running' }, p.inFlight], [{ model, where: 'waiting' }, p.queued]] as const),
+    }),
+    workerRestarts: registry.counter({
+      name: 'omniserve_model_worker_restarts_total', help: 'Worker threads started again after one died, by model.',
+      labelNames: ['model'],
+      collect: () => [...(src.pools?.() ?? [])].map(([model, p]) => [{ model }, p.restarts] as const),
     }),
     modelLoadedTime: registry.gauge({
       name: 'omniserve_model_loaded_timestamp_seconds', help: 'When each loaded model version was loaded (Unix time).',

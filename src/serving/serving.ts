@@ -69,6 +69,7 @@ export class Serving {
     options.metrics?.setSources({
       queueRows: () => engine.models.list().map((m) => [m.name, this.queueRows(m.name)] as [string, number]),
       models: () => engine.models.list().flatMap((m) => m.versions.map((v) => engine.models.get(m.name, v).metadata)),
+      pools: () => [...(options.pools ?? [])].map(([name, pool]) => [name, pool.stats()] as const),
     });
     // A replaced or unloaded version first finishes what its batcher holds.
     engine.models.onRetire(async (m) => {
