@@ -8,6 +8,7 @@ import { Worker, type MessagePort, type ResourceLimits } from 'node:worker_threa
 import type { Endpoint } from 'comlink';
 import { messageOf } from '../../src/errors.ts';
 import { WorkerPool, type PoolWorker, type WorkerPoolOptions } from '../../src/core/worker-pool.ts';
+import { packViews, unpackViews } from './typed-wire.ts';
 
 const ENTRY = new URL('./inference-worker.node.ts', import.meta.url);
 
@@ -25,13 +26,21 @@ export interface NodeWorkerPoolOptions extends Omit<WorkerPoolOptions, 'spawn' |
   readonly size?: number;
 }
 
-/** comlink's Endpoint over a Node `Worker` or `MessagePort` (EventEmitter `message` events carry the data itself). */
+/** Deno walks typed arrays in port messages element by element (typed-wire.ts says why). */
+const PACK_VIEWS = typeof (process.versions as Record<string, string | undefined>)['deno'] === 'string';
+
+/**
+ * comlink's Endpoint over a Node `Worker` or `MessagePort` (EventEmitter `message` events
+ * carry the data itself). On Deno, typed arrays cross as buffers (typed-wire.ts); both ends
+ * of a port must use this.
+ */
 export function nodeEndpoint(port: Worker | MessagePort): Endpoint {
   const wrapped = new Map<EventListenerOrEventListenerObject, (data: unknown) => void>();
   return {
-    postMessage: (message: unknown, transfer?: Transferable[]) => port.postMessage(message, transfer as never),
+    postMessage: (message: unknown, transfer?: Transferable[]) => port.postMessage(PACK_VIEWS ? packViews(message) : message, transfer as never),
     addEventListener: (_type: string, l: EventListenerOrEventListenerObject) => {
-      const f = (data: unknown) => {
+      const f = (raw: unknown) => {
+        const data = PACK_VIEWS ? unpackViews(raw) : raw;
         const ev = { data } as MessageEvent;
         if (typeof l === 'function') l(ev);
         else l.handleEvent(ev);
