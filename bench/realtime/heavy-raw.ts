@@ -1,8 +1,11 @@
 /**
  * The heavy model's in-process baseline, on the host that runs this file: bench/core's
  * interleaved measurement of raw (`InferenceHandle.run`), infer and predict at batch 64, on
- * the backend `omniserve serve` picks by default (`auto`). run.ts divides the served rows/s
- * by raw's.
+ * the backend `omniserve serve` picks by default (`auto`), with one intra-op thread per core
+ * as the server gives this model (`workers: auto` puts it in one worker thread with every
+ * core: runtimes/serve/build-server.ts). onnxruntime's own default used one thread here
+ * (30 ms per 64-row run on the 2-core machine against 20 ms with 2 threads), which made the
+ * served figure look faster than raw. run.ts divides the served rows/s by raw's.
  *
  *   node --import tsx bench/realtime/heavy-raw.ts --model .tmp/bench/heavy-mlp.onnx [--seconds 2]
  *   node --import tsx bench/realtime/heavy-raw.ts --model … --stdin
@@ -14,6 +17,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import process from 'node:process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -32,7 +36,7 @@ const runtime = createNativeRuntime();
 const backend = await new BackendRegistry(runtime.backends).resolve('auto');
 const bytes = new Uint8Array(readFileSync(args.model));
 const config = JSON.parse(readFileSync(args.model.replace(/\.onnx$/, '.config.json'), 'utf8')) as unknown;
-const handle = await backend.createSession(bytes);
+const handle = await backend.createSession(bytes, { threads: availableParallelism() });
 // One session for the three paths (as bench/core): their ratios are omniserve's layers only.
 const model = await Model.create({ name: 'heavy-mlp', version: '1', bytes, config, backend: { ...backend, createSession: async () => handle } });
 const rows = heavyRows(HEAVY_BATCH);

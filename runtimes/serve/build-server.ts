@@ -102,11 +102,12 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
       const config = typeof m.config === 'string' ? JSON.parse(await readFile(at(m.config), 'utf8')) : m.config;
       try {
         const source = at(m.path);
-        const threads = m.threads ?? (await smallModel(source) ? 1 : undefined);
+        // onnxruntime's own default used one intra-op thread on the 2-core machine: say all cores.
+        const threads = m.threads ?? (await smallModel(source) ? 1 : availableParallelism());
         starting = { workers: m.workers, ...(m.threads ? { threads: m.threads } : {}), spinning: m.spinning };
         const model = await engine.models.load({
           source, name: m.name, version: m.version, config,
-          backend: m.backend as never, default: m.default, session: { ...(threads ? { threads } : {}), spinning: m.spinning },
+          backend: m.backend as never, default: m.default, session: { threads, spinning: m.spinning },
         }).finally(() => { starting = undefined; });
         // The versions of a model are served from one place: all in its pool, or all in-process.
         const placed = pools.get(model.name)?.stats().size ?? 0;

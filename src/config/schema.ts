@@ -32,7 +32,8 @@ const ModelEntry = v.strictObject({
   /**
    * onnxruntime intra-op threads. Default: 1 for models under 4 MiB (their runs take
    * microseconds; a spinning thread pool only competes with the HTTP server for cores),
-   * onnxruntime's default (all cores) for larger ones.
+   * one per core for larger ones (onnxruntime's own default used one thread on the 2-core
+   * test machine), split between the worker threads of a model in worker threads.
    */
   threads: v.optional(PositiveInt),
   /**
