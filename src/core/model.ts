@@ -84,7 +84,8 @@ export class Model {
   #retiring = false;
   /** Runs in progress; release() waits for them so a reload never cuts one off. */
   #inflight = 0;
-  #idle: (() => void) | undefined;
+  /** Callers of {@link Model.#whenIdle} waiting for the runs in progress to end. */
+  #idle: (() => void)[] = [];
 
   private constructor(
     readonly name: string,
@@ -253,7 +254,7 @@ export class Model {
     this.#released = true;
     this.#retiring = true;
     this.#session.stopMoves();
-    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#whenIdle();
     if (this.#elsewhere === undefined) await this.#session.release();
   }
 
@@ -268,7 +269,7 @@ export class Model {
     this.#elsewhere = where;
     this.#metadata = { ...this.#metadata, runsIn: where };
     this.#session.stopMoves();
-    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#whenIdle();
     await this.#session.release();
   }
 
@@ -342,9 +343,14 @@ export class Model {
     } finally {
       if (--this.#inflight === 0) {
         this.#session.freeLeft();
-        this.#idle?.();
+        for (const done of this.#idle.splice(0)) done();
       }
     }
+  }
+
+  /** Resolves once no run is in progress (at once when none is); any number may wait. */
+  #whenIdle(): Promise<void> {
+    return this.#inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
   #assertLive(): void {

@@ -289,6 +289,21 @@ test('runElsewhere frees the session but keeps the version loaded: metadata answ
   assert.equal(e.models.has('bc'), false);
 }));
 
+test('runElsewhere and release called together during a run both wait for it, and both resolve', T, () => withEngine(async (e) => {
+  const m = await e.models.load({ source: join(FIXTURES, 'models', 'slow-matmul.onnx'), name: 'slow' });
+  const running = m.infer({ x: { dtype: 'float32', data: new Float32Array(64 * 2048).fill(1), dims: [64, 2048] } });
+  const both = Promise.all([m.runElsewhere('a test pool'), m.release()]);
+  const out = await running;
+  close((out['mean']!.data as Float32Array)[0], 1);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('a waiter was never woken')), 10_000); });
+  try {
+    await Promise.race([both, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}));
+
 test('a sidecar that is not JSON, or not a valid config, is INVALID_CONFIG', T, () => withEngine(async (e) => {
   const bad = modelDir('bad-json', 'bc.onnx', '{"inputs": {"features": ');
   const err = await rejectsCode('INVALID_CONFIG', () => e.models.load({ source: bad }));
