@@ -9,7 +9,9 @@
  * (1024→4096→4096→4096→1) ~31 ms.
  * @module
  */
+import { availableParallelism } from 'node:os';
 import type { Model } from '../../src/core/model.ts';
+import type { WorkerPool } from '../../src/core/worker-pool.ts';
 
 export const AUTO_WORKER_MS = 10;
 export const AUTO_PROBE_ROWS = 64;
@@ -27,4 +29,19 @@ export async function chooseWorkers(model: Model, asked: number | 'auto'): Promi
   const ms = await model.timeRun(AUTO_PROBE_ROWS);
   if (ms === undefined || ms < AUTO_WORKER_MS) return { workers: 0 };
   return { workers: 1, runsIn: `a worker thread (models[].workers: auto; a ${AUTO_PROBE_ROWS}-row run took ${ms.toFixed(1)} ms, over ${AUTO_WORKER_MS} ms)` };
+}
+
+/** A pool's session options: `threads` when the entry sets it, else the cores split between its workers (N workers each with every core would fight). */
+export function poolSession(workers: number, entry: { readonly threads?: number; readonly spinning?: boolean }): { threads: number; spinning: boolean } {
+  return { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)), spinning: entry.spinning ?? false };
+}
+
+/**
+ * Loads `model`'s version into `pool` from `bytes` (the bytes the registry read) and frees
+ * the in-process session: its runs go to the pool from now on, and the model would otherwise
+ * sit in memory twice.
+ */
+export async function serveFromPool(pool: WorkerPool, model: Model, bytes: Uint8Array, session: { threads: number; spinning: boolean }, runsIn: string): Promise<void> {
+  await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session });
+  await model.runElsewhere(runsIn);
 }

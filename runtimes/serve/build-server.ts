@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createEngine, type Engine, type RuntimeAdapter } from '../../src/index.ts';
 import { createApp, type DemoFiles } from '../../src/http/app.ts';
-import type { ServerConfig } from '../../src/config/schema.ts';
+import type { ModelEntryConfig, ServerConfig } from '../../src/config/schema.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import type { PredictionCache } from '../../src/cache/types.ts';
@@ -19,7 +19,7 @@ import { Errors } from '../../src/errors.ts';
 import { createRedisCache } from '../native/redis-cache.ts';
 import { openFeatureStore } from '../native/feature-store.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
-import { chooseWorkers } from './auto-workers.ts';
+import { chooseWorkers, poolSession, serveFromPool } from './auto-workers.ts';
 import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import { availableParallelism } from 'node:os';
 import type { JobQueue } from '../../src/queue/types.ts';
@@ -75,7 +75,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
   /** Each pool's session options and where its runs go, for the versions loaded into it later. */
   const poolSetup = new Map<string, { session: { threads: number; spinning: boolean }; runsIn: string }>();
   /** The config entry being loaded at startup (`models[].workers`, `threads`, `spinning`). */
-  let starting: { workers: number | 'auto'; threads?: number; spinning: boolean } | undefined;
+  let starting: Pick<ModelEntryConfig, 'workers' | 'threads' | 'spinning'> | undefined;
   // Where a model's versions run is decided by its first: worker threads when its entry asks
   // (`workers: N`) or, by default, when a batch run is slow enough to hold up other requests
   // (auto-workers.ts). Every later version, at startup or loaded by the admin routes, goes to
@@ -85,17 +85,13 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
       const choice = await chooseWorkers(model, starting?.workers ?? 'auto');
       if (choice.workers > 0) {
         pools.set(model.name, createNodeWorkerPool({ size: choice.workers }));
-        // N workers each with every core would fight: unless told, split the cores between them.
-        const threads = starting?.threads ?? Math.max(1, Math.floor(availableParallelism() / choice.workers));
-        poolSetup.set(model.name, { session: { threads, spinning: starting?.spinning ?? false }, runsIn: choice.runsIn! });
+        poolSetup.set(model.name, { session: poolSession(choice.workers, starting ?? {}), runsIn: choice.runsIn! });
       }
     }
     const pool = pools.get(model.name);
     if (!pool) return;
     const setup = poolSetup.get(model.name)!;
-    await pool.load({ bytes, name: model.name, version: model.version, config: model.config, backend: model.backend.id, session: setup.session });
-    // Its runs go to the pool: free the in-process session (the model would sit in memory twice).
-    await model.runElsewhere(setup.runsIn);
+    await serveFromPool(pool, model, bytes, setup.session, setup.runsIn);
   });
   try {
     for (const [i, m] of cfg.models.entries()) {
@@ -104,7 +100,7 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
         const source = at(m.path);
         // onnxruntime's own default used one intra-op thread on the 2-core machine: say all cores.
         const threads = m.threads ?? (await smallModel(source) ? 1 : availableParallelism());
-        starting = { workers: m.workers, ...(m.threads ? { threads: m.threads } : {}), spinning: m.spinning };
+        starting = m;
         const model = await engine.models.load({
           source, name: m.name, version: m.version, config,
           backend: m.backend as never, default: m.default, session: { threads, spinning: m.spinning },
@@ -140,7 +136,8 @@ export async function buildServer(cfg: ServerConfig, runtime: RuntimeAdapter, ba
     pools,
   });
   // After the serving core's own retire hook (which drains the version's batchers): a version
-  // unloaded, not replaced in place, leaves its pool too.
+  // unloaded, not replaced in place, leaves its pool too (at shutdown the pools close first:
+  // a closed pool has nothing left to unload, so its refusal is dropped).
   engine.models.onRetire(async (m) => {
     const pool = pools.get(m.name);
     if (pool && !engine.models.has(m.name, m.version)) await pool.unload(m.name, m.version).catch(() => {});

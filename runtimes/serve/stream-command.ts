@@ -20,13 +20,12 @@ import { startMetricsServer, type MetricsServer } from '../native/stream-metrics
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
 import { createStreamMetrics } from '../../src/stream/metrics.ts';
 import { configDir } from './build-server.ts';
-import { availableParallelism } from 'node:os';
 import type { FeatureRecord } from '../../src/core/features.ts';
 import type { WorkerPool } from '../../src/core/worker-pool.ts';
 import type { FeatureStore } from '../../src/features/types.ts';
 import { createEnricher } from '../../src/stream/enrich.ts';
 import { createNodeWorkerPool } from '../native/worker-pool.ts';
-import { chooseWorkers } from './auto-workers.ts';
+import { chooseWorkers, poolSession, serveFromPool } from './auto-workers.ts';
 import { openFeatureStore } from '../native/feature-store.ts';
 
 /** Graceful stop's longest wait before giving up (uncommitted batches are fetched again). */
@@ -58,16 +57,11 @@ export async function streamCommand(
     const { model, entry } = await loadModels(engine, cfg, baseDir);
     const s = cfg.stream;
     // Heavy model (`workers`, or `auto` and a slow batch run): runs go to worker threads,
-    // several at once; the cores are split between them.
+    // several at once.
     const { workers, runsIn } = await chooseWorkers(model, entry.workers);
     if (workers > 0) {
       pool = createNodeWorkerPool({ size: workers });
-      await pool.load({
-        bytes: bytesOf.get(model)!, name: model.name, version: model.version,
-        config: model.config, backend: model.backend.id,
-        session: { threads: entry.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)), spinning: entry.spinning },
-      });
-      await model.runElsewhere(runsIn!);
+      await serveFromPool(pool, model, bytesOf.get(model)!, poolSession(workers, entry), runsIn!);
     }
     bytesOf.clear();
     if (s.enrich) store = await openFeatureStore(cfg.featureStore, (p) => at(baseDir, p));
