@@ -343,7 +343,7 @@ export class Model {
     } finally {
       if (--this.#inflight === 0) {
         this.#session.freeLeft();
-        for (const done of this.#idle.splice(0)) done();
+        if (this.#idle.length > 0) for (const done of this.#idle.splice(0)) done();
       }
     }
   }
